@@ -1,0 +1,248 @@
+"""`evaluate`: how good is a model, in numbers, on the frames it never saw, against a baseline to beat.
+
+On the dataset's validation tail, each held-out drawing drives the generator and the output is
+compared with the real frame: pixels (L1, PSNR, SSIM), expression (the landmark stage run on the
+output, its error ÷ inter-ocular distance, and how often a face is found at all), identity (dlib's
+face-recognition distance to the real frame) and temporal stability (frame-to-frame change of the
+output against that of the real video). The nearest-neighbour baseline answers each drawing with
+the training photo whose points are closest: a model must beat it to be worth having.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from gan.errors import InputError as ModelError
+from gan.metrics import image_metrics
+from landmarks import DrawingParams, FaceTracker, InputError, draw_landmarks
+from landmarks.identity import SAME_PERSON_DISTANCE, FaceDescriptor
+from landmarks.regions import inter_ocular
+
+log = logging.getLogger(__name__)
+
+# The HOG detector wants faces of 80 px and up: small outputs are enlarged before they are measured.
+MEASURE_SIZE = 256
+Generate = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (drawings, val indices) -> faces, uint8 RGB
+
+
+@dataclass
+class ValSet:
+    """The validation tail of a dataset at the model's size, plus the training points for the baseline."""
+
+    drawings: np.ndarray  # (N, S, S, 3) uint8 RGB
+    real: np.ndarray  # (N, S, S, 3) uint8 RGB
+    points: np.ndarray  # (N, 68, 2) in pixels at size S
+    train_points: np.ndarray  # (M, 68, 2)
+    train_paths: list[Path]
+    size: int
+
+
+def _read_pair(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise InputError(f"{path}: unreadable image")
+    img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    half = img.shape[1] // 2
+    return img[:, :half], img[:, half:]
+
+
+def load_val_set(dataset: str | Path, size: int, drawing: DrawingParams, limit: int | None = None) -> ValSet:
+    """Read the held-out pairs; drawings are redrawn at the model's size with the model's parameters."""
+    root = Path(dataset)
+    manifest_path, npz_path = root / "manifest.json", root / "landmarks.npz"
+    if not manifest_path.is_file() or not npz_path.is_file():
+        raise InputError(f"{root}: not a dataset made by make-dataset (no manifest.json / landmarks.npz)")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        lm = np.load(npz_path)
+        points, split, index = lm["points"], lm["split"], lm["index"]
+    except (OSError, ValueError, KeyError) as e:
+        raise InputError(f"{root}: unreadable dataset ({e})") from None
+    scale = size / manifest["size"]
+    val = np.flatnonzero(split == 1)[:limit]
+    train = np.flatnonzero(split == 0)
+    if len(val) == 0 or len(train) == 0:
+        raise InputError(f"{root}: needs both a train and a val split (val {len(val)}, train {len(train)})")
+    real = []
+    for i in val:
+        _, photo = _read_pair(root / "val" / f"{index[i]:06d}.png")
+        real.append(cv2.resize(photo, (size, size), interpolation=cv2.INTER_AREA) if scale != 1 else photo)
+    pts = points[val] * scale
+    drawings = np.stack([draw_landmarks(p, size, drawing) for p in pts])
+    return ValSet(
+        drawings, np.stack(real), pts, points[train] * scale,
+        [root / "train" / f"{index[i]:06d}.png" for i in train], size,
+    )
+
+
+def nearest_neighbour(val: ValSet) -> Generate:
+    """The baseline: the training photo whose points are closest to the driving points."""
+
+    def generate(drawings: np.ndarray, indices: np.ndarray) -> np.ndarray:
+        out = []
+        for i in indices:
+            d = np.linalg.norm(val.train_points - val.points[i], axis=-1).mean(axis=-1)
+            _, photo = _read_pair(val.train_paths[int(d.argmin())])
+            out.append(cv2.resize(photo, (val.size, val.size), interpolation=cv2.INTER_AREA)
+                       if photo.shape[0] != val.size else photo)
+        return np.stack(out)
+
+    return generate
+
+
+class FaceMeasures:
+    """The landmark stage and the identity network, run on single images."""
+
+    def __init__(self) -> None:
+        self.tracker = FaceTracker(upsample=1)
+        self.descriptor = FaceDescriptor()
+
+    def __call__(self, rgb: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(points, descriptor) of the face in `rgb`, in `rgb`'s pixels; Nones when none is found."""
+        scale = MEASURE_SIZE / rgb.shape[0]
+        big = cv2.resize(rgb, (MEASURE_SIZE, MEASURE_SIZE), interpolation=cv2.INTER_CUBIC) if scale != 1 else rgb
+        self.tracker.reset()  # each image on its own: a track would carry a face into an image without one
+        found = self.tracker(cv2.cvtColor(big, cv2.COLOR_RGB2BGR))
+        if not found.found:
+            return None, None
+        return found.points / scale, self.descriptor(big, found.points)
+
+
+def real_descriptors(val: ValSet, measures: FaceMeasures) -> list[np.ndarray | None]:
+    """Identity descriptors of the real held-out frames, computed once for every method."""
+    return [measures(face)[1] for face in val.real]
+
+
+def evaluate_outputs(val: ValSet, generate: Generate, measures: FaceMeasures, real: list[np.ndarray | None],
+                     batch: int = 16, progress: bool = False, name: str = "") -> dict:
+    """All the figures for one way of producing faces from the held-out drawings."""
+    n = len(val.drawings)
+    outputs = np.concatenate([
+        generate(val.drawings[i : i + batch], np.arange(i, min(i + batch, n))) for i in range(0, n, batch)
+    ])
+    errors, distances, found = [], [], 0
+    for i in tqdm(range(n), desc=f"evaluate {name}", disable=not progress, file=sys.stderr, leave=False):
+        points, descriptor = measures(outputs[i])
+        if points is None:
+            continue
+        found += 1
+        driving = val.points[i]
+        errors.append(float(np.linalg.norm(points - driving, axis=-1).mean() / inter_ocular(driving)))
+        if real[i] is not None:
+            distances.append(float(np.linalg.norm(descriptor - real[i])))
+    change = np.abs(np.diff(outputs.astype(np.float32), axis=0)).mean() if n > 1 else math.nan
+    real_change = np.abs(np.diff(val.real.astype(np.float32), axis=0)).mean() if n > 1 else math.nan
+    pixels = image_metrics(outputs, val.real)
+    return {
+        **pixels,
+        "nme": float(np.mean(errors)) if errors else None,
+        "face_found": found / n,
+        "identity_distance": float(np.mean(distances)) if distances else None,
+        "identity_same": float(np.mean(np.asarray(distances) < SAME_PERSON_DISTANCE)) if distances else None,
+        "temporal_change": float(change),
+        "temporal_change_real": float(real_change),
+        "temporal_ratio": float(change / real_change) if real_change else None,
+    }
+
+
+def evaluate_model(model_dir: str | Path, dataset: str | Path, limit: int | None = None,
+                   progress: bool = False) -> dict:
+    """The model and the nearest-neighbour baseline on the dataset's validation tail."""
+    from gan.bundle import load_bundle
+
+    try:
+        bundle = load_bundle(model_dir)
+    except ModelError as e:
+        raise InputError(str(e)) from None
+    val = load_val_set(dataset, bundle.size, DrawingParams.from_dict(bundle.drawing), limit)
+    measures = FaceMeasures()
+    real = real_descriptors(val, measures)
+    return {
+        "model": str(model_dir),
+        "dataset": str(dataset),
+        "pairs": len(val.drawings),
+        "size": val.size,
+        "model_metrics": evaluate_outputs(val, lambda d, _: bundle(d), measures, real, progress=progress,
+                                          name="model"),
+        "baseline_metrics": evaluate_outputs(val, nearest_neighbour(val), measures, real, progress=progress,
+                                             name="baseline"),
+    }
+
+
+ROWS = [  # key, label, better
+    ("l1", "L1 (0-1)", "lower"),
+    ("psnr", "PSNR dB", "higher"),
+    ("ssim", "SSIM", "higher"),
+    ("nme", "landmark NME", "lower"),
+    ("face_found", "face found", "higher"),
+    ("identity_distance", "identity distance", "lower"),
+    ("identity_same", "same person (<0.6)", "higher"),
+    ("temporal_ratio", "flicker vs real", "closer to 1"),
+]
+
+
+def format_table(report: dict) -> str:
+    def cell(v) -> str:
+        return "—" if v is None else f"{v:.3f}"
+
+    lines = [f"{report['pairs']} held-out pairs at {report['size']} px",
+             f"{'metric':<22}{'model':>10}{'baseline':>10}   better"]
+    for key, label, better in ROWS:
+        lines.append(f"{label:<22}{cell(report['model_metrics'][key]):>10}"
+                     f"{cell(report['baseline_metrics'][key]):>10}   {better}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="evaluate",
+        description="Measure a model on its dataset's held-out tail, beside the nearest-neighbour baseline.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--model", required=True, help="model bundle directory (generator.keras + bundle.json)")
+    p.add_argument("--dataset", required=True, help="dataset directory made by make-dataset")
+    p.add_argument("--json", help="also write the figures to this JSON file")
+    p.add_argument("--limit", type=int, help="use at most this many held-out pairs")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        report = evaluate_model(args.model, args.dataset, args.limit, progress=not args.quiet)
+        if args.json:
+            _write_json(args.json, report)
+    except InputError as e:
+        print(f"evaluate: error: {e}", file=sys.stderr)
+        return 2
+    print(format_table(report))
+    if args.json:
+        print(f"figures written to {args.json}")
+    return 0
+
+
+def _write_json(path: str, report: dict) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".evaluate.", suffix=".json")
+    except OSError as e:
+        raise InputError(f"{path}: cannot write there ({e.strerror or e})") from None
+    with os.fdopen(fd, "w") as f:
+        json.dump(report, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
