@@ -43,13 +43,25 @@ def time_landmarks(video: str, width: int = 640, height: int = 480, frames: int 
     }
 
 
-def time_make_dataset(video: str, size: int = 256) -> dict:
-    """make-dataset's frames per second on `video`, against the video's own frame rate."""
+def upscaled_copy(video: str, path: str, width: int = 640, height: int = 480) -> str:
+    """The video resized to width×height (a webcam-sized stand-in), written to `path`."""
     source = open_source(video)
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), source.fps or 30.0, (width, height))
+    for _, frame in source.read():
+        if frame is not None:
+            writer.write(cv2.resize(frame, (width, height), interpolation=cv2.INTER_CUBIC))
+    writer.release()
+    return path
+
+
+def time_make_dataset(video: str, size: int = 256, width: int = 640, height: int = 480) -> dict:
+    """make-dataset's frames per second on the video at width×height, against the video's own frame rate."""
     with tempfile.TemporaryDirectory() as tmp:
+        clip = upscaled_copy(video, f"{tmp}/clip.mp4", width, height)
+        fps_video = open_source(clip).fps
         t = time.perf_counter()
-        result = build_dataset(DatasetConfig(inputs=[video], output=f"{tmp}/ds", size=size), progress=False)
+        result = build_dataset(DatasetConfig(inputs=[clip], output=f"{tmp}/ds", size=size), progress=False)
         seconds = time.perf_counter() - t
     fps = result.frames_read / seconds
-    return {"size": size, "frames": result.frames_read, "seconds": seconds, "fps": fps, "video_fps": source.fps,
-            "ratio": fps / source.fps if source.fps else float("nan")}
+    return {"size": size, "resolution": f"{width}x{height}", "frames": result.frames_read, "seconds": seconds,
+            "fps": fps, "video_fps": fps_video, "ratio": fps / fps_video if fps_video else float("nan")}
