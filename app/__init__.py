@@ -1,0 +1,1 @@
+"""The live app: pipeline stages and threads, sources, sinks, the Qt window and offline reenact."""

@@ -1,0 +1,136 @@
+"""Timing the live pipeline on a video file at camera size: per-stage ms, FPS, latency, threads vs one thread."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from app.errors import InputError
+from app.face import FaceStage, GeneratorStage, ModelSpec
+from app.model import load_model
+from app.pipeline import Pipeline, run_sequential
+from app.sources import MemorySource
+
+log = logging.getLogger(__name__)
+
+CAMERA_SIZE = (640, 480)
+MAX_FRAMES = 300  # frames held in memory (640×480×3 each: about 280 MB at most)
+WARM_UP_SECONDS = 1.0
+
+
+def read_frames(path: str | Path, size: tuple[int, int] = CAMERA_SIZE, limit: int = MAX_FRAMES
+                ) -> tuple[list[np.ndarray], float]:
+    """The video's frames scaled to `size` (as a webcam would give them), and its rate."""
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise InputError(f"cannot open video: {path}")
+    fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0) or 30.0
+    frames = []
+    while len(frames) < limit:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR))
+    cap.release()
+    if not frames:
+        raise InputError(f"not a readable video: {path}")
+    return frames, fps
+
+
+def _stages(bundle: Any) -> list:
+    return [("landmarks", FaceStage(ModelSpec.from_bundle(bundle))), ("generator", GeneratorStage(bundle))]
+
+
+def _threaded(bundle: Any, frames: list[np.ndarray], fps: float, seconds: float, paced: bool) -> dict[str, Any]:
+    # Unpaced, every step waits for its output to be taken: throughput without threads spinning
+    # on frames that a slower stage would only drop.
+    source = MemorySource(frames, fps, loop=True, paced=paced)
+    pipe = Pipeline(source, _stages(bundle), [lambda frame: None], back_pressure=not paced).start()
+    try:
+        time.sleep(WARM_UP_SECONDS)  # the first detection and TensorFlow's first calls are not steady state
+        pipe.reset_stats()
+        time.sleep(seconds)
+        stats = pipe.stats()
+        stats["mean_fps"] = stats["frames_out"] / seconds
+    finally:
+        pipe.stop()
+    return stats
+
+
+def time_pipeline(
+    model_dir: str | Path, source: str | Path, seconds: float = 10.0, size: tuple[int, int] = CAMERA_SIZE
+) -> dict[str, Any]:
+    """Run the live pipeline on `source` scaled to `size` (640×480, a webcam's frames) for `seconds`, three ways.
+
+    - live: paced at the file's rate like a camera, threaded; gives fps and latency as a user sees them;
+    - threaded throughput: one thread per stage, each handing on a frame as soon as the next
+      stage is free (pipelining with back-pressure, nothing dropped, no work wasted);
+    - sequential: the same stages one after another on one thread.
+    Returns fps, latency_p50_ms, latency_p95_ms, stage_ms (mean ms per stage, live run), stage_p95_ms,
+    dropped, threaded_fps, sequential_fps, threaded_vs_sequential (throughput ratio), source_fps, size, model.
+    Raises InputError for a model or video that cannot be read.
+    """
+    bundle = load_model(model_dir)
+    frames, fps = read_frames(source, size)
+    live = _threaded(bundle, frames, fps, seconds, paced=True)
+    threaded = _threaded(bundle, frames, fps, seconds, paced=False)
+    seq_source = MemorySource(frames, fps, loop=True, paced=False)
+    run_sequential(seq_source, stages := _stages(bundle), seconds=WARM_UP_SECONDS)
+    sequential = run_sequential(seq_source, stages, seconds=seconds)
+    sequential_fps = sequential["frames_out"] / seconds
+
+    def finite(x: float) -> float | None:
+        return None if math.isnan(x) else round(x, 2)
+
+    result = {
+        "model": str(bundle.path),
+        "size": list(size),
+        "model_size": bundle.size,
+        "source_fps": round(fps, 2),
+        "seconds": seconds,
+        "fps": round(live["mean_fps"], 2),
+        "latency_p50_ms": finite(live["latency_ms"]["p50"]),
+        "latency_p95_ms": finite(live["latency_ms"]["p95"]),
+        "stage_ms": {k: finite(v["mean"]) for k, v in live["stage_ms"].items()},
+        "stage_p95_ms": {k: finite(v["p95"]) for k, v in live["stage_ms"].items()},
+        "dropped": live["dropped"],
+        "faces": live["faces"],
+        "threaded_fps": round(threaded["mean_fps"], 2),
+        "threaded_latency_p95_ms": finite(threaded["latency_ms"]["p95"]),
+        "threaded_stage_ms": {k: finite(v["mean"]) for k, v in threaded["stage_ms"].items()},
+        "sequential_fps": round(sequential_fps, 2),
+        "sequential_stage_ms": {k: finite(v["mean"]) for k, v in sequential["stage_ms"].items()},
+    }
+    result["threaded_vs_sequential"] = round(threaded["mean_fps"] / sequential_fps, 2) if sequential_fps else None
+    log.info("live pipeline: %s", result)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m app.bench", description=time_pipeline.__doc__.splitlines()[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--model", required=True, help="model bundle directory")
+    p.add_argument("--source", required=True, help="video file standing in for the camera")
+    p.add_argument("--seconds", type=float, default=10.0, help="seconds per measurement (three of them)")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    try:
+        result = time_pipeline(args.model, args.source, args.seconds)
+    except InputError as e:
+        print(f"bench: error: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""The live session behind the window: source, stages, sinks and model loading, without any Qt."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from app.errors import InputError
+from app.face import DEFAULT_SMOOTHING, FaceStage, GeneratorStage, ModelSpec
+from app.pipeline import Frame, Pipeline
+from app.sinks import Recorder, RecorderSink, VirtualCameraSink
+from app.sources import Source, open_source
+
+log = logging.getLogger(__name__)
+
+
+class LiveSession:
+    """Owns one running pipeline at a time and everything a window can change while it runs.
+
+    `on_frame` is called from the sink thread with every shown frame; `on_model` from the loader
+    thread with (path, error message or None) when a model finished loading or failed to.
+    """
+
+    def __init__(
+        self,
+        on_frame: Callable[[Frame], None],
+        on_model: Callable[[str, str | None], None] | None = None,
+        smoothing: float = DEFAULT_SMOOTHING,
+    ) -> None:
+        self.on_frame = on_frame
+        self.on_model = on_model
+        self.face = FaceStage(smoothing=smoothing)
+        self.generator = GeneratorStage()
+        self.pipeline: Pipeline | None = None
+        self.source_spec: str | None = None
+        self.loop = True
+        self.model_path: str | None = None
+        self.model_error: str | None = None
+        self.loading: str | None = None  # the model path being loaded now
+        self.recorder: RecorderSink | None = None
+        self.virtual_camera: VirtualCameraSink | None = None
+        self._loader: threading.Thread | None = None
+        self._closed = False
+
+    # -- source and running --------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self.pipeline is not None and self.pipeline.running
+
+    def start(self, source_spec: str | None = None, loop: bool | None = None) -> None:
+        """(Re)start reading `source_spec` (a camera index or a video file); raises InputError."""
+        if source_spec is not None:
+            self.source_spec = str(source_spec)
+        if loop is not None:
+            self.loop = loop
+        if self.source_spec is None:
+            raise InputError("no camera or video chosen")
+        source: Source = open_source(self.source_spec, loop=self.loop, paced=True)
+        self.stop()
+        self.face.tracker.reset()
+        self.face.calibrate()  # a new source may be a new driver: take their neutral again
+        sinks: list[Callable[[Frame], None]] = [self.on_frame]
+        sinks += [s for s in (self.recorder, self.virtual_camera) if s is not None]
+        self.pipeline = Pipeline(source, [("landmarks", self.face), ("generator", self.generator)], sinks).start()
+        log.info("started %s", source.name)
+
+    def stop(self, timeout: float = 1.0) -> bool:
+        """Stop the pipeline's threads; True when they all ended within `timeout` seconds."""
+        pipeline, self.pipeline = self.pipeline, None
+        return pipeline.stop(timeout) if pipeline is not None else True
+
+    def stats(self) -> dict[str, Any] | None:
+        return self.pipeline.stats() if self.pipeline is not None else None
+
+    @property
+    def source_status(self) -> str:
+        if self.pipeline is None:
+            return "stopped"
+        return self.pipeline.source.status
+
+    # -- model -----------------------------------------------------------------------------------
+
+    def load_model(self, path: str, wait: bool = False) -> None:
+        """Load a model bundle in the background; the camera keeps running meanwhile and after a failure."""
+        self.loading = str(path)
+        self._loader = threading.Thread(target=self._load, args=(str(path),), name="mirror-model-loader", daemon=True)
+        self._loader.start()
+        if wait:
+            self._loader.join()
+
+    def _load(self, path: str) -> None:
+        from app.model import load_model  # TensorFlow loads here, not when the window opens
+
+        error = None
+        try:
+            bundle = load_model(path)
+        except InputError as e:
+            bundle, error = None, str(e)
+        except Exception as e:  # a model that does not load must never take the window down
+            log.exception("loading %s", path)
+            bundle, error = None, f"cannot load {path}: {type(e).__name__}: {e}"
+        if self._closed or self.loading != path:
+            return  # closed meanwhile, or another model was asked for
+        if bundle is not None:
+            self.face.set_spec(ModelSpec.from_bundle(bundle))
+            self.generator.set_bundle(bundle)
+            self.model_path, self.model_error = path, None
+        else:
+            # Without a model the drawing still shows what the camera sees, in the default crop.
+            self.generator.set_bundle(None)
+            self.face.set_spec(ModelSpec())
+            self.model_path, self.model_error = None, error
+            log.warning("%s", error)
+        self.loading = None
+        if self.on_model is not None:
+            self.on_model(path, error)
+
+    # -- controls ---------------------------------------------------------------------------------
+
+    def calibrate(self) -> None:
+        self.face.calibrate()
+
+    def set_smoothing(self, strength: float) -> None:
+        self.face.set_smoothing(strength)
+
+    def start_recording(self, path: str | Path, side_by_side: bool = False) -> Path:
+        """Record what is shown from now on; raises InputError for a path that cannot be written."""
+        self.stop_recording()
+        fps = self.pipeline.source.fps if self.pipeline is not None else 30.0
+        size = self.generator.bundle.size if self.generator.bundle is not None else self.face.spec.size
+        self.recorder = RecorderSink(Recorder(path, fps), size, side_by_side=side_by_side)
+        if self.pipeline is not None:
+            self.pipeline.add_sink(self.recorder)
+        return self.recorder.recorder.path
+
+    def stop_recording(self) -> Path | None:
+        recorder, self.recorder = self.recorder, None
+        if recorder is None:
+            return None
+        if self.pipeline is not None:
+            self.pipeline.remove_sink(recorder)
+        return recorder.close()
+
+    def set_virtual_camera(self, on: bool) -> None:
+        """Turn the virtual camera on or off; raises InputError saying what to install when it cannot."""
+        if on and self.virtual_camera is None:
+            fps = self.pipeline.source.fps if self.pipeline is not None else 30.0
+            self.virtual_camera = VirtualCameraSink(fps)
+            if self.pipeline is not None:
+                self.pipeline.add_sink(self.virtual_camera)
+        elif not on and self.virtual_camera is not None:
+            cam, self.virtual_camera = self.virtual_camera, None
+            if self.pipeline is not None:
+                self.pipeline.remove_sink(cam)
+            cam.close()
+
+    def close(self, timeout: float = 1.0) -> bool:
+        """Stop everything; True when every thread this session started has ended within `timeout`."""
+        deadline = time.monotonic() + timeout
+        self._closed = True
+        ok = self.stop(timeout)
+        self.stop_recording()
+        self.set_virtual_camera(False)
+        if self._loader is not None:
+            # A model half-loaded in TensorFlow cannot be interrupted; it is a daemon and is ignored.
+            self._loader.join(max(0.0, deadline - time.monotonic()))
+        return ok

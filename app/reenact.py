@@ -1,0 +1,111 @@
+"""`reenact`: a driving video through the landmark and generator stages into an mp4, every frame."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from app.errors import InputError
+from app.face import DEFAULT_SMOOTHING, FaceStage, GeneratorStage, ModelSpec
+from app.model import load_model
+from app.pipeline import Frame, run_sequential
+from app.sinks import Recorder, RecorderSink
+from app.sources import VideoSource, open_source
+
+log = logging.getLogger("reenact")
+
+
+@dataclass
+class ReenactConfig:
+    model: str
+    source: str
+    output: str
+    side_by_side: bool = False
+    retarget: bool = True
+    smoothing: float = DEFAULT_SMOOTHING
+    progress: bool = True
+
+
+def reenact(cfg: ReenactConfig) -> dict:
+    """Write cfg.output with one frame per source frame at the source's rate; returns the run's statistics.
+
+    Raises InputError for a bad model, source or output, before any frame is processed.
+    """
+    source = open_source(cfg.source, loop=False, paced=False)
+    if not isinstance(source, VideoSource):
+        source.close()
+        raise InputError(f"--source must be a video file, not a camera: {cfg.source}")
+    try:
+        recorder = Recorder(cfg.output, source.fps)  # checks the path now, before the slow model load
+        bundle = load_model(cfg.model)
+        face = FaceStage(ModelSpec.from_bundle(bundle), smoothing=cfg.smoothing, retarget=cfg.retarget)
+        generator = GeneratorStage(bundle)
+        height = source.frame_shape[0] if cfg.side_by_side else bundle.size
+        sink = RecorderSink(recorder, height, side_by_side=cfg.side_by_side)
+        # Open the file before the first frame, so an unwritable output fails now and not later.
+        width = source.frame_shape[1] + 2 * height if cfg.side_by_side else bundle.size
+        sink.recorder.open(width, height)
+        fps = source.fps
+        # Frame times from the file, not the wall clock: the same video gives the same output.
+        stages = [("landmarks", lambda f: face(f, f.index / fps)), ("generator", generator)]
+        with tqdm(total=source.frames or None, unit="frame", desc="reenact", disable=not cfg.progress) as bar:
+            def progress(_: Frame) -> None:
+                bar.update()
+
+            try:
+                stats = run_sequential(source, stages, [sink, progress], stop=threading.Event())
+            except BaseException:
+                sink.recorder.abort()
+                raise
+        sink.close()
+    finally:
+        source.close()
+    log.info("%d frames (%d with a face) → %s", stats["frames_out"], stats["faces"], cfg.output)
+    return stats
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="reenact",
+        description="Drive a trained target face with a video: every frame, at the video's rate, into an mp4.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--model", required=True, help="model bundle directory (generator.keras + bundle.json)")
+    p.add_argument("--source", required=True, help="driving video")
+    p.add_argument("-o", "--output", required=True, help="output mp4")
+    p.add_argument("--side-by-side", action="store_true", help="write driver | drawing | generated")
+    p.add_argument("--no-retarget", dest="retarget", action="store_false",
+                   help="draw the driver's own points (self-reenactment) instead of moving the target's shape")
+    p.add_argument("--smoothing", type=float, default=DEFAULT_SMOOTHING, help="landmark smoothing, 0 (none) to 1")
+    p.add_argument("-q", "--quiet", dest="progress", action="store_false", help="no progress bar")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    cfg = ReenactConfig(**vars(args))
+    try:
+        stats = reenact(cfg)
+    except InputError as e:
+        print(f"reenact: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("reenact: interrupted; no output written", file=sys.stderr)
+        return 130
+    if cfg.progress:
+        sm = stats["stage_ms"]
+        print(f"{stats['frames_out']} frames → {Path(cfg.output)}  "
+              f"(landmarks {sm['landmarks']['mean']:.1f} ms, generator {sm['generator']['mean']:.1f} ms a frame)",
+              file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""Where frames go: an mp4 recorder, a virtual camera, and side-by-side composition shared by both."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from app.errors import InputError
+from app.pipeline import Frame
+
+log = logging.getLogger(__name__)
+
+VIRTUALCAM_HINT = (
+    "the virtual camera needs pyvirtualcam: pip install pyvirtualcam "
+    "(on Linux also the v4l2loopback kernel module: sudo modprobe v4l2loopback)"
+)
+
+
+def _fit(image: np.ndarray | None, height: int, width: int | None = None) -> np.ndarray:
+    """`image` (RGB) scaled to `height` keeping its aspect, or black of height × width when None."""
+    if image is None:
+        return np.zeros((height, width or height, 3), np.uint8)
+    if image.shape[0] == height and (width is None or image.shape[1] == width):
+        return image
+    w = width or max(1, round(image.shape[1] * height / image.shape[0]))
+    interp = cv2.INTER_AREA if image.shape[0] > height else cv2.INTER_LINEAR
+    return cv2.resize(image, (w, height), interpolation=interp)
+
+
+def side_by_side(frame: Frame, height: int | None = None) -> np.ndarray:
+    """driver | drawing | generated, RGB, all `height` tall (default: the camera frame's height)."""
+    height = height or frame.image.shape[0]
+    camera = _fit(np.ascontiguousarray(frame.image[..., ::-1]), height)
+    return np.hstack([camera, _fit(frame.drawing, height, height), _fit(frame.generated, height, height)])
+
+
+def generated_or_black(frame: Frame, size: int) -> np.ndarray:
+    """The generated face, or black before the first face was ever seen."""
+    return frame.generated if frame.generated is not None else np.zeros((size, size, 3), np.uint8)
+
+
+def _even(n: int) -> int:
+    return n + (n & 1)  # most mp4 encoders want even sides
+
+
+class Recorder:
+    """Writes RGB images to an mp4, under a temporary name renamed at close().
+
+    The size is taken from the first image; later images of another size are scaled to it, so a
+    model switched mid-recording does not break the file. Raises InputError if the file cannot
+    be written.
+    """
+
+    def __init__(self, path: str | Path, fps: float, fourcc: str = "mp4v") -> None:
+        self.path = Path(path).expanduser()
+        self.fps = fps if fps and fps > 0 else 30.0
+        self.fourcc = fourcc
+        self.frames = 0
+        parent = self.path.parent if str(self.path.parent) else Path(".")
+        if not parent.is_dir():
+            raise InputError(f"cannot write {self.path}: no such directory {parent}")
+        if not os.access(parent, os.W_OK):
+            raise InputError(f"cannot write {self.path}: directory is not writable")
+        if self.path.is_dir():
+            raise InputError(f"cannot write {self.path}: it is a directory")
+        # Keep the suffix: the container is chosen by it.
+        self.tmp_path = self.path.with_name(f".{self.path.stem}.tmp{os.getpid()}{self.path.suffix or '.mp4'}")
+        self._writer: cv2.VideoWriter | None = None
+        self._size: tuple[int, int] | None = None
+        self._lock = threading.Lock()  # write() from the sink thread, close() from the UI
+
+    def open(self, width: int, height: int) -> None:
+        """Open the file now (rather than at the first image), so a bad path fails early."""
+        with self._lock:
+            self._open(width, height)
+
+    def _open(self, width: int, height: int) -> None:
+        self._size = (_even(width), _even(height))
+        self._writer = cv2.VideoWriter(str(self.tmp_path), cv2.VideoWriter_fourcc(*self.fourcc), self.fps, self._size)
+        if not self._writer.isOpened():
+            self._writer = None
+            raise InputError(f"cannot write {self.path}: no {self.fourcc} encoder for {self.path.suffix or 'mp4'}")
+
+    def write(self, rgb: np.ndarray) -> None:
+        with self._lock:
+            if self._writer is None:
+                if self._size is not None:
+                    return  # closed
+                self._open(rgb.shape[1], rgb.shape[0])
+            assert self._writer is not None and self._size is not None
+            if (rgb.shape[1], rgb.shape[0]) != self._size:
+                rgb = cv2.resize(rgb, self._size, interpolation=cv2.INTER_LINEAR)
+            self._writer.write(np.ascontiguousarray(rgb[..., ::-1]))
+            self.frames += 1
+
+    def close(self) -> Path | None:
+        """Finish the file and move it into place; None when nothing was written."""
+        with self._lock:
+            writer, self._writer = self._writer, None
+            if self._size is None:
+                self._size = (0, 0)  # closed before the first image: later writes are ignored
+            if writer is None:
+                return None
+            writer.release()
+        if self.frames == 0:
+            self.tmp_path.unlink(missing_ok=True)
+            return None
+        os.replace(self.tmp_path, self.path)
+        log.info("wrote %d frames to %s", self.frames, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        """Drop the file: an interrupted run must not leave one that looks complete."""
+        with self._lock:
+            writer, self._writer = self._writer, None
+            if writer is not None:
+                writer.release()
+        self.tmp_path.unlink(missing_ok=True)
+
+
+class RecorderSink:
+    """A pipeline sink: records the generated face, or driver | drawing | generated side by side."""
+
+    def __init__(self, recorder: Recorder, size: int, side_by_side: bool = False) -> None:
+        self.recorder = recorder
+        self.size = size
+        self.side_by_side = side_by_side
+
+    def __call__(self, frame: Frame) -> None:
+        if self.side_by_side:
+            self.recorder.write(side_by_side(frame, self.size))
+        elif frame.generated is None and frame.drawing is not None:
+            self.recorder.write(frame.drawing)  # no model loaded: the drawing is what there is
+        else:
+            # Black until the first face: the file keeps one frame per source frame.
+            self.recorder.write(generated_or_black(frame, self.size))
+
+    def close(self) -> Path | None:
+        return self.recorder.close()
+
+
+def virtual_camera_available() -> str | None:
+    """None when pyvirtualcam can be imported, else what to install."""
+    try:
+        import pyvirtualcam  # noqa: F401
+    except ImportError:
+        return VIRTUALCAM_HINT
+    return None
+
+
+class VirtualCameraSink:
+    """Sends the generated face to a virtual camera (pyvirtualcam), so video-call apps can use it.
+
+    The device opens at the first frame, at that frame's size. Raises InputError when pyvirtualcam
+    is missing; a missing device shows up in `error` and the sink then does nothing.
+    """
+
+    def __init__(self, fps: float = 30.0) -> None:
+        hint = virtual_camera_available()
+        if hint:
+            raise InputError(hint)
+        self.fps = fps
+        self.error: str | None = None
+        self._cam = None
+        self._size: tuple[int, int] | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, frame: Frame) -> None:
+        image = frame.generated if frame.generated is not None else frame.drawing
+        if image is None or self.error:
+            return
+        with self._lock:
+            if self._cam is None:
+                import pyvirtualcam
+
+                try:
+                    self._cam = pyvirtualcam.Camera(
+                        image.shape[1], image.shape[0], self.fps, fmt=pyvirtualcam.PixelFormat.RGB
+                    )
+                except Exception as e:  # no loopback device, or one in use
+                    self.error = f"virtual camera unavailable: {e}. {VIRTUALCAM_HINT}"
+                    log.warning("%s", self.error)
+                    return
+                self._size = (image.shape[1], image.shape[0])
+                log.info("virtual camera %s at %d×%d", self._cam.device, *self._size)
+            if (image.shape[1], image.shape[0]) != self._size:
+                image = cv2.resize(image, self._size)
+            self._cam.send(np.ascontiguousarray(image))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._cam is not None:
+                self._cam.close()
+                self._cam = None

@@ -1,0 +1,479 @@
+"""`live-mirror`: the Qt window, one view per stage (camera | drawing | generated face) and its controls."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from PyQt5.QtCore import QObject, QSettings, Qt, QTimer, pyqtSignal
+from PyQt5.QtGui import QImage, QKeySequence, QPixmap
+from PyQt5.QtWidgets import (
+    QAction,
+    QApplication,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QSizePolicy,
+    QSlider,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.errors import InputError
+from app.face import DEFAULT_SMOOTHING
+from app.live import LiveSession
+from app.pipeline import Frame
+
+log = logging.getLogger(__name__)
+
+ORGANISATION, APPLICATION = "face-mirror", "live-mirror"
+CAMERAS = 4  # camera indices offered in the picker
+VIEW_SIZE = 320
+STATUS_MS = 250
+STAGE_LABELS = (("landmarks", "landmarks"), ("generator", "generator"), ("sinks", "view"))
+
+
+def to_pixmap(rgb: np.ndarray, mirror: bool) -> QPixmap:
+    """An RGB uint8 image as a QPixmap, flipped left-right when mirroring."""
+    if mirror:
+        rgb = rgb[:, ::-1]
+    rgb = np.ascontiguousarray(rgb)
+    h, w = rgb.shape[:2]
+    # QImage borrows the buffer; copy() makes the pixmap independent of the numpy array.
+    return QPixmap.fromImage(QImage(rgb.data, w, h, 3 * w, QImage.Format_RGB888).copy())
+
+
+class View(QWidget):
+    """One stage's picture with its title; shows a message instead when there is no picture."""
+
+    def __init__(self, title: str) -> None:
+        super().__init__()
+        self.title = QLabel(title)
+        self.title.setAlignment(Qt.AlignCenter)
+        self.picture = QLabel()
+        self.picture.setAlignment(Qt.AlignCenter)
+        self.picture.setMinimumSize(160, 160)
+        self.picture.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+        self.picture.setStyleSheet("background: #111; color: #ccc;")
+        self.picture.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.title)
+        layout.addWidget(self.picture, 1)
+        self.has_picture = False
+
+    def show_image(self, rgb: np.ndarray, mirror: bool) -> None:
+        pixmap = to_pixmap(rgb, mirror)
+        size = self.picture.size()
+        self.picture.setPixmap(pixmap.scaled(size, Qt.KeepAspectRatio, Qt.SmoothTransformation))
+        self.has_picture = True
+
+    def show_message(self, text: str) -> None:
+        self.picture.clear()
+        self.picture.setText(text)
+        self.has_picture = False
+
+    def pixmap(self) -> QPixmap | None:
+        return self.picture.pixmap() if self.has_picture else None
+
+
+class FrameBridge(QObject):
+    """Carries frames from the sink thread to the GUI thread, newest only.
+
+    A queued signal per frame would pile up whenever painting is slower than the camera, so the
+    sink thread just replaces the pending frame and signals only when none was pending.
+    """
+
+    frame_ready = pyqtSignal()
+    model_done = pyqtSignal(str, str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._frame: Frame | None = None
+        self._lock = threading.Lock()
+
+    def push(self, frame: Frame) -> None:  # sink thread
+        with self._lock:
+            pending = self._frame is not None
+            self._frame = frame
+        if not pending:
+            self.frame_ready.emit()
+
+    def take(self) -> Frame | None:  # GUI thread
+        with self._lock:
+            frame, self._frame = self._frame, None
+        return frame
+
+
+class MirrorWindow(QMainWindow):
+    """The live-mirror window. `settings`: where choices are kept (tests pass a file in a temp dir)."""
+
+    def __init__(
+        self,
+        settings: QSettings | None = None,
+        model: str | None = None,
+        source: str | None = None,
+        loop: bool | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings or QSettings(QSettings.IniFormat, QSettings.UserScope, ORGANISATION, APPLICATION)
+        self.setWindowTitle("live-mirror")
+        self.bridge = FrameBridge()
+        self.bridge.frame_ready.connect(self._show_frame)
+        self.bridge.model_done.connect(self._model_done)
+        smoothing = float(self.settings.value("smoothing", DEFAULT_SMOOTHING))
+        self.session = LiveSession(
+            self.bridge.push, lambda path, err: self.bridge.model_done.emit(path, err or ""), smoothing=smoothing
+        )
+        self.frames_shown = 0
+        self.last_face = False
+        self._build_views()
+        self._build_controls(smoothing)
+        self._build_status()
+        self._restore(model, source, loop)
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(self.update_status)
+        self.timer.start(STATUS_MS)
+
+    # -- building ----------------------------------------------------------------------------
+
+    def _build_views(self) -> None:
+        self.views = {
+            "camera": View("camera"),
+            "drawing": View("landmarks"),
+            "generated": View("generated"),
+        }
+        central = QWidget()
+        column = QVBoxLayout(central)
+        row = QHBoxLayout()
+        for view in self.views.values():
+            view.setMinimumWidth(VIEW_SIZE // 2)
+            row.addWidget(view, 1)
+        column.addLayout(row, 1)
+        # What happened last (a model loaded, a recording saved, an error), under the views.
+        self.notice = QLabel()
+        self.notice.setWordWrap(True)
+        column.addWidget(self.notice)
+        self.setCentralWidget(central)
+        self.resize(3 * VIEW_SIZE + 160, VIEW_SIZE + 170)
+        self.views["camera"].show_message("starting the camera…")
+        self.views["drawing"].show_message("no face yet")
+        self.views["generated"].show_message("no model: open a model bundle (Ctrl+O)")
+
+    def _action(self, text: str, shortcut: str, slot, checkable: bool = False, checked: bool = False) -> QAction:
+        action = QAction(text, self)
+        action.setShortcut(QKeySequence(shortcut))
+        action.setToolTip(f"{text} ({shortcut})")
+        action.setCheckable(checkable)
+        if checkable:
+            action.setChecked(checked)
+            action.toggled.connect(slot)
+        else:
+            action.triggered.connect(slot)
+        self.addAction(action)  # shortcuts work even with the toolbar hidden
+        return action
+
+    def _build_controls(self, smoothing: float) -> None:
+        bar = QToolBar("controls")
+        bar.setObjectName("controls")
+        self.addToolBar(bar)
+        s = self.settings
+        self.act_model = self._action("Model…", "Ctrl+O", self.choose_model)
+        self.act_video = self._action("Video…", "Ctrl+Shift+O", self.choose_video)
+        self.camera_picker = QComboBox()
+        self.camera_picker.setToolTip("camera or video (Ctrl+K: next)")
+        for i in range(CAMERAS):
+            self.camera_picker.addItem(f"Camera {i}", str(i))
+        self.act_next_camera = self._action("Next camera", "Ctrl+K", self.next_camera)
+        self.act_start = self._action("Start", "Space", self.toggle_running, checkable=True)
+        self.act_calibrate = self._action("Calibrate", "C", self.calibrate)
+        self.act_mirror = self._action("Mirror", "M", self._mirror_changed, True, _bool(s.value("mirror", True)))
+        self.act_record = self._action("Record", "R", self.toggle_recording, checkable=True)
+        self.act_vcam = self._action("Virtual camera", "V", self.toggle_virtual_camera, checkable=True)
+        self.act_views = {}
+        for key, (name, title) in zip("123", (("camera", "camera"), ("drawing", "landmarks"),
+                                               ("generated", "generated")), strict=True):
+            shown = _bool(s.value(f"show_{name}", True))
+            self.act_views[name] = self._action(
+                f"Show {title}", key, lambda on, n=name: self.set_view_visible(n, on), True, shown
+            )
+            self.views[name].setVisible(shown)
+        self.smoothing = QSlider(Qt.Horizontal)
+        self.smoothing.setRange(0, 100)
+        self.smoothing.setValue(round(100 * smoothing))
+        self.smoothing.setFixedWidth(120)
+        self.smoothing.setToolTip("landmark smoothing ([ less, ] more)")
+        self.smoothing.valueChanged.connect(self._smoothing_changed)
+        self.act_less = self._action("Less smoothing", "[", lambda: self.nudge_smoothing(-10))
+        self.act_more = self._action("More smoothing", "]", lambda: self.nudge_smoothing(10))
+        self.act_quit = self._action("Quit", "Ctrl+Q", self.close)
+
+        bar.addAction(self.act_model)
+        bar.addWidget(self.camera_picker)
+        bar.addAction(self.act_video)
+        bar.addSeparator()
+        bar.addAction(self.act_start)
+        bar.addAction(self.act_calibrate)
+        bar.addWidget(QLabel(" smoothing "))
+        bar.addWidget(self.smoothing)
+        bar.addSeparator()
+        bar.addAction(self.act_mirror)
+        bar.addAction(self.act_record)
+        bar.addAction(self.act_vcam)
+        menus = self.menuBar()
+        for title, actions in (
+            ("&File", [self.act_model, self.act_video, None, self.act_record, self.act_vcam, None, self.act_quit]),
+            ("&Camera", [self.act_start, self.act_next_camera, self.act_calibrate, self.act_less, self.act_more]),
+            ("&View", [self.act_mirror, None, *self.act_views.values()]),
+        ):
+            menu = menus.addMenu(title)
+            for action in actions:
+                menu.addSeparator() if action is None else menu.addAction(action)
+        self.camera_picker.activated.connect(lambda _: self.start())
+
+    def _build_status(self) -> None:
+        self.stats_label = QLabel("stopped")
+        self.stats_label.setWordWrap(True)
+        self.statusBar().addWidget(self.stats_label, 1)
+
+    def _restore(self, model: str | None, source: str | None, loop: bool | None) -> None:
+        s = self.settings
+        source = source if source is not None else str(s.value("source", "0"))
+        self.loop = loop if loop is not None else _bool(s.value("loop", True))
+        self._select_source(source)
+        geometry = s.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        model = model or s.value("model") or None
+        if model:
+            self.load_model(str(model))
+        else:
+            self.say("no model yet: open a model bundle with Ctrl+O; showing the camera and landmarks")
+        # Start once the event loop runs, so the window is up before the camera opens.
+        QTimer.singleShot(0, self.start)
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def say(self, text: str) -> None:
+        self.notice.setText(text)
+        log.info("%s", text)
+
+    def _select_source(self, spec: str) -> None:
+        i = self.camera_picker.findData(spec)
+        if i < 0:
+            self.camera_picker.addItem(Path(spec).name, spec)
+            i = self.camera_picker.count() - 1
+        self.camera_picker.setCurrentIndex(i)
+
+    def start(self) -> None:
+        spec = self.camera_picker.currentData()
+        try:
+            self.session.start(spec, loop=self.loop)
+        except InputError as e:
+            self.say(str(e))
+            self.views["camera"].show_message(str(e))
+            self.act_start.setChecked(False)
+            return
+        self.settings.setValue("source", spec)
+        self.act_start.blockSignals(True)
+        self.act_start.setChecked(True)
+        self.act_start.setText("Stop")
+        self.act_start.blockSignals(False)
+
+    def stop(self) -> None:
+        self.session.stop()
+        self.act_start.blockSignals(True)
+        self.act_start.setChecked(False)
+        self.act_start.setText("Start")
+        self.act_start.blockSignals(False)
+        self.views["camera"].show_message("stopped (Space to start)")
+
+    def toggle_running(self, on: bool) -> None:
+        self.start() if on else self.stop()
+
+    def next_camera(self) -> None:
+        self.camera_picker.setCurrentIndex((self.camera_picker.currentIndex() + 1) % self.camera_picker.count())
+        self.start()
+
+    def choose_model(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Model bundle", str(self.settings.value("model", "")))
+        if path:
+            self.load_model(path)
+
+    def choose_video(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Driving video", "", "Videos (*.mp4 *.avi *.mov *.mkv);;All (*)")
+        if path:
+            self._select_source(path)
+            self.start()
+
+    def load_model(self, path: str) -> None:
+        self.say(f"loading model {path}…")
+        self.views["generated"].show_message(f"loading {Path(path).name}…")
+        self.session.load_model(path)
+
+    def _model_done(self, path: str, error: str) -> None:
+        if error:
+            self.say(f"model not loaded: {error}")
+            self.views["generated"].show_message(f"model not loaded:\n{error}\n\nopen another with Ctrl+O")
+            return
+        self.settings.setValue("model", path)
+        bundle = self.session.generator.bundle
+        self.say(f"model {model_name(path)}: {bundle.size} px, {bundle.steps} steps")
+        self.views["generated"].show_message("waiting for a face…")
+
+    def calibrate(self) -> None:
+        self.session.calibrate()
+        self.say("calibrating: look at the camera with a neutral face for a second")
+
+    def nudge_smoothing(self, step: int) -> None:
+        self.smoothing.setValue(self.smoothing.value() + step)
+
+    def _smoothing_changed(self, value: int) -> None:
+        self.session.set_smoothing(value / 100)
+        self.settings.setValue("smoothing", value / 100)
+
+    def _mirror_changed(self, on: bool) -> None:
+        self.settings.setValue("mirror", on)
+
+    def set_view_visible(self, name: str, on: bool) -> None:
+        self.views[name].setVisible(on)
+        self.settings.setValue(f"show_{name}", on)
+
+    def toggle_recording(self, on: bool) -> None:
+        if not on:
+            path = self.session.stop_recording()
+            self.say(f"recorded {path}" if path else "recording stopped, nothing recorded")
+            return
+        folder = Path(str(self.settings.value("record_dir", Path.home() / "Videos")))
+        folder = folder if folder.is_dir() else Path.cwd()
+        path = folder / time.strftime("live-mirror-%Y%m%d-%H%M%S.mp4")
+        try:
+            path = self.session.start_recording(path)
+        except InputError as e:
+            self.say(str(e))
+            self.act_record.setChecked(False)
+            return
+        self.say(f"recording to {path} (R to stop)")
+
+    def toggle_virtual_camera(self, on: bool) -> None:
+        try:
+            self.session.set_virtual_camera(on)
+        except InputError as e:
+            self.say(str(e))
+            self.act_vcam.blockSignals(True)
+            self.act_vcam.setChecked(False)
+            self.act_vcam.blockSignals(False)
+            return
+        self.say("virtual camera on" if on else "virtual camera off")
+
+    # -- frames and status ---------------------------------------------------------------------------
+
+    def _show_frame(self) -> None:
+        frame = self.bridge.take()
+        if frame is None:
+            return
+        mirror = self.act_mirror.isChecked()
+        views = self.views
+        if views["camera"].isVisible():
+            views["camera"].show_image(frame.image[..., ::-1], mirror)
+        if frame.drawing is not None and views["drawing"].isVisible():
+            views["drawing"].show_image(frame.drawing, mirror)
+        if frame.generated is not None and views["generated"].isVisible():
+            views["generated"].show_image(frame.generated, mirror)
+        self.frames_shown += 1
+        self.last_face = frame.face
+
+    def status_text(self) -> str:
+        stats = self.session.stats()
+        parts = []
+        if stats is not None:
+            sm = stats["stage_ms"]
+            parts.append(" · ".join(f"{label} {_ms(sm[name]['mean'])}" for name, label in STAGE_LABELS))
+            lat = stats["latency_ms"]
+            parts.append(f"{stats['fps']:.1f} FPS")
+            parts.append(f"latency {_ms(lat['p50'])} (p95 {_ms(lat['p95'])})")
+            parts.append("face" if stats["face"] else "NO FACE: holding the last output")
+            if self.session.face.calibrating and stats["face"]:
+                parts.append("calibrating")
+        parts.append(self.session.source_status)
+        if self.session.loading:
+            parts.append("loading model…")
+        elif self.session.model_path:
+            parts.append(f"model {model_name(self.session.model_path)}")
+        else:
+            parts.append("no model")
+        if self.session.recorder is not None:
+            parts.append(f"REC {self.session.recorder.recorder.frames}")
+        cam = self.session.virtual_camera
+        if cam is not None:
+            parts.append(cam.error or "virtual camera")
+        return " | ".join(parts)
+
+    def update_status(self) -> None:
+        self.stats_label.setText(self.status_text())
+        if "retrying" in self.session.source_status:
+            self.views["camera"].show_message(self.session.source_status)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        self.timer.stop()
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("loop", self.loop)
+        self.settings.sync()
+        if not self.session.close(1.0):
+            log.warning("some threads did not stop within a second")
+        super().closeEvent(event)
+
+
+def model_name(path: str) -> str:
+    """A short name for a bundle: train-pix2pix writes RUN/model, so the run's name says more."""
+    p = Path(path)
+    return f"{p.parent.name}/{p.name}" if p.name == "model" and p.parent.name else p.name
+
+
+def _bool(value) -> bool:
+    """QSettings gives back "true"/"false" strings from INI files."""
+    return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+
+
+def _ms(value: float) -> str:
+    return "–" if math.isnan(value) else f"{value:.0f} ms" if value >= 10 else f"{value:.1f} ms"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="live-mirror",
+        description="The webcam drives the target's face live: camera | landmarks | generated face.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--model", help="model bundle directory (default: the last one used)")
+    p.add_argument("--source", help="camera index or video file (default: the last one used, else camera 0)")
+    p.add_argument("--loop", action=argparse.BooleanOptionalAction, default=None,
+                   help="play a video source in a loop (default: the last choice, else on)")
+    p.add_argument("--settings", help="settings file (INI) instead of the user's QSettings")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName(ORGANISATION)
+    app.setApplicationName(APPLICATION)
+    settings = QSettings(args.settings, QSettings.IniFormat) if args.settings else None
+    window = MirrorWindow(settings, model=args.model, source=args.source, loop=args.loop)
+    window.show()
+    return app.exec_()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""pix2pix for face-mirror: networks, input pipeline, trainer, model bundle and image metrics."""

@@ -1,0 +1,103 @@
+"""Timings for scripts/bench: our compiled train step, the three-call Keras baseline, inference."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .losses import LAMBDA_L1
+
+
+def _batch(size: int, batch_size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    shape = (batch_size, size, size, 3)
+    return (rng.uniform(-1, 1, shape).astype(np.float32),
+            rng.uniform(-1, 1, shape).astype(np.float32))
+
+
+def _timed(fn, steps: int, warmup: int) -> dict[str, float]:
+    for _ in range(warmup):  # tracing and first-call allocation are not steady state
+        fn()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        fn()
+    seconds = (time.perf_counter() - t0) / steps
+    return {"ms_per_step": seconds * 1e3, "steps_per_s": 1.0 / seconds}
+
+
+def time_train_steps(size: int, ngf: int, ndf: int, steps: int = 10, batch_size: int = 1,
+                     warmup: int = 2, xla: bool = False) -> dict[str, float]:
+    """Our step (one tf.function updating D and G), the way train-pix2pix runs it."""
+    import keras
+    import tensorflow as tf
+
+    from .models import Discriminator, Generator
+    from .train import make_optimizer, make_train_step
+
+    keras.utils.set_random_seed(0)
+    g, d = Generator(size, ngf), Discriminator(size, ndf)
+    g_opt = make_optimizer(2e-4, 10**6, mixed=False)
+    d_opt = make_optimizer(2e-4, 10**6, mixed=False)
+    step = make_train_step(g, d, g_opt, d_opt, xla=xla)
+    a, b = (tf.constant(x) for x in _batch(size, batch_size))
+
+    def one():
+        float(step(a, b)["g_total"])  # wait for the result, as the trainer does
+    return _timed(one, steps, warmup)
+
+
+def time_baseline_steps(size: int, ngf: int, ndf: int, steps: int = 10, batch_size: int = 1,
+                        warmup: int = 2) -> dict[str, float]:
+    """The Packt chapter's step: G.predict, D.train_on_batch on real and on fake, then
+    combined.train_on_batch (D frozen) with MSE + 100 * MAE; same networks as ours."""
+    import keras
+
+    from .models import Discriminator, Generator
+
+    keras.utils.set_random_seed(0)
+    g, d = Generator(size, ngf), Discriminator(size, ndf)
+    d.compile(optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5), loss="mse",
+              loss_weights=[0.5])
+    a, b = _batch(size, batch_size)
+    patch = d.output_shape[1:]
+    valid = np.ones((batch_size, *patch), np.float32)
+    fake_label = np.zeros((batch_size, *patch), np.float32)
+    # Keras 3 captures trainable variables when a train function is first traced: trace D's
+    # own step while it is trainable, then freeze it for the combined model.
+    d.train_on_batch([a, b], valid)
+    d.trainable = False
+    drawing = keras.Input((size, size, 3))
+    fake = g(drawing)
+    combined = keras.Model(drawing, [d([drawing, fake]), fake])
+    combined.compile(optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5), loss=["mse", "mae"],
+                     loss_weights=[1, LAMBDA_L1])
+
+    def one():
+        generated = g.predict(a, verbose=0)
+        d.train_on_batch([a, b], valid)
+        d.train_on_batch([a, generated], fake_label)
+        combined.train_on_batch(a, [valid, b])
+    return _timed(one, steps, warmup)
+
+
+def time_generator(size: int, ngf: int, frames: int = 20, warmup: int = 2) -> float:
+    """Milliseconds per frame of the bundle's inference path (batch 1, uint8 in and out)."""
+    import keras
+
+    from .bundle import make_inference_fn
+    from .models import Generator
+
+    keras.utils.set_random_seed(0)
+    infer = make_inference_fn(Generator(size, ngf))
+    x = _batch(size, 1)[0]
+    return _timed(lambda: infer(x), frames, warmup)["ms_per_step"]
+
+
+def compare(size: int, ngf: int, ndf: int, steps: int = 10) -> dict[str, float]:
+    """Ours vs the baseline, side by side in one process; speedup = baseline ms / our ms."""
+    ours = time_train_steps(size, ngf, ndf, steps)
+    base = time_baseline_steps(size, ngf, ndf, steps)
+    return {"ours_ms": ours["ms_per_step"], "baseline_ms": base["ms_per_step"],
+            "speedup": base["ms_per_step"] / ours["ms_per_step"],
+            "generator_ms": time_generator(size, ngf)}

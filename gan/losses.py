@@ -1,0 +1,29 @@
+"""pix2pix losses: conditional GAN loss (BCE on logits, or LSGAN) plus lambda * L1."""
+
+from __future__ import annotations
+
+from keras import ops
+
+LAMBDA_L1 = 100.0
+GAN_LOSSES = ("bce", "lsgan")
+
+
+def gan_loss(logits, real: bool, kind: str = "bce"):
+    """How far the patch logits are from all-real (1) or all-fake (0)."""
+    logits = ops.cast(logits, "float32")
+    target = ops.ones_like(logits) if real else ops.zeros_like(logits)
+    if kind == "lsgan":
+        return ops.mean(ops.square(logits - target))
+    return ops.mean(ops.binary_crossentropy(target, logits, from_logits=True))
+
+
+def generator_loss(disc_fake, fake, target, lambda_l1: float = LAMBDA_L1, kind: str = "bce"):
+    """(total, gan, l1): fool the discriminator and stay close to the real photo."""
+    adversarial = gan_loss(disc_fake, True, kind)
+    l1 = ops.mean(ops.abs(ops.cast(target, "float32") - ops.cast(fake, "float32")))
+    return adversarial + lambda_l1 * l1, adversarial, l1
+
+
+def discriminator_loss(disc_real, disc_fake, kind: str = "bce"):
+    """Real pairs -> 1, generated pairs -> 0; halved so D learns slower than G (paper)."""
+    return 0.5 * (gan_loss(disc_real, True, kind) + gan_loss(disc_fake, False, kind))

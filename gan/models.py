@@ -1,0 +1,101 @@
+"""pix2pix networks: the U-Net generator and the 70x70 PatchGAN discriminator, plain Keras 3."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+MIN_SIZE, MAX_SIZE = 64, 512
+KERNEL = 4
+DROPOUT_BLOCKS = 3  # the first three decoder blocks drop out while training, as in the paper
+SUPPORTED_SIZES = tuple(2**k for k in range(6, 10))
+
+
+def _init() -> keras.initializers.Initializer:
+    return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
+
+
+def instance_norm(name: str | None = None) -> layers.Layer:
+    """Per-image, per-channel normalisation: the same at training and inference, any batch size.
+
+    The paper's batch norm at batch size 1 with test-time batch statistics *is* instance norm;
+    this keeps that behaviour without depending on what else is in the batch.
+    """
+    return layers.GroupNormalization(groups=-1, epsilon=1e-5, name=name)
+
+
+def check_size(size: int) -> int:
+    """Return the U-Net depth for `size` (log2), or raise ValueError for unsupported sizes."""
+    if size not in SUPPORTED_SIZES:
+        raise ValueError(f"size must be one of {SUPPORTED_SIZES}, not {size}")
+    return size.bit_length() - 1
+
+
+def downsample(filters: int, norm: bool = True, name: str | None = None) -> keras.Sequential:
+    """Ck: 4x4 convolution stride 2, instance norm, LeakyReLU 0.2."""
+    block = keras.Sequential(name=name)
+    # A bias before a norm is cancelled by the mean subtraction, so only un-normed convs get one.
+    block.add(layers.Conv2D(filters, KERNEL, strides=2, padding="same",
+                            kernel_initializer=_init(), use_bias=not norm))
+    if norm:
+        block.add(instance_norm())
+    block.add(layers.LeakyReLU(negative_slope=0.2))
+    return block
+
+
+def upsample(filters: int, dropout: bool = False, name: str | None = None) -> keras.Sequential:
+    """CDk / Ck: 4x4 transposed convolution stride 2, instance norm, [dropout 0.5], ReLU."""
+    block = keras.Sequential(name=name)
+    block.add(layers.Conv2DTranspose(filters, KERNEL, strides=2, padding="same",
+                                     kernel_initializer=_init(), use_bias=False))
+    block.add(instance_norm())
+    if dropout:
+        block.add(layers.Dropout(0.5))
+    block.add(layers.ReLU())
+    return block
+
+
+def encoder_filters(size: int, ngf: int) -> list[int]:
+    """C64-C128-C256-C512-C512... down to 1x1 (8 blocks at 256 px)."""
+    return [ngf * min(2**i, 8) for i in range(check_size(size))]
+
+
+def Generator(size: int = 256, ngf: int = 64) -> keras.Model:  # noqa: N802 - named as in the paper
+    """U-Net: encoder down to 1x1, decoder back up with skips, tanh out in [-1, 1]."""
+    filters = encoder_filters(size, ngf)
+    inputs = keras.Input(shape=(size, size, 3), name="drawing")
+    x = inputs
+    skips = []
+    for i, f in enumerate(filters):
+        # No norm on the first block (paper) nor on the 1x1 bottleneck, where instance norm
+        # over a single pixel would zero every activation (the reference code skips it too).
+        x = downsample(f, norm=0 < i < len(filters) - 1, name=f"down{i + 1}")(x)
+        skips.append(x)
+    for i, (f, skip) in enumerate(zip(reversed(filters[:-1]), reversed(skips[:-1]), strict=True)):
+        x = upsample(f, dropout=i < DROPOUT_BLOCKS, name=f"up{i + 1}")(x)
+        x = layers.Concatenate(name=f"skip{i + 1}")([x, skip])
+    x = layers.Conv2DTranspose(3, KERNEL, strides=2, padding="same",
+                               kernel_initializer=_init(), name="to_rgb")(x)
+    # float32 out, so a mixed-precision generator still returns full-precision images.
+    outputs = layers.Activation("tanh", dtype="float32", name="tanh")(x)
+    return keras.Model(inputs, outputs, name=f"unet{size}_ngf{ngf}")
+
+
+def Discriminator(size: int = 256, ndf: int = 64) -> keras.Model:  # noqa: N802
+    """70x70 PatchGAN: C64-C128-C256-C512 then a 1-channel logit map, on concat(drawing, image)."""
+    check_size(size)
+    drawing = keras.Input(shape=(size, size, 3), name="drawing")
+    image = keras.Input(shape=(size, size, 3), name="image")
+    x = layers.Concatenate(name="pair")([drawing, image])
+    x = downsample(ndf, norm=False, name="down1")(x)
+    x = downsample(ndf * 2, name="down2")(x)
+    x = downsample(ndf * 4, name="down3")(x)
+    x = layers.ZeroPadding2D(name="pad1")(x)
+    x = layers.Conv2D(ndf * 8, KERNEL, strides=1, kernel_initializer=_init(), use_bias=False,
+                      name="conv4")(x)
+    x = instance_norm(name="norm4")(x)
+    x = layers.LeakyReLU(negative_slope=0.2, name="lrelu4")(x)
+    x = layers.ZeroPadding2D(name="pad2")(x)
+    logits = layers.Conv2D(1, KERNEL, strides=1, kernel_initializer=_init(), dtype="float32",
+                           name="logits")(x)
+    return keras.Model([drawing, image], logits, name=f"patchgan{size}_ndf{ndf}")
