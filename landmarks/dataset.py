@@ -40,7 +40,10 @@ LANDMARKS = "landmarks.npz"
 STATE = ".make-dataset-state.npz"
 SPLITS = ("train", "val")
 SKIP_REASONS = ("no_face", "several_faces", "off_crop", "unreadable")
-CHECKPOINT_EVERY = 25  # pairs between progress checkpoints: at most this much work is redone
+# Seconds of work between progress checkpoints: at most this much is redone after an interruption.
+# By time, not by pairs: the checkpoint holds every pair's points so far, and rewriting it every
+# few pairs would grow quadratically on a long video.
+CHECKPOINT_SECONDS = 5.0
 # Full detections while tracking, to notice a second face walking in (about once a second).
 REDETECT_EVERY = 30
 
@@ -291,7 +294,7 @@ def build_dataset(cfg: DatasetConfig, progress: bool = True, stop_after: int | N
                 tracker.reset()  # each video starts with a detection, resumed or not
             wanted = set(plan)
             tail = val_start(plan, cfg.val_fraction)
-            since_checkpoint = 0
+            last_checkpoint = time.perf_counter()
             for fi, frame in source.read(start=first_frame if si == first_source else 0):
                 if fi not in wanted:
                     continue
@@ -320,13 +323,12 @@ def build_dataset(cfg: DatasetConfig, progress: bool = True, stop_after: int | N
                 _write_png(pair_path(cfg.output, SPLITS[split], index), pair)
                 for k, v in zip(records, (points, fi, si, split, index), strict=True):
                     records[k].append(v)
-                since_checkpoint += 1
                 if stop_after is not None and len(records["index"]) - resumed_from >= stop_after:
                     checkpoint(si, fi + 1)
                     raise KeyboardInterrupt
-                if since_checkpoint >= CHECKPOINT_EVERY:
+                if time.perf_counter() - last_checkpoint >= CHECKPOINT_SECONDS:
                     checkpoint(si, fi + 1)
-                    since_checkpoint = 0
+                    last_checkpoint = time.perf_counter()
             checkpoint(si + 1, 0)
             first_frame = 0
     finally:
