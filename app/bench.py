@@ -27,8 +27,9 @@ MAX_FRAMES = 300  # frames held in memory (640×480×3 each: about 280 MB at mos
 WARM_UP_SECONDS = 1.0
 
 
-def read_frames(path: str | Path, size: tuple[int, int] = CAMERA_SIZE, limit: int = MAX_FRAMES
-                ) -> tuple[list[np.ndarray], float]:
+def read_frames(
+    path: str | Path, size: tuple[int, int] = CAMERA_SIZE, limit: int = MAX_FRAMES
+) -> tuple[list[np.ndarray], float]:
     """The video's frames scaled to `size` (as a webcam would give them), and its rate."""
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
@@ -47,16 +48,23 @@ def read_frames(path: str | Path, size: tuple[int, int] = CAMERA_SIZE, limit: in
 
 
 def _stages(bundle: Any) -> list:
-    return [("landmarks", FaceStage(ModelSpec.from_bundle(bundle))), ("generator", GeneratorStage(bundle))]
+    return [
+        ("landmarks", FaceStage(ModelSpec.from_bundle(bundle))),
+        ("generator", GeneratorStage(bundle)),
+    ]
 
 
-def _threaded(bundle: Any, frames: list[np.ndarray], fps: float, seconds: float, paced: bool) -> dict[str, Any]:
+def _threaded(
+    bundle: Any, frames: list[np.ndarray], fps: float, seconds: float, paced: bool
+) -> dict[str, Any]:
     # Unpaced, every step waits for its output to be taken: throughput without threads spinning
     # on frames that a slower stage would only drop.
     source = MemorySource(frames, fps, loop=True, paced=paced)
     pipe = Pipeline(source, _stages(bundle), [lambda frame: None], back_pressure=not paced).start()
     try:
-        time.sleep(WARM_UP_SECONDS)  # the first detection and TensorFlow's first calls are not steady state
+        time.sleep(
+            WARM_UP_SECONDS
+        )  # the first detection and TensorFlow's first calls are not steady state
         pipe.reset_stats()
         time.sleep(seconds)
         stats = pipe.stats()
@@ -67,7 +75,10 @@ def _threaded(bundle: Any, frames: list[np.ndarray], fps: float, seconds: float,
 
 
 def time_pipeline(
-    model_dir: str | Path, source: str | Path, seconds: float = 10.0, size: tuple[int, int] = CAMERA_SIZE
+    model_dir: str | Path,
+    source: str | Path,
+    seconds: float = 10.0,
+    size: tuple[int, int] = CAMERA_SIZE,
 ) -> dict[str, Any]:
     """Run the live pipeline on `source` scaled to `size` (640×480, a webcam's frames) for `seconds`, three ways.
 
@@ -110,17 +121,24 @@ def time_pipeline(
         "sequential_fps": round(sequential_fps, 2),
         "sequential_stage_ms": {k: finite(v["mean"]) for k, v in sequential["stage_ms"].items()},
     }
-    result["threaded_vs_sequential"] = round(threaded["mean_fps"] / sequential_fps, 2) if sequential_fps else None
+    result["threaded_vs_sequential"] = (
+        round(threaded["mean_fps"] / sequential_fps, 2) if sequential_fps else None
+    )
     log.info("live pipeline: %s", result)
     return result
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m app.bench", description=time_pipeline.__doc__.splitlines()[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m app.bench",
+        description=time_pipeline.__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument("--model", required=True, help="model bundle directory")
     p.add_argument("--source", required=True, help="video file standing in for the camera")
-    p.add_argument("--seconds", type=float, default=10.0, help="seconds per measurement (three of them)")
+    p.add_argument(
+        "--seconds", type=float, default=10.0, help="seconds per measurement (three of them)"
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     try:

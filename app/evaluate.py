@@ -35,7 +35,9 @@ log = logging.getLogger(__name__)
 
 # The HOG detector wants faces of 80 px and up: small outputs are enlarged before they are measured.
 MEASURE_SIZE = 256
-Generate = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (drawings, val indices) -> faces, uint8 RGB
+Generate = Callable[
+    [np.ndarray, np.ndarray], np.ndarray
+]  # (drawings, val indices) -> faces, uint8 RGB
 
 
 @dataclass
@@ -59,12 +61,16 @@ def _read_pair(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return img[:, :half], img[:, half:]
 
 
-def load_val_set(dataset: str | Path, size: int, drawing: DrawingParams, limit: int | None = None) -> ValSet:
+def load_val_set(
+    dataset: str | Path, size: int, drawing: DrawingParams, limit: int | None = None
+) -> ValSet:
     """Read the held-out pairs; drawings are redrawn at the model's size with the model's parameters."""
     root = Path(dataset)
     manifest_path, npz_path = root / "manifest.json", root / "landmarks.npz"
     if not manifest_path.is_file() or not npz_path.is_file():
-        raise InputError(f"{root}: not a dataset made by make-dataset (no manifest.json / landmarks.npz)")
+        raise InputError(
+            f"{root}: not a dataset made by make-dataset (no manifest.json / landmarks.npz)"
+        )
     try:
         manifest = json.loads(manifest_path.read_text())
         lm = np.load(npz_path)
@@ -75,16 +81,24 @@ def load_val_set(dataset: str | Path, size: int, drawing: DrawingParams, limit: 
     val = np.flatnonzero(split == 1)[:limit]
     train = np.flatnonzero(split == 0)
     if len(val) == 0 or len(train) == 0:
-        raise InputError(f"{root}: needs both a train and a val split (val {len(val)}, train {len(train)})")
+        raise InputError(
+            f"{root}: needs both a train and a val split (val {len(val)}, train {len(train)})"
+        )
     real = []
     for i in val:
         _, photo = _read_pair(root / "val" / f"{index[i]:06d}.png")
-        real.append(cv2.resize(photo, (size, size), interpolation=cv2.INTER_AREA) if scale != 1 else photo)
+        real.append(
+            cv2.resize(photo, (size, size), interpolation=cv2.INTER_AREA) if scale != 1 else photo
+        )
     pts = points[val] * scale
     drawings = np.stack([draw_landmarks(p, size, drawing) for p in pts])
     return ValSet(
-        drawings, np.stack(real), pts, points[train] * scale,
-        [root / "train" / f"{index[i]:06d}.png" for i in train], size,
+        drawings,
+        np.stack(real),
+        pts,
+        points[train] * scale,
+        [root / "train" / f"{index[i]:06d}.png" for i in train],
+        size,
     )
 
 
@@ -96,8 +110,11 @@ def nearest_neighbour(val: ValSet) -> Generate:
         for i in indices:
             d = np.linalg.norm(val.train_points - val.points[i], axis=-1).mean(axis=-1)
             _, photo = _read_pair(val.train_paths[int(d.argmin())])
-            out.append(cv2.resize(photo, (val.size, val.size), interpolation=cv2.INTER_AREA)
-                       if photo.shape[0] != val.size else photo)
+            out.append(
+                cv2.resize(photo, (val.size, val.size), interpolation=cv2.INTER_AREA)
+                if photo.shape[0] != val.size
+                else photo
+            )
         return np.stack(out)
 
     return generate
@@ -113,7 +130,11 @@ class FaceMeasures:
     def __call__(self, rgb: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
         """(points, descriptor) of the face in `rgb`, in `rgb`'s pixels; Nones when none is found."""
         scale = MEASURE_SIZE / rgb.shape[0]
-        big = cv2.resize(rgb, (MEASURE_SIZE, MEASURE_SIZE), interpolation=cv2.INTER_CUBIC) if scale != 1 else rgb
+        big = (
+            cv2.resize(rgb, (MEASURE_SIZE, MEASURE_SIZE), interpolation=cv2.INTER_CUBIC)
+            if scale != 1
+            else rgb
+        )
         self.tracker.reset()  # each image on its own: a track would carry a face into an image without one
         found = self.tracker(cv2.cvtColor(big, cv2.COLOR_RGB2BGR))
         if not found.found:
@@ -126,21 +147,35 @@ def real_descriptors(val: ValSet, measures: FaceMeasures) -> list[np.ndarray | N
     return [measures(face)[1] for face in val.real]
 
 
-def evaluate_outputs(val: ValSet, generate: Generate, measures: FaceMeasures, real: list[np.ndarray | None],
-                     batch: int = 16, progress: bool = False, name: str = "") -> dict:
+def evaluate_outputs(
+    val: ValSet,
+    generate: Generate,
+    measures: FaceMeasures,
+    real: list[np.ndarray | None],
+    batch: int = 16,
+    progress: bool = False,
+    name: str = "",
+) -> dict:
     """All the figures for one way of producing faces from the held-out drawings."""
     n = len(val.drawings)
-    outputs = np.concatenate([
-        generate(val.drawings[i : i + batch], np.arange(i, min(i + batch, n))) for i in range(0, n, batch)
-    ])
+    outputs = np.concatenate(
+        [
+            generate(val.drawings[i : i + batch], np.arange(i, min(i + batch, n)))
+            for i in range(0, n, batch)
+        ]
+    )
     errors, distances, found = [], [], 0
-    for i in tqdm(range(n), desc=f"evaluate {name}", disable=not progress, file=sys.stderr, leave=False):
+    for i in tqdm(
+        range(n), desc=f"evaluate {name}", disable=not progress, file=sys.stderr, leave=False
+    ):
         points, descriptor = measures(outputs[i])
         if points is None:
             continue
         found += 1
         driving = val.points[i]
-        errors.append(float(np.linalg.norm(points - driving, axis=-1).mean() / inter_ocular(driving)))
+        errors.append(
+            float(np.linalg.norm(points - driving, axis=-1).mean() / inter_ocular(driving))
+        )
         if real[i] is not None:
             distances.append(float(np.linalg.norm(descriptor - real[i])))
     change = np.abs(np.diff(outputs.astype(np.float32), axis=0)).mean() if n > 1 else math.nan
@@ -151,15 +186,18 @@ def evaluate_outputs(val: ValSet, generate: Generate, measures: FaceMeasures, re
         "nme": float(np.mean(errors)) if errors else None,
         "face_found": found / n,
         "identity_distance": float(np.mean(distances)) if distances else None,
-        "identity_same": float(np.mean(np.asarray(distances) < SAME_PERSON_DISTANCE)) if distances else None,
+        "identity_same": float(np.mean(np.asarray(distances) < SAME_PERSON_DISTANCE))
+        if distances
+        else None,
         "temporal_change": float(change),
         "temporal_change_real": float(real_change),
         "temporal_ratio": float(change / real_change) if real_change else None,
     }
 
 
-def evaluate_model(model_dir: str | Path, dataset: str | Path, limit: int | None = None,
-                   progress: bool = False) -> dict:
+def evaluate_model(
+    model_dir: str | Path, dataset: str | Path, limit: int | None = None, progress: bool = False
+) -> dict:
     """The model and the nearest-neighbour baseline on the dataset's validation tail."""
     from gan.bundle import load_bundle
 
@@ -175,10 +213,12 @@ def evaluate_model(model_dir: str | Path, dataset: str | Path, limit: int | None
         "dataset": str(dataset),
         "pairs": len(val.drawings),
         "size": val.size,
-        "model_metrics": evaluate_outputs(val, lambda d, _: bundle(d), measures, real, progress=progress,
-                                          name="model"),
-        "baseline_metrics": evaluate_outputs(val, nearest_neighbour(val), measures, real, progress=progress,
-                                             name="baseline"),
+        "model_metrics": evaluate_outputs(
+            val, lambda d, _: bundle(d), measures, real, progress=progress, name="model"
+        ),
+        "baseline_metrics": evaluate_outputs(
+            val, nearest_neighbour(val), measures, real, progress=progress, name="baseline"
+        ),
     }
 
 
@@ -198,11 +238,15 @@ def format_table(report: dict) -> str:
     def cell(v) -> str:
         return "—" if v is None else f"{v:.3f}"
 
-    lines = [f"{report['pairs']} held-out pairs at {report['size']} px",
-             f"{'metric':<22}{'model':>10}{'baseline':>10}   better"]
+    lines = [
+        f"{report['pairs']} held-out pairs at {report['size']} px",
+        f"{'metric':<22}{'model':>10}{'baseline':>10}   better",
+    ]
     for key, label, better in ROWS:
-        lines.append(f"{label:<22}{cell(report['model_metrics'][key]):>10}"
-                     f"{cell(report['baseline_metrics'][key]):>10}   {better}")
+        lines.append(
+            f"{label:<22}{cell(report['model_metrics'][key]):>10}"
+            f"{cell(report['baseline_metrics'][key]):>10}   {better}"
+        )
     return "\n".join(lines)
 
 
@@ -212,7 +256,9 @@ def main(argv: list[str] | None = None) -> int:
         description="Measure a model on its dataset's held-out tail, beside the nearest-neighbour baseline.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--model", required=True, help="model bundle directory (generator.keras + bundle.json)")
+    p.add_argument(
+        "--model", required=True, help="model bundle directory (generator.keras + bundle.json)"
+    )
     p.add_argument("--dataset", required=True, help="dataset directory made by make-dataset")
     p.add_argument("--json", help="also write the figures to this JSON file")
     p.add_argument("--limit", type=int, help="use at most this many held-out pairs")

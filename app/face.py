@@ -158,7 +158,8 @@ class FaceStage:
                     self._neutral_start = t
                 if t - self._neutral_start <= NEUTRAL_SECONDS:
                     self._neutral_sum = aligned.astype(np.float64) + (
-                        0.0 if self._neutral_sum is None else self._neutral_sum)
+                        0.0 if self._neutral_sum is None else self._neutral_sum
+                    )
                     self._neutral_n += 1
                     # Until the second is over, the mean so far is the best neutral there is.
                     self._neutral = (self._neutral_sum / self._neutral_n).astype(np.float32)
@@ -172,7 +173,9 @@ class FaceStage:
         """The camera frame cropped the way the model sees faces (RGB), for side-by-side views."""
         if frame.points is None and self._spec.alignment.mode != "frame":
             return None
-        crop, _, _ = align_frame(frame.image[..., ::-1], frame.points, self._spec.size, self._spec.alignment)
+        crop, _, _ = align_frame(
+            frame.image[..., ::-1], frame.points, self._spec.size, self._spec.alignment
+        )
         return crop
 
 

@@ -66,7 +66,9 @@ class LiveSession:
         self.face.calibrate()  # a new source may be a new driver: take their neutral again
         sinks: list[Callable[[Frame], None]] = [self.on_frame]
         sinks += [s for s in (self.recorder, self.virtual_camera) if s is not None]
-        self.pipeline = Pipeline(source, [("landmarks", self.face), ("generator", self.generator)], sinks).start()
+        self.pipeline = Pipeline(
+            source, [("landmarks", self.face), ("generator", self.generator)], sinks
+        ).start()
         log.info("started %s", source.name)
 
     def stop(self, timeout: float = 1.0) -> bool:
@@ -88,7 +90,9 @@ class LiveSession:
     def load_model(self, path: str, wait: bool = False) -> None:
         """Load a model bundle in the background; the camera keeps running meanwhile and after a failure."""
         self.loading = str(path)
-        self._loader = threading.Thread(target=self._load, args=(str(path),), name="mirror-model-loader", daemon=True)
+        self._loader = threading.Thread(
+            target=self._load, args=(str(path),), name="mirror-model-loader", daemon=True
+        )
         self._loader.start()
         if wait:
             self._loader.join()
@@ -132,7 +136,9 @@ class LiveSession:
         """Record what is shown from now on; raises InputError for a path that cannot be written."""
         self.stop_recording()
         fps = self.pipeline.source.fps if self.pipeline is not None else 30.0
-        size = self.generator.bundle.size if self.generator.bundle is not None else self.face.spec.size
+        size = (
+            self.generator.bundle.size if self.generator.bundle is not None else self.face.spec.size
+        )
         self.recorder = RecorderSink(Recorder(path, fps), size, side_by_side=side_by_side)
         if self.pipeline is not None:
             self.pipeline.add_sink(self.recorder)

@@ -29,10 +29,14 @@ class Frame:
     captured: float  # time.perf_counter() when the source had it
     image: np.ndarray  # BGR, as the camera gave it
     points: np.ndarray | None = None  # the smoothed 68 points in frame pixels (None without a face)
-    drawing: np.ndarray | None = None  # RGB line drawing at the model size (the last one held without a face)
+    drawing: np.ndarray | None = (
+        None  # RGB line drawing at the model size (the last one held without a face)
+    )
     generated: np.ndarray | None = None  # RGB generated face (the last one held without a face)
     face: bool = False  # a face was found in *this* frame
-    ms: dict[str, float] = field(default_factory=dict)  # stage name → milliseconds spent on this frame
+    ms: dict[str, float] = field(
+        default_factory=dict
+    )  # stage name → milliseconds spent on this frame
 
 
 Stage = Callable[[Frame], Frame]
@@ -210,7 +214,9 @@ class Pipeline:
         self.timings.started = time.perf_counter()
         workers: list[tuple[str, Callable[[], None]]] = [("source", self._source_loop)]
         for i, (name, stage) in enumerate(self.stages):
-            workers.append((name, lambda i=i, name=name, stage=stage: self._stage_loop(i, name, stage)))
+            workers.append(
+                (name, lambda i=i, name=name, stage=stage: self._stage_loop(i, name, stage))
+            )
         workers.append(("sinks", self._sink_loop))
         for name, target in workers:
             # Daemon as a last resort only: stop() joins them; a hung driver must not block exit.

@@ -42,9 +42,13 @@ def reenact(cfg: ReenactConfig) -> dict:
         source.close()
         raise InputError(f"--source must be a video file, not a camera: {cfg.source}")
     try:
-        recorder = Recorder(cfg.output, source.fps)  # checks the path now, before the slow model load
+        recorder = Recorder(
+            cfg.output, source.fps
+        )  # checks the path now, before the slow model load
         bundle = load_model(cfg.model)
-        face = FaceStage(ModelSpec.from_bundle(bundle), smoothing=cfg.smoothing, retarget=cfg.retarget)
+        face = FaceStage(
+            ModelSpec.from_bundle(bundle), smoothing=cfg.smoothing, retarget=cfg.retarget
+        )
         generator = GeneratorStage(bundle)
         height = source.frame_shape[0] if cfg.side_by_side else bundle.size
         sink = RecorderSink(recorder, height, side_by_side=cfg.side_by_side)
@@ -54,7 +58,10 @@ def reenact(cfg: ReenactConfig) -> dict:
         fps = source.fps
         # Frame times from the file, not the wall clock: the same video gives the same output.
         stages = [("landmarks", lambda f: face(f, f.index / fps)), ("generator", generator)]
-        with tqdm(total=source.frames or None, unit="frame", desc="reenact", disable=not cfg.progress) as bar:
+        with tqdm(
+            total=source.frames or None, unit="frame", desc="reenact", disable=not cfg.progress
+        ) as bar:
+
             def progress(_: Frame) -> None:
                 bar.update()
 
@@ -76,13 +83,24 @@ def build_parser() -> argparse.ArgumentParser:
         description="Drive a trained target face with a video: every frame, at the video's rate, into an mp4.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--model", required=True, help="model bundle directory (generator.keras + bundle.json)")
+    p.add_argument(
+        "--model", required=True, help="model bundle directory (generator.keras + bundle.json)"
+    )
     p.add_argument("--source", required=True, help="driving video")
     p.add_argument("-o", "--output", required=True, help="output mp4")
     p.add_argument("--side-by-side", action="store_true", help="write driver | drawing | generated")
-    p.add_argument("--no-retarget", dest="retarget", action="store_false",
-                   help="draw the driver's own points (self-reenactment) instead of moving the target's shape")
-    p.add_argument("--smoothing", type=float, default=DEFAULT_SMOOTHING, help="landmark smoothing, 0 (none) to 1")
+    p.add_argument(
+        "--no-retarget",
+        dest="retarget",
+        action="store_false",
+        help="draw the driver's own points (self-reenactment) instead of moving the target's shape",
+    )
+    p.add_argument(
+        "--smoothing",
+        type=float,
+        default=DEFAULT_SMOOTHING,
+        help="landmark smoothing, 0 (none) to 1",
+    )
     p.add_argument("-q", "--quiet", dest="progress", action="store_false", help="no progress bar")
     return p
 
@@ -101,9 +119,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     if cfg.progress:
         sm = stats["stage_ms"]
-        print(f"{stats['frames_out']} frames → {Path(cfg.output)}  "
-              f"(landmarks {sm['landmarks']['mean']:.1f} ms, generator {sm['generator']['mean']:.1f} ms a frame)",
-              file=sys.stderr)
+        print(
+            f"{stats['frames_out']} frames → {Path(cfg.output)}  "
+            f"(landmarks {sm['landmarks']['mean']:.1f} ms, generator {sm['generator']['mean']:.1f} ms a frame)",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -36,7 +36,9 @@ def side_by_side(frame: Frame, height: int | None = None) -> np.ndarray:
     """driver | drawing | generated, RGB, all `height` tall (default: the camera frame's height)."""
     height = height or frame.image.shape[0]
     camera = _fit(np.ascontiguousarray(frame.image[..., ::-1]), height)
-    return np.hstack([camera, _fit(frame.drawing, height, height), _fit(frame.generated, height, height)])
+    return np.hstack(
+        [camera, _fit(frame.drawing, height, height), _fit(frame.generated, height, height)]
+    )
 
 
 def generated_or_black(frame: Frame, size: int) -> np.ndarray:
@@ -69,7 +71,9 @@ class Recorder:
         if self.path.is_dir():
             raise InputError(f"cannot write {self.path}: it is a directory")
         # Keep the suffix: the container is chosen by it.
-        self.tmp_path = self.path.with_name(f".{self.path.stem}.tmp{os.getpid()}{self.path.suffix or '.mp4'}")
+        self.tmp_path = self.path.with_name(
+            f".{self.path.stem}.tmp{os.getpid()}{self.path.suffix or '.mp4'}"
+        )
         self._writer: cv2.VideoWriter | None = None
         self._size: tuple[int, int] | None = None
         self._lock = threading.Lock()  # write() from the sink thread, close() from the UI
@@ -81,10 +85,14 @@ class Recorder:
 
     def _open(self, width: int, height: int) -> None:
         self._size = (_even(width), _even(height))
-        self._writer = cv2.VideoWriter(str(self.tmp_path), cv2.VideoWriter_fourcc(*self.fourcc), self.fps, self._size)
+        self._writer = cv2.VideoWriter(
+            str(self.tmp_path), cv2.VideoWriter_fourcc(*self.fourcc), self.fps, self._size
+        )
         if not self._writer.isOpened():
             self._writer = None
-            raise InputError(f"cannot write {self.path}: no {self.fourcc} encoder for {self.path.suffix or 'mp4'}")
+            raise InputError(
+                f"cannot write {self.path}: no {self.fourcc} encoder for {self.path.suffix or 'mp4'}"
+            )
 
     def write(self, rgb: np.ndarray) -> None:
         with self._lock:

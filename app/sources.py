@@ -30,7 +30,9 @@ class Source(Protocol):
 
     name: str
     fps: float
-    status: str  # one line for the status bar: "camera 0: 640×480", "camera 0 unavailable, retrying"
+    status: (
+        str  # one line for the status bar: "camera 0: 640×480", "camera 0 unavailable, retrying"
+    )
     finished: bool  # no frame will ever come again (the end of a file that does not loop)
     read_ms: float  # how long the last read took, waits for pacing or retries excluded
 
@@ -126,7 +128,9 @@ class CameraSource:
         t0 = time.perf_counter()
         try:
             ok, frame = self._cap.read()
-        except Exception:  # an unplugged device can raise from the driver instead of returning False
+        except (
+            Exception
+        ):  # an unplugged device can raise from the driver instead of returning False
             ok, frame = False, None
         self.read_ms = (time.perf_counter() - t0) * 1000
         if not ok or frame is None:
@@ -173,7 +177,9 @@ class VideoSource:
             self.frame_shape = (size[1], size[0], 3)
         else:
             self.frame_shape = (
-                int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH)), 3
+                int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+                int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+                3,
             )
         self.status = f"{self.name}: {self.fps:.2f} fps"
         self._pacer = Pacer(self.fps)
@@ -206,7 +212,9 @@ class VideoSource:
 class MemorySource:
     """Frames held in memory, cycled: the benchmark's source, so decoding does not count."""
 
-    def __init__(self, frames: list[np.ndarray], fps: float, loop: bool = True, paced: bool = True) -> None:
+    def __init__(
+        self, frames: list[np.ndarray], fps: float, loop: bool = True, paced: bool = True
+    ) -> None:
         if not frames:
             raise InputError("no frames to play")
         self.frames = frames
@@ -240,9 +248,13 @@ def open_source(spec: str | int, loop: bool = False, paced: bool = True) -> Sour
         return CameraSource(int(spec))
     path = os.path.expanduser(str(spec))
     try:
-        checked = landmarks.video.open_source(path)  # reads a first frame: a corrupt file fails here
+        checked = landmarks.video.open_source(
+            path
+        )  # reads a first frame: a corrupt file fails here
     except landmarks.InputError as e:
         raise InputError(str(e)) from None
     if checked.images is not None:
-        raise InputError(f"{path}: a folder of images; live use needs a camera index or a video file")
+        raise InputError(
+            f"{path}: a folder of images; live use needs a camera index or a video file"
+        )
     return VideoSource(path, loop=loop, paced=paced)

@@ -29,7 +29,12 @@ class Rolling:
         with self._lock:
             values = np.array(self._values, np.float64)
         if not len(values):
-            return {"mean": float("nan"), "p50": float("nan"), "p95": float("nan"), "last": float("nan")}
+            return {
+                "mean": float("nan"),
+                "p50": float("nan"),
+                "p95": float("nan"),
+                "last": float("nan"),
+            }
         return {
             "mean": float(values.mean()),
             "p50": float(np.percentile(values, 50)),

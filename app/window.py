@@ -125,14 +125,18 @@ class MirrorWindow(QMainWindow):
         loop: bool | None = None,
     ) -> None:
         super().__init__()
-        self.settings = settings or QSettings(QSettings.IniFormat, QSettings.UserScope, ORGANISATION, APPLICATION)
+        self.settings = settings or QSettings(
+            QSettings.IniFormat, QSettings.UserScope, ORGANISATION, APPLICATION
+        )
         self.setWindowTitle("live-mirror")
         self.bridge = FrameBridge()
         self.bridge.frame_ready.connect(self._show_frame)
         self.bridge.model_done.connect(self._model_done)
         smoothing = float(self.settings.value("smoothing", DEFAULT_SMOOTHING))
         self.session = LiveSession(
-            self.bridge.push, lambda path, err: self.bridge.model_done.emit(path, err or ""), smoothing=smoothing
+            self.bridge.push,
+            lambda path, err: self.bridge.model_done.emit(path, err or ""),
+            smoothing=smoothing,
         )
         self.frames_shown = 0
         self.last_face = False
@@ -169,7 +173,9 @@ class MirrorWindow(QMainWindow):
         self.views["drawing"].show_message("no face yet")
         self.views["generated"].show_message("no model: open a model bundle (Ctrl+O)")
 
-    def _action(self, text: str, shortcut: str, slot, checkable: bool = False, checked: bool = False) -> QAction:
+    def _action(
+        self, text: str, shortcut: str, slot, checkable: bool = False, checked: bool = False
+    ) -> QAction:
         action = QAction(text, self)
         action.setShortcut(QKeySequence(shortcut))
         action.setToolTip(f"{text} ({shortcut})")
@@ -196,12 +202,19 @@ class MirrorWindow(QMainWindow):
         self.act_next_camera = self._action("Next camera", "Ctrl+K", self.next_camera)
         self.act_start = self._action("Start", "Space", self.toggle_running, checkable=True)
         self.act_calibrate = self._action("Calibrate", "C", self.calibrate)
-        self.act_mirror = self._action("Mirror", "M", self._mirror_changed, True, _bool(s.value("mirror", True)))
+        self.act_mirror = self._action(
+            "Mirror", "M", self._mirror_changed, True, _bool(s.value("mirror", True))
+        )
         self.act_record = self._action("Record", "R", self.toggle_recording, checkable=True)
-        self.act_vcam = self._action("Virtual camera", "V", self.toggle_virtual_camera, checkable=True)
+        self.act_vcam = self._action(
+            "Virtual camera", "V", self.toggle_virtual_camera, checkable=True
+        )
         self.act_views = {}
-        for key, (name, title) in zip("123", (("camera", "camera"), ("drawing", "landmarks"),
-                                               ("generated", "generated")), strict=True):
+        for key, (name, title) in zip(
+            "123",
+            (("camera", "camera"), ("drawing", "landmarks"), ("generated", "generated")),
+            strict=True,
+        ):
             shown = _bool(s.value(f"show_{name}", True))
             self.act_views[name] = self._action(
                 f"Show {title}", key, lambda on, n=name: self.set_view_visible(n, on), True, shown
@@ -231,8 +244,28 @@ class MirrorWindow(QMainWindow):
         bar.addAction(self.act_vcam)
         menus = self.menuBar()
         for title, actions in (
-            ("&File", [self.act_model, self.act_video, None, self.act_record, self.act_vcam, None, self.act_quit]),
-            ("&Camera", [self.act_start, self.act_next_camera, self.act_calibrate, self.act_less, self.act_more]),
+            (
+                "&File",
+                [
+                    self.act_model,
+                    self.act_video,
+                    None,
+                    self.act_record,
+                    self.act_vcam,
+                    None,
+                    self.act_quit,
+                ],
+            ),
+            (
+                "&Camera",
+                [
+                    self.act_start,
+                    self.act_next_camera,
+                    self.act_calibrate,
+                    self.act_less,
+                    self.act_more,
+                ],
+            ),
             ("&View", [self.act_mirror, None, *self.act_views.values()]),
         ):
             menu = menus.addMenu(title)
@@ -257,7 +290,9 @@ class MirrorWindow(QMainWindow):
         if model:
             self.load_model(str(model))
         else:
-            self.say("no model yet: open a model bundle with Ctrl+O; showing the camera and landmarks")
+            self.say(
+                "no model yet: open a model bundle with Ctrl+O; showing the camera and landmarks"
+            )
         # Start once the event loop runs, so the window is up before the camera opens.
         QTimer.singleShot(0, self.start)
 
@@ -301,16 +336,22 @@ class MirrorWindow(QMainWindow):
         self.start() if on else self.stop()
 
     def next_camera(self) -> None:
-        self.camera_picker.setCurrentIndex((self.camera_picker.currentIndex() + 1) % self.camera_picker.count())
+        self.camera_picker.setCurrentIndex(
+            (self.camera_picker.currentIndex() + 1) % self.camera_picker.count()
+        )
         self.start()
 
     def choose_model(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Model bundle", str(self.settings.value("model", "")))
+        path = QFileDialog.getExistingDirectory(
+            self, "Model bundle", str(self.settings.value("model", ""))
+        )
         if path:
             self.load_model(path)
 
     def choose_video(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Driving video", "", "Videos (*.mp4 *.avi *.mov *.mkv);;All (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Driving video", "", "Videos (*.mp4 *.avi *.mov *.mkv);;All (*)"
+        )
         if path:
             self._select_source(path)
             self.start()
@@ -323,7 +364,9 @@ class MirrorWindow(QMainWindow):
     def _model_done(self, path: str, error: str) -> None:
         if error:
             self.say(f"model not loaded: {error}")
-            self.views["generated"].show_message(f"model not loaded:\n{error}\n\nopen another with Ctrl+O")
+            self.views["generated"].show_message(
+                f"model not loaded:\n{error}\n\nopen another with Ctrl+O"
+            )
             return
         self.settings.setValue("model", path)
         bundle = self.session.generator.bundle
@@ -397,7 +440,9 @@ class MirrorWindow(QMainWindow):
         parts = []
         if stats is not None:
             sm = stats["stage_ms"]
-            parts.append(" · ".join(f"{label} {_ms(sm[name]['mean'])}" for name, label in STAGE_LABELS))
+            parts.append(
+                " · ".join(f"{label} {_ms(sm[name]['mean'])}" for name, label in STAGE_LABELS)
+            )
             lat = stats["latency_ms"]
             parts.append(f"{stats['fps']:.1f} FPS")
             parts.append(f"latency {_ms(lat['p50'])} (p95 {_ms(lat['p95'])})")
@@ -455,9 +500,15 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--model", help="model bundle directory (default: the last one used)")
-    p.add_argument("--source", help="camera index or video file (default: the last one used, else camera 0)")
-    p.add_argument("--loop", action=argparse.BooleanOptionalAction, default=None,
-                   help="play a video source in a loop (default: the last choice, else on)")
+    p.add_argument(
+        "--source", help="camera index or video file (default: the last one used, else camera 0)"
+    )
+    p.add_argument(
+        "--loop",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="play a video source in a loop (default: the last choice, else on)",
+    )
     p.add_argument("--settings", help="settings file (INI) instead of the user's QSettings")
     p.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     return p
@@ -465,7 +516,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s"
+    )
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)

@@ -6,14 +6,16 @@ import time
 
 import numpy as np
 
-from .losses import LAMBDA_L1
+from gan.losses import LAMBDA_L1
 
 
 def _batch(size: int, batch_size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     shape = (batch_size, size, size, 3)
-    return (rng.uniform(-1, 1, shape).astype(np.float32),
-            rng.uniform(-1, 1, shape).astype(np.float32))
+    return (
+        rng.uniform(-1, 1, shape).astype(np.float32),
+        rng.uniform(-1, 1, shape).astype(np.float32),
+    )
 
 
 def _timed(fn, steps: int, warmup: int) -> dict[str, float]:
@@ -26,14 +28,21 @@ def _timed(fn, steps: int, warmup: int) -> dict[str, float]:
     return {"ms_per_step": seconds * 1e3, "steps_per_s": 1.0 / seconds}
 
 
-def time_train_steps(size: int, ngf: int, ndf: int, steps: int = 10, batch_size: int = 1,
-                     warmup: int = 2, xla: bool = False) -> dict[str, float]:
+def time_train_steps(
+    size: int,
+    ngf: int,
+    ndf: int,
+    steps: int = 10,
+    batch_size: int = 1,
+    warmup: int = 2,
+    xla: bool = False,
+) -> dict[str, float]:
     """Our step (one tf.function updating D and G), the way train-pix2pix runs it."""
     import keras
     import tensorflow as tf
 
-    from .models import Discriminator, Generator
-    from .train import make_optimizer, make_train_step
+    from gan.models import Discriminator, Generator
+    from gan.train import make_optimizer, make_train_step
 
     keras.utils.set_random_seed(0)
     g, d = Generator(size, ngf), Discriminator(size, ndf)
@@ -44,21 +53,22 @@ def time_train_steps(size: int, ngf: int, ndf: int, steps: int = 10, batch_size:
 
     def one():
         float(step(a, b)["g_total"])  # wait for the result, as the trainer does
+
     return _timed(one, steps, warmup)
 
 
-def time_baseline_steps(size: int, ngf: int, ndf: int, steps: int = 10, batch_size: int = 1,
-                        warmup: int = 2) -> dict[str, float]:
+def time_baseline_steps(
+    size: int, ngf: int, ndf: int, steps: int = 10, batch_size: int = 1, warmup: int = 2
+) -> dict[str, float]:
     """The Packt chapter's step: G.predict, D.train_on_batch on real and on fake, then
     combined.train_on_batch (D frozen) with MSE + 100 * MAE; same networks as ours."""
     import keras
 
-    from .models import Discriminator, Generator
+    from gan.models import Discriminator, Generator
 
     keras.utils.set_random_seed(0)
     g, d = Generator(size, ngf), Discriminator(size, ndf)
-    d.compile(optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5), loss="mse",
-              loss_weights=[0.5])
+    d.compile(optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5), loss="mse", loss_weights=[0.5])
     a, b = _batch(size, batch_size)
     patch = d.output_shape[1:]
     valid = np.ones((batch_size, *patch), np.float32)
@@ -70,14 +80,18 @@ def time_baseline_steps(size: int, ngf: int, ndf: int, steps: int = 10, batch_si
     drawing = keras.Input((size, size, 3))
     fake = g(drawing)
     combined = keras.Model(drawing, [d([drawing, fake]), fake])
-    combined.compile(optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5), loss=["mse", "mae"],
-                     loss_weights=[1, LAMBDA_L1])
+    combined.compile(
+        optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+        loss=["mse", "mae"],
+        loss_weights=[1, LAMBDA_L1],
+    )
 
     def one():
         generated = g.predict(a, verbose=0)
         d.train_on_batch([a, b], valid)
         d.train_on_batch([a, generated], fake_label)
         combined.train_on_batch(a, [valid, b])
+
     return _timed(one, steps, warmup)
 
 
@@ -85,8 +99,8 @@ def time_generator(size: int, ngf: int, frames: int = 20, warmup: int = 2) -> fl
     """Milliseconds per frame of the bundle's inference path (batch 1, uint8 in and out)."""
     import keras
 
-    from .bundle import make_inference_fn
-    from .models import Generator
+    from gan.bundle import make_inference_fn
+    from gan.models import Generator
 
     keras.utils.set_random_seed(0)
     infer = make_inference_fn(Generator(size, ngf))
@@ -98,6 +112,9 @@ def compare(size: int, ngf: int, ndf: int, steps: int = 10) -> dict[str, float]:
     """Ours vs the baseline, side by side in one process; speedup = baseline ms / our ms."""
     ours = time_train_steps(size, ngf, ndf, steps)
     base = time_baseline_steps(size, ngf, ndf, steps)
-    return {"ours_ms": ours["ms_per_step"], "baseline_ms": base["ms_per_step"],
-            "speedup": base["ms_per_step"] / ours["ms_per_step"],
-            "generator_ms": time_generator(size, ngf)}
+    return {
+        "ours_ms": ours["ms_per_step"],
+        "baseline_ms": base["ms_per_step"],
+        "speedup": base["ms_per_step"] / ours["ms_per_step"],
+        "generator_ms": time_generator(size, ngf),
+    }

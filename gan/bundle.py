@@ -15,7 +15,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from .errors import InputError
+from gan.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +59,11 @@ def make_inference_fn(model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
     if backend == "tensorflow":
         import tensorflow as tf
 
-        fn = tf.function(lambda x: model(x, training=False), reduce_retracing=True,
-                         input_signature=[tf.TensorSpec((None, size, size, 3), tf.float32)])
+        fn = tf.function(
+            lambda x: model(x, training=False),
+            reduce_retracing=True,
+            input_signature=[tf.TensorSpec((None, size, size, 3), tf.float32)],
+        )
         return lambda x: fn(x).numpy()
     if backend == "jax":
         import jax
@@ -88,7 +91,8 @@ class Bundle:
         self.alignment: dict = dict(info.get("alignment") or {})
         ref = info.get("reference_shape")
         self.reference_shape: np.ndarray | None = (
-            None if ref is None else np.asarray(ref, dtype=np.float32).reshape(68, 2))
+            None if ref is None else np.asarray(ref, dtype=np.float32).reshape(68, 2)
+        )
         self.steps: int = int(info.get("steps", 0))
         self.metrics: dict = dict(info.get("metrics") or {})
         self._infer = make_inference_fn(model)
@@ -99,19 +103,25 @@ class Bundle:
         single = drawings.ndim == 3
         batch = drawings[None] if single else drawings
         if batch.ndim != 4 or batch.shape[1:] != (self.size, self.size, 3):
-            raise ValueError(f"expected ({self.size}, {self.size}, 3) or "
-                             f"(N, {self.size}, {self.size}, 3) drawings, got {drawings.shape}")
+            raise ValueError(
+                f"expected ({self.size}, {self.size}, 3) or "
+                f"(N, {self.size}, {self.size}, 3) drawings, got {drawings.shape}"
+            )
         if batch.dtype != np.uint8:
             raise ValueError(f"expected uint8 drawings, got {batch.dtype}")
         x = batch.astype(np.float32) / 127.5 - 1.0
-        out = np.concatenate([self._infer(x[i:i + MAX_BATCH])
-                              for i in range(0, len(x), MAX_BATCH)]) if len(x) else x
+        out = (
+            np.concatenate([self._infer(x[i : i + MAX_BATCH]) for i in range(0, len(x), MAX_BATCH)])
+            if len(x)
+            else x
+        )
         faces = np.clip((out + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
         return faces[0] if single else faces
 
     def __repr__(self) -> str:
-        return (f"Bundle({str(self.path)!r}, size={self.size}, mode={self.mode!r}, "
-                f"steps={self.steps})")
+        return (
+            f"Bundle({str(self.path)!r}, size={self.size}, mode={self.mode!r}, steps={self.steps})"
+        )
 
 
 def read_bundle_info(path: str | Path) -> dict[str, Any]:
@@ -128,8 +138,10 @@ def read_bundle_info(path: str | Path) -> dict[str, Any]:
     if not isinstance(info, dict) or info.get("format") != BUNDLE_FORMAT:
         raise InputError(f"{path / BUNDLE_FILE} is not a {BUNDLE_FORMAT} bundle")
     if info.get("version") != BUNDLE_VERSION:
-        raise InputError(f"{path / BUNDLE_FILE} has version {info.get('version')!r}; "
-                         f"this program reads version {BUNDLE_VERSION}")
+        raise InputError(
+            f"{path / BUNDLE_FILE} has version {info.get('version')!r}; "
+            f"this program reads version {BUNDLE_VERSION}"
+        )
     ref = info.get("reference_shape")
     if ref is not None and np.asarray(ref).shape != (68, 2):
         raise InputError(f"{path / BUNDLE_FILE}: reference_shape must be 68 [x, y] pairs")
@@ -148,10 +160,14 @@ def load_bundle(path: str | Path) -> Bundle:
     try:
         model = keras.models.load_model(model_file, safe_mode=True, compile=False)
     except Exception as e:  # Keras raises many types for a damaged file; all mean the same here
-        raise InputError(f"cannot load {model_file}: {type(e).__name__}: "
-                         f"{str(e).splitlines()[0] if str(e) else ''}") from None
+        raise InputError(
+            f"cannot load {model_file}: {type(e).__name__}: "
+            f"{str(e).splitlines()[0] if str(e) else ''}"
+        ) from None
     if tuple(model.input_shape[1:]) != (info["size"], info["size"], 3):
-        raise InputError(f"{model_file} takes {model.input_shape[1:]}, but {BUNDLE_FILE} says "
-                         f"size {info['size']}")
+        raise InputError(
+            f"{model_file} takes {model.input_shape[1:]}, but {BUNDLE_FILE} says "
+            f"size {info['size']}"
+        )
     log.info("loaded %s (size %d, %s steps)", path, info["size"], info.get("steps"))
     return Bundle(path.resolve(), info, model)

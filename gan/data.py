@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
-from .models import SUPPORTED_SIZES
+from gan.errors import InputError
+from gan.models import SUPPORTED_SIZES
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +39,7 @@ class DatasetInfo:
 
 
 def _images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir()
-                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def image_size(path: Path) -> tuple[int, int]:
@@ -68,16 +67,20 @@ def _check_sizes(files: list[Path], expected: int | None) -> int:
     """All pairs must be the same size and exactly twice as wide as tall; returns the height."""
     first_w, first_h = image_size(files[0])
     if first_w != 2 * first_h:
-        raise InputError(f"{files[0]} is {first_w}x{first_h}: an A|B pair must be twice as wide "
-                         "as it is tall")
+        raise InputError(
+            f"{files[0]} is {first_w}x{first_h}: an A|B pair must be twice as wide as it is tall"
+        )
     if expected is not None and first_h != expected:
-        raise InputError(f"{files[0]} is {first_w}x{first_h}, but the manifest says size "
-                         f"{expected} (expected {2 * expected}x{expected})")
+        raise InputError(
+            f"{files[0]} is {first_w}x{first_h}, but the manifest says size "
+            f"{expected} (expected {2 * expected}x{expected})"
+        )
     for path in files[1:]:
         w, h = image_size(path)
         if (w, h) != (first_w, first_h):
-            raise InputError(f"image sizes differ: {path} is {w}x{h}, {files[0]} is "
-                             f"{first_w}x{first_h}")
+            raise InputError(
+                f"image sizes differ: {path} is {w}x{h}, {files[0]} is {first_w}x{first_h}"
+            )
     return first_h
 
 
@@ -89,8 +92,10 @@ def _read_manifest(root: Path) -> dict:
     if not isinstance(manifest, dict) or manifest.get("format") != DATASET_FORMAT:
         raise InputError(f"{root / MANIFEST} is not a {DATASET_FORMAT} manifest")
     if manifest.get("version") != DATASET_VERSION:
-        raise InputError(f"{root / MANIFEST} has version {manifest.get('version')!r}; "
-                         f"this trainer reads version {DATASET_VERSION}")
+        raise InputError(
+            f"{root / MANIFEST} has version {manifest.get('version')!r}; "
+            f"this trainer reads version {DATASET_VERSION}"
+        )
     return manifest
 
 
@@ -107,8 +112,9 @@ def _reference_shape(root: Path) -> np.ndarray | None:
         raise InputError(f"cannot read {path}: {e}") from None
     train = points[split == 0]
     if points.ndim != 3 or points.shape[1:] != (68, 2) or len(train) == 0:
-        raise InputError(f"{path}: expected points (N, 68, 2) with training rows, "
-                         f"got {points.shape}")
+        raise InputError(
+            f"{path}: expected points (N, 68, 2) with training rows, got {points.shape}"
+        )
     return train.mean(axis=0).astype(np.float32)
 
 
@@ -137,8 +143,10 @@ def find_dataset(path: str | Path) -> DatasetInfo:
         if not train:
             if not any(root.iterdir()):
                 raise InputError(f"empty dataset: {root} is an empty folder")
-            raise InputError(f"not a dataset: {root} has no {MANIFEST}, no train/ folder and no "
-                             "PNG or JPEG A|B pairs")
+            raise InputError(
+                f"not a dataset: {root} has no {MANIFEST}, no train/ folder and no "
+                "PNG or JPEG A|B pairs"
+            )
     expected = None
     if manifest is not None:
         try:
@@ -146,8 +154,9 @@ def find_dataset(path: str | Path) -> DatasetInfo:
         except (KeyError, TypeError, ValueError):
             raise InputError(f"{root / MANIFEST} has no valid size") from None
     size = _check_sizes(train + val, expected)
-    info = DatasetInfo(root=root.resolve(), kind="aligned", train_files=train, val_files=val,
-                       image_size=size)
+    info = DatasetInfo(
+        root=root.resolve(), kind="aligned", train_files=train, val_files=val, image_size=size
+    )
     if manifest is not None:
         info.kind = "face-mirror"
         info.mode = str(manifest.get("mode", "aligned"))
@@ -162,12 +171,15 @@ def choose_size(info: DatasetInfo, size: int | None) -> int:
     chosen = size if size is not None else info.image_size
     if chosen not in SUPPORTED_SIZES:
         hint = "" if size is not None else " (pass --size to resize the pairs)"
-        raise InputError(f"size {chosen} is not supported: use one of "
-                         f"{', '.join(map(str, SUPPORTED_SIZES))}{hint}")
+        raise InputError(
+            f"size {chosen} is not supported: use one of "
+            f"{', '.join(map(str, SUPPORTED_SIZES))}{hint}"
+        )
     return chosen
 
 
 # --- tf.data (TensorFlow is imported here, not at module level, so the checks stay light) ---
+
 
 def _decode_pairs(files: list[Path], size: int, direction: str):
     """Dataset of (input, target) uint8 pairs at `size`, decoded once."""
@@ -191,11 +203,19 @@ def _decode_pairs(files: list[Path], size: int, direction: str):
 def to_unit_range(x):
     """uint8 [0, 255] -> float32 [-1, 1]."""
     import tensorflow as tf
+
     return tf.cast(x, tf.float32) / 127.5 - 1.0
 
 
-def train_dataset(files: list[Path], size: int, batch_size: int, direction: str = "AtoB",
-                  seed: int = 0, jitter: bool = True, flip: bool = False):
+def train_dataset(
+    files: list[Path],
+    size: int,
+    batch_size: int,
+    direction: str = "AtoB",
+    seed: int = 0,
+    jitter: bool = True,
+    flip: bool = False,
+):
     """Endless shuffled batches of (input, target) in [-1, 1], jittered as in the paper."""
     import tensorflow as tf
 
@@ -216,8 +236,9 @@ def train_dataset(files: list[Path], size: int, batch_size: int, direction: str 
     return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
-def load_pairs(files: list[Path], size: int,
-               direction: str = "AtoB") -> tuple[np.ndarray, np.ndarray]:
+def load_pairs(
+    files: list[Path], size: int, direction: str = "AtoB"
+) -> tuple[np.ndarray, np.ndarray]:
     """All pairs as uint8 arrays (N, size, size, 3): inputs and targets, for validation."""
     a_list, b_list = [], []
     for a, b in _decode_pairs(files, size, direction).as_numpy_iterator():

@@ -46,6 +46,7 @@ def psnr(x: np.ndarray, y: np.ndarray) -> float:
 def _gaussian_filter(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """Separable 'valid' Gaussian filter over axes 1 and 2 of (N, H, W, C)."""
     from numpy.lib.stride_tricks import sliding_window_view
+
     x = sliding_window_view(x, len(kernel), axis=1) @ kernel
     return sliding_window_view(x, len(kernel), axis=2) @ kernel
 

@@ -35,8 +35,16 @@ def downsample(filters: int, norm: bool = True, name: str | None = None) -> kera
     """Ck: 4x4 convolution stride 2, instance norm, LeakyReLU 0.2."""
     block = keras.Sequential(name=name)
     # A bias before a norm is cancelled by the mean subtraction, so only un-normed convs get one.
-    block.add(layers.Conv2D(filters, KERNEL, strides=2, padding="same",
-                            kernel_initializer=_init(), use_bias=not norm))
+    block.add(
+        layers.Conv2D(
+            filters,
+            KERNEL,
+            strides=2,
+            padding="same",
+            kernel_initializer=_init(),
+            use_bias=not norm,
+        )
+    )
     if norm:
         block.add(instance_norm())
     block.add(layers.LeakyReLU(negative_slope=0.2))
@@ -46,8 +54,11 @@ def downsample(filters: int, norm: bool = True, name: str | None = None) -> kera
 def upsample(filters: int, dropout: bool = False, name: str | None = None) -> keras.Sequential:
     """CDk / Ck: 4x4 transposed convolution stride 2, instance norm, [dropout 0.5], ReLU."""
     block = keras.Sequential(name=name)
-    block.add(layers.Conv2DTranspose(filters, KERNEL, strides=2, padding="same",
-                                     kernel_initializer=_init(), use_bias=False))
+    block.add(
+        layers.Conv2DTranspose(
+            filters, KERNEL, strides=2, padding="same", kernel_initializer=_init(), use_bias=False
+        )
+    )
     block.add(instance_norm())
     if dropout:
         block.add(layers.Dropout(0.5))
@@ -74,8 +85,9 @@ def Generator(size: int = 256, ngf: int = 64) -> keras.Model:  # noqa: N802 - na
     for i, (f, skip) in enumerate(zip(reversed(filters[:-1]), reversed(skips[:-1]), strict=True)):
         x = upsample(f, dropout=i < DROPOUT_BLOCKS, name=f"up{i + 1}")(x)
         x = layers.Concatenate(name=f"skip{i + 1}")([x, skip])
-    x = layers.Conv2DTranspose(3, KERNEL, strides=2, padding="same",
-                               kernel_initializer=_init(), name="to_rgb")(x)
+    x = layers.Conv2DTranspose(
+        3, KERNEL, strides=2, padding="same", kernel_initializer=_init(), name="to_rgb"
+    )(x)
     # float32 out, so a mixed-precision generator still returns full-precision images.
     outputs = layers.Activation("tanh", dtype="float32", name="tanh")(x)
     return keras.Model(inputs, outputs, name=f"unet{size}_ngf{ngf}")
@@ -91,11 +103,13 @@ def Discriminator(size: int = 256, ndf: int = 64) -> keras.Model:  # noqa: N802
     x = downsample(ndf * 2, name="down2")(x)
     x = downsample(ndf * 4, name="down3")(x)
     x = layers.ZeroPadding2D(name="pad1")(x)
-    x = layers.Conv2D(ndf * 8, KERNEL, strides=1, kernel_initializer=_init(), use_bias=False,
-                      name="conv4")(x)
+    x = layers.Conv2D(
+        ndf * 8, KERNEL, strides=1, kernel_initializer=_init(), use_bias=False, name="conv4"
+    )(x)
     x = instance_norm(name="norm4")(x)
     x = layers.LeakyReLU(negative_slope=0.2, name="lrelu4")(x)
     x = layers.ZeroPadding2D(name="pad2")(x)
-    logits = layers.Conv2D(1, KERNEL, strides=1, kernel_initializer=_init(), dtype="float32",
-                           name="logits")(x)
+    logits = layers.Conv2D(
+        1, KERNEL, strides=1, kernel_initializer=_init(), dtype="float32", name="logits"
+    )(x)
     return keras.Model([drawing, image], logits, name=f"patchgan{size}_ndf{ndf}")

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import losses
-from .bundle import save_bundle
-from .data import DatasetInfo, choose_size, find_dataset, load_pairs, train_dataset
-from .errors import InputError, TrainingDiverged
-from .metrics import image_metrics
+from gan import losses
+from gan.bundle import save_bundle
+from gan.data import DatasetInfo, choose_size, find_dataset, load_pairs, train_dataset
+from gan.errors import InputError, TrainingDiverged
+from gan.metrics import image_metrics
 
 log = logging.getLogger("gan.train")  # also under `python -m gan.train`
 
@@ -34,16 +34,42 @@ MAX_STEPS_ENV = "FACE_MIRROR_MAX_STEPS"
 # Flags a preset fills in when the command line leaves them out.
 PRESETS: dict[str, dict[str, Any]] = {
     # Isola et al. 2017: 256 px, 64 filters, batch 1, 200 epochs (facades).
-    "paper": {"size": 256, "ngf": 64, "ndf": 64, "batch_size": 1, "epochs": 200.0,
-              "checkpoint_every": 2000, "val_every": 1000},
+    "paper": {
+        "size": 256,
+        "ngf": 64,
+        "ndf": 64,
+        "batch_size": 1,
+        "epochs": 200.0,
+        "checkpoint_every": 2000,
+        "val_every": 1000,
+    },
     # ~10 minutes on a 2-core CPU: 128 px, ngf/ndf 32 steps at 130 ms (bench), ~160 ms a step
     # in the real loop; ndf 64 would triple the step (415 ms), ngf 64 would make it 650 ms.
-    "quick": {"size": 128, "ngf": 32, "ndf": 32, "batch_size": 1, "steps": 3500,
-              "checkpoint_every": 500, "val_every": 500},
+    "quick": {
+        "size": 128,
+        "ngf": 32,
+        "ndf": 32,
+        "batch_size": 1,
+        "steps": 3500,
+        "checkpoint_every": 500,
+        "val_every": 500,
+    },
 }
 # Settings that make a run what it is: a run directory with other values is another run.
-IDENTITY = ("dataset", "size", "ngf", "ndf", "batch_size", "lambda_l1", "lr", "gan_loss",
-            "direction", "jitter", "flip", "seed")
+IDENTITY = (
+    "dataset",
+    "size",
+    "ngf",
+    "ndf",
+    "batch_size",
+    "lambda_l1",
+    "lr",
+    "gan_loss",
+    "direction",
+    "jitter",
+    "flip",
+    "seed",
+)
 
 # Tests set this to interrupt or poke a run: called with the step number after each step.
 after_step_hook: Callable[[int], None] | None = None
@@ -110,53 +136,106 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog=PROG, formatter_class=_HelpFormatter,
+        prog=PROG,
+        formatter_class=_HelpFormatter,
         description="Train pix2pix (U-Net + 70x70 PatchGAN) on an A|B dataset and write a model "
-                    "bundle to RUN_DIR/model. Rerun the same command to resume.")
+        "bundle to RUN_DIR/model. Rerun the same command to resume.",
+    )
     d = TrainConfig.__dataclass_fields__
     p.add_argument("dataset", help="a make-dataset folder, or a pix2pix A|B folder (e.g. facades)")
     p.add_argument("-o", "--output", metavar="RUN_DIR", help="run folder (default: runs/<dataset>)")
-    p.add_argument("--preset", choices=sorted(PRESETS), default=d["preset"].default,
-                   help="defaults for the flags below; " + "; ".join(
-                       f"{k}: " + ", ".join(f"{n}={v}" for n, v in v.items())
-                       for k, v in PRESETS.items()))
+    p.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default=d["preset"].default,
+        help="defaults for the flags below; "
+        + "; ".join(
+            f"{k}: " + ", ".join(f"{n}={v}" for n, v in v.items()) for k, v in PRESETS.items()
+        ),
+    )
     steps = p.add_mutually_exclusive_group()
     steps.add_argument("--steps", type=int, help="training steps (default: from the preset)")
-    steps.add_argument("--epochs", type=float, help="passes over the training pairs, instead of "
-                       "--steps")
-    p.add_argument("--size", type=int, help="image size, 64..512, a power of two (default: "
-                   "the preset's); pairs of another size are resized")
+    steps.add_argument(
+        "--epochs", type=float, help="passes over the training pairs, instead of --steps"
+    )
+    p.add_argument(
+        "--size",
+        type=int,
+        help="image size, 64..512, a power of two (default: "
+        "the preset's); pairs of another size are resized",
+    )
     p.add_argument("--ngf", type=int, help="generator width (default: from the preset)")
     p.add_argument("--ndf", type=int, help="discriminator width (default: from the preset)")
-    p.add_argument("--batch-size", type=int,
-                   help="pairs per step and GPU (default: from the preset)")
-    p.add_argument("--lambda-l1", type=float, default=d["lambda_l1"].default,
-                   help="weight of the L1 term")
-    p.add_argument("--lr", type=float, default=d["lr"].default,
-                   help="Adam learning rate (beta_1 0.5); constant, then linear decay to 0 over "
-                        "the second half")
-    p.add_argument("--gan-loss", choices=losses.GAN_LOSSES, default=d["gan_loss"].default,
-                   help="adversarial loss")
-    p.add_argument("--direction", choices=("AtoB", "BtoA"), default=d["direction"].default,
-                   help="AtoB: the left half is the input drawing, the right half the target")
-    p.add_argument("--jitter", action=argparse.BooleanOptionalAction, default=d["jitter"].default,
-                   help="resize to 1.12x and random-crop back (same crop for both halves)")
-    p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=d["flip"].default,
-                   help="random left-right flips; off because faces are not symmetric (a "
-                        "parting, a mole) and a flipped target blends two identities")
-    p.add_argument("--checkpoint-every", type=int,
-                   help="steps between checkpoints and bundle writes (default: from the preset)")
-    p.add_argument("--val-every", type=int,
-                   help="steps between validations and previews (default: from the preset)")
-    p.add_argument("--mixed-precision", choices=("auto", "on", "off"),
-                   default=d["mixed_precision"].default, help="float16 compute; auto = on a GPU")
-    p.add_argument("--xla", choices=("auto", "on", "off"), default=d["xla"].default,
-                   help="XLA-compile the train step; auto = on a GPU")
-    p.add_argument("--force", action="store_true",
-                   help="start afresh in a run folder that holds another run")
+    p.add_argument(
+        "--batch-size", type=int, help="pairs per step and GPU (default: from the preset)"
+    )
+    p.add_argument(
+        "--lambda-l1", type=float, default=d["lambda_l1"].default, help="weight of the L1 term"
+    )
+    p.add_argument(
+        "--lr",
+        type=float,
+        default=d["lr"].default,
+        help="Adam learning rate (beta_1 0.5); constant, then linear decay to 0 over "
+        "the second half",
+    )
+    p.add_argument(
+        "--gan-loss",
+        choices=losses.GAN_LOSSES,
+        default=d["gan_loss"].default,
+        help="adversarial loss",
+    )
+    p.add_argument(
+        "--direction",
+        choices=("AtoB", "BtoA"),
+        default=d["direction"].default,
+        help="AtoB: the left half is the input drawing, the right half the target",
+    )
+    p.add_argument(
+        "--jitter",
+        action=argparse.BooleanOptionalAction,
+        default=d["jitter"].default,
+        help="resize to 1.12x and random-crop back (same crop for both halves)",
+    )
+    p.add_argument(
+        "--flip",
+        action=argparse.BooleanOptionalAction,
+        default=d["flip"].default,
+        help="random left-right flips; off because faces are not symmetric (a "
+        "parting, a mole) and a flipped target blends two identities",
+    )
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        help="steps between checkpoints and bundle writes (default: from the preset)",
+    )
+    p.add_argument(
+        "--val-every",
+        type=int,
+        help="steps between validations and previews (default: from the preset)",
+    )
+    p.add_argument(
+        "--mixed-precision",
+        choices=("auto", "on", "off"),
+        default=d["mixed_precision"].default,
+        help="float16 compute; auto = on a GPU",
+    )
+    p.add_argument(
+        "--xla",
+        choices=("auto", "on", "off"),
+        default=d["xla"].default,
+        help="XLA-compile the train step; auto = on a GPU",
+    )
+    p.add_argument(
+        "--force", action="store_true", help="start afresh in a run folder that holds another run"
+    )
     p.add_argument("--seed", type=int, default=d["seed"].default, help="random seed")
-    p.add_argument("-q", "--quiet", action="store_true",
-                   help="no progress bar, only warnings and errors on stderr")
+    p.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bar, only warnings and errors on stderr",
+    )
     return p
 
 
@@ -166,6 +245,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
 
 
 # --- the run folder ---
+
 
 def _identity(cfg: TrainConfig | dict) -> dict[str, Any]:
     values = cfg if isinstance(cfg, dict) else dataclasses.asdict(cfg)
@@ -184,11 +264,15 @@ def prepare_run_dir(cfg: TrainConfig) -> Path:
             saved = {}
         differ = [k for k in IDENTITY if saved.get(k) != _identity(cfg)[k]]
         if differ and not cfg.force:
-            raise InputError(f"{run_dir} holds another run ({', '.join(differ)} differ); "
-                             "pass --force to start afresh or choose another -o")
+            raise InputError(
+                f"{run_dir} holds another run ({', '.join(differ)} differ); "
+                "pass --force to start afresh or choose another -o"
+            )
     elif run_dir.is_dir() and any(run_dir.iterdir()) and not cfg.force:
-        raise InputError(f"{run_dir} is not empty and holds no run (no config.json); "
-                         "pass --force to use it anyway or choose another -o")
+        raise InputError(
+            f"{run_dir} is not empty and holds no run (no config.json); "
+            "pass --force to use it anyway or choose another -o"
+        )
     else:
         differ = []
     if differ:  # --force: drop the old run's outputs, never anything else in the folder
@@ -207,6 +291,7 @@ def prepare_run_dir(cfg: TrainConfig) -> Path:
 
 
 # --- models, optimizers and the compiled step ---
+
 
 def linear_decay_schedule(lr: float, total_steps: int):
     """Constant for the first half, then linear decay to 0 at `total_steps` (paper)."""
@@ -237,8 +322,16 @@ def make_optimizer(lr: float, total_steps: int, mixed: bool):
     return keras.optimizers.LossScaleOptimizer(opt) if mixed else opt
 
 
-def make_train_step(generator, discriminator, g_opt, d_opt, lambda_l1: float = losses.LAMBDA_L1,
-                    gan_loss: str = "bce", xla: bool = False, strategy=None):
+def make_train_step(
+    generator,
+    discriminator,
+    g_opt,
+    d_opt,
+    lambda_l1: float = losses.LAMBDA_L1,
+    gan_loss: str = "bce",
+    xla: bool = False,
+    strategy=None,
+):
     """One compiled step: forward once, update D and G together; returns the losses."""
     import tensorflow as tf
 
@@ -267,8 +360,10 @@ def make_train_step(generator, discriminator, g_opt, d_opt, lambda_l1: float = l
     @tf.function
     def distributed_step(a, b):
         out = strategy.run(replica_step, args=(a, b))
-        return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
-                for k, v in out.items()}
+        return {
+            k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in out.items()
+        }
+
     return distributed_step
 
 
@@ -283,19 +378,22 @@ def _devices(cfg: TrainConfig) -> tuple[Any, bool, bool]:
     xla = {"on": True, "off": False}.get(cfg.xla, bool(gpus)) and len(gpus) <= 1
     log.info("devices: %d GPU(s); mixed precision %s; XLA %s", len(gpus), mixed, xla)
     if not gpus and cfg.size is not None and cfg.ngf is not None and cfg.size * cfg.ngf >= 256 * 64:
-        log.warning("a paper-size model on a CPU takes ~1.7 s a step (2 cores); "
-                    "--preset quick is made for CPUs")
+        log.warning(
+            "a paper-size model on a CPU takes ~1.7 s a step (2 cores); "
+            "--preset quick is made for CPUs"
+        )
     return strategy, mixed, xla
 
 
 # --- validation, previews, bundle ---
+
 
 def _predict(generator, a_uint8, batch: int = 8):
     import numpy as np
 
     out = []
     for i in range(0, len(a_uint8), batch):
-        x = a_uint8[i:i + batch].astype(np.float32) / 127.5 - 1.0
+        x = a_uint8[i : i + batch].astype(np.float32) / 127.5 - 1.0
         y = np.asarray(generator(x, training=False), dtype=np.float32)
         out.append(np.clip((y + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8))
     return np.concatenate(out)
@@ -311,12 +409,15 @@ def validate(generator, a, b) -> tuple[dict[str, float], Any]:
 def preview_grid(a, fake, b):
     """Rows of drawing | generated | real, uint8."""
     import numpy as np
-    return np.concatenate([np.concatenate([x, y, z], axis=1) for x, y, z in zip(a, fake, b,
-                                                                                strict=True)])
+
+    return np.concatenate(
+        [np.concatenate([x, y, z], axis=1) for x, y, z in zip(a, fake, b, strict=True)]
+    )
 
 
 def _summary_metadata(plugin: str) -> bytes:
     from tensorflow.core.framework import summary_pb2
+
     meta = summary_pb2.SummaryMetadata()
     meta.plugin_data.plugin_name = plugin
     return meta.SerializeToString()
@@ -325,12 +426,14 @@ def _summary_metadata(plugin: str) -> bytes:
 def summary_scalar(tag: str, value: float) -> None:
     """A TensorBoard scalar via core tf.summary.write: the tensorboard package is not needed."""
     import tensorflow as tf
+
     tf.summary.write(tag, tf.constant(value, tf.float32), metadata=_summary_metadata("scalars"))
 
 
 def summary_image(tag: str, image) -> None:
     """A TensorBoard image (the images plugin's layout: width, height, PNG bytes)."""
     import tensorflow as tf
+
     h, w = image.shape[:2]
     tensor = tf.stack([tf.as_string(w), tf.as_string(h), tf.io.encode_png(image)])
     tf.summary.write(tag, tensor, metadata=_summary_metadata("images"))
@@ -338,6 +441,7 @@ def summary_image(tag: str, image) -> None:
 
 def _write_png(path: Path, image) -> None:
     import tensorflow as tf
+
     tmp = path.with_name(f".{path.name}.tmp")
     tf.io.write_file(str(tmp), tf.io.encode_png(image))
     os.replace(tmp, path)
@@ -348,7 +452,8 @@ def _export_generator(generator, cfg: TrainConfig, plain: bool):
     trained in mixed precision or on several GPUs runs at full precision anywhere."""
     import keras
 
-    from .models import Generator
+    from gan.models import Generator
+
     if plain:
         return generator
     policy = keras.config.dtype_policy()
@@ -361,21 +466,34 @@ def _export_generator(generator, cfg: TrainConfig, plain: bool):
     return clone
 
 
-def bundle_info(cfg: TrainConfig, info: DatasetInfo, step: int, metrics: dict[str, float],
-                validation: dict[str, Any]) -> dict[str, Any]:
+def bundle_info(
+    cfg: TrainConfig,
+    info: DatasetInfo,
+    step: int,
+    metrics: dict[str, float],
+    validation: dict[str, Any],
+) -> dict[str, Any]:
     ref = info.reference_shape
     if ref is not None and cfg.size != info.image_size:
         ref = ref * (cfg.size / info.image_size)  # points live in crop pixels of the model size
     return {
-        "size": cfg.size, "mode": info.mode, "drawing": info.drawing,
+        "size": cfg.size,
+        "mode": info.mode,
+        "drawing": info.drawing,
         "alignment": info.alignment,
         "reference_shape": None if ref is None else [[float(x), float(y)] for x, y in ref],
-        "steps": step, "direction": "AtoB", "ngf": cfg.ngf, "dataset": str(info.root),
-        "dataset_size": info.image_size, "metrics": metrics, "validation": validation,
+        "steps": step,
+        "direction": "AtoB",
+        "ngf": cfg.ngf,
+        "dataset": str(info.root),
+        "dataset_size": info.image_size,
+        "metrics": metrics,
+        "validation": validation,
     }
 
 
 # --- the loop ---
+
 
 def train(cfg: TrainConfig) -> dict[str, Any]:
     """Train (or resume) a run; returns a summary. Raises InputError for the user's mistakes."""
@@ -388,15 +506,21 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         total = min(total, max(1, int(cap)))
         log.info("%s=%s: training at most %d steps", MAX_STEPS_ENV, cap, total)
     log.info("%s: %s", PROG, json.dumps(dataclasses.asdict(cfg)))
-    log.info("dataset %s (%s): %d train / %d val pairs of %d px", info.root, info.kind,
-             len(info.train_files), len(info.val_files), info.image_size)
+    log.info(
+        "dataset %s (%s): %d train / %d val pairs of %d px",
+        info.root,
+        info.kind,
+        len(info.train_files),
+        len(info.val_files),
+        info.image_size,
+    )
 
     import keras
     import numpy as np
     import tensorflow as tf
     from tqdm import tqdm
 
-    from .models import Discriminator, Generator
+    from gan.models import Discriminator, Generator
 
     keras.backend.clear_session()
     keras.utils.set_random_seed(cfg.seed)
@@ -413,26 +537,39 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             g_opt.build(generator.trainable_variables)
             d_opt.build(discriminator.trainable_variables)
             step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        ckpt = tf.train.Checkpoint(step=step_var, generator=generator,
-                                   discriminator=discriminator, g_optimizer=g_opt,
-                                   d_optimizer=d_opt)
+        ckpt = tf.train.Checkpoint(
+            step=step_var,
+            generator=generator,
+            discriminator=discriminator,
+            g_optimizer=g_opt,
+            d_optimizer=d_opt,
+        )
         manager = tf.train.CheckpointManager(ckpt, run_dir / "ckpt", max_to_keep=2)
         if manager.latest_checkpoint:
             ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
             log.info("resuming %s at step %d", run_dir, int(step_var))
         start = int(step_var)
 
-        train_step = make_train_step(generator, discriminator, g_opt, d_opt, cfg.lambda_l1,
-                                     cfg.gan_loss, xla, strategy)
+        train_step = make_train_step(
+            generator, discriminator, g_opt, d_opt, cfg.lambda_l1, cfg.gan_loss, xla, strategy
+        )
         # --batch-size is per GPU: with several, each replica still sees that many pairs.
         global_batch = cfg.batch_size * strategy.num_replicas_in_sync
-        ds = train_dataset(info.train_files, cfg.size, global_batch, cfg.direction,
-                           cfg.seed + start, cfg.jitter, cfg.flip)
+        ds = train_dataset(
+            info.train_files,
+            cfg.size,
+            global_batch,
+            cfg.direction,
+            cfg.seed + start,
+            cfg.jitter,
+            cfg.flip,
+        )
         ds = strategy.experimental_distribute_dataset(ds)
         # No val split (plain folder): validate on the first training pairs, and say so.
         val_split = "val" if info.val_files else "train"
-        val_a, val_b = load_pairs((info.val_files or info.train_files)[:MAX_VAL_PAIRS],
-                                  cfg.size, cfg.direction)
+        val_a, val_b = load_pairs(
+            (info.val_files or info.train_files)[:MAX_VAL_PAIRS], cfg.size, cfg.direction
+        )
         writer = tf.summary.create_file_writer(str(run_dir / "logs"))
         (run_dir / "previews").mkdir(exist_ok=True)
         metrics: dict[str, float] = {}
@@ -448,8 +585,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             step_var.assign(step)
             manager.save(checkpoint_number=step)
             exported = _export_generator(generator, cfg, plain=not mixed and replicas == 1)
-            save_bundle(run_dir / "model", exported,
-                        bundle_info(cfg, info, step, metrics, validation))
+            save_bundle(
+                run_dir / "model", exported, bundle_info(cfg, info, step, metrics, validation)
+            )
 
         def run_validation(step: int) -> None:
             nonlocal metrics
@@ -462,15 +600,28 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                 for k, v in values.items():
                     summary_scalar(f"val/{k[4:]}", v)
                 summary_image("drawing | generated | real", grid)
-            log.info("step %d: val L1 %.4f, PSNR %.2f dB, SSIM %.4f (%s split, %d pairs)", step,
-                     values["val_l1"], values["val_psnr"], values["val_ssim"], val_split,
-                     len(val_a))
+            log.info(
+                "step %d: val L1 %.4f, PSNR %.2f dB, SSIM %.4f (%s split, %d pairs)",
+                step,
+                values["val_l1"],
+                values["val_psnr"],
+                values["val_ssim"],
+                val_split,
+                len(val_a),
+            )
 
         step = start
         if start >= total:
             log.info("already trained %d of %d steps", start, total)
-        bar = tqdm(total=total, initial=start, unit="step", desc=PROG, dynamic_ncols=True,
-                   mininterval=1.0, disable=cfg.quiet)
+        bar = tqdm(
+            total=total,
+            initial=start,
+            unit="step",
+            desc=PROG,
+            dynamic_ncols=True,
+            mininterval=1.0,
+            disable=cfg.quiet,
+        )
         try:
             t0 = time.perf_counter()
             for a, b in ds:
@@ -481,17 +632,26 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                 worst = max(values.values(), key=lambda v: v if math.isfinite(v) else math.inf)
                 if not math.isfinite(worst) or worst > MAX_LOSS:
                     last = manager.latest_checkpoint
-                    kept = (f"kept the last good checkpoint (step {int(last.rsplit('-', 1)[1])})"
-                            if last else "no checkpoint had been saved")
-                    name = next(k for k, v in values.items()
-                                if not math.isfinite(v) or v > MAX_LOSS)
-                    raise TrainingDiverged(f"loss {name} = {values[name]:g} at step {step + 1}; "
-                                           f"stopped and {kept} in {run_dir / 'ckpt'}")
+                    kept = (
+                        f"kept the last good checkpoint (step {int(last.rsplit('-', 1)[1])})"
+                        if last
+                        else "no checkpoint had been saved"
+                    )
+                    name = next(
+                        k for k, v in values.items() if not math.isfinite(v) or v > MAX_LOSS
+                    )
+                    raise TrainingDiverged(
+                        f"loss {name} = {values[name]:g} at step {step + 1}; "
+                        f"stopped and {kept} in {run_dir / 'ckpt'}"
+                    )
                 step += 1
                 bar.update(1)
                 if step % 10 == 0 or step == total:
-                    bar.set_postfix(G=f"{values['g_total']:.3f}", L1=f"{values['g_l1']:.3f}",
-                                    D=f"{values['d']:.3f}")
+                    bar.set_postfix(
+                        G=f"{values['g_total']:.3f}",
+                        L1=f"{values['g_l1']:.3f}",
+                        D=f"{values['d']:.3f}",
+                    )
                     with writer.as_default(step=step):
                         for k, v in values.items():
                             summary_scalar(f"loss/{k}", v)
@@ -514,13 +674,23 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             save(step)
         elapsed = time.perf_counter() - t0
         done = step - start
-        log.info("trained %d steps in %.1f s (%.2f steps/s)", done, elapsed,
-                 done / elapsed if elapsed > 0 else float("nan"))
-        return {"run_dir": str(run_dir), "model_dir": str(run_dir / "model"), "step": step,
-                "start_step": start, "total_steps": total,
-                "g_optimizer_iterations": int(np.asarray(g_opt.iterations)),
-                "d_optimizer_iterations": int(np.asarray(d_opt.iterations)),
-                "metrics": metrics, "steps_per_s": done / elapsed if elapsed > 0 else None}
+        log.info(
+            "trained %d steps in %.1f s (%.2f steps/s)",
+            done,
+            elapsed,
+            done / elapsed if elapsed > 0 else float("nan"),
+        )
+        return {
+            "run_dir": str(run_dir),
+            "model_dir": str(run_dir / "model"),
+            "step": step,
+            "start_step": start,
+            "total_steps": total,
+            "g_optimizer_iterations": int(np.asarray(g_opt.iterations)),
+            "d_optimizer_iterations": int(np.asarray(d_opt.iterations)),
+            "metrics": metrics,
+            "steps_per_s": done / elapsed if elapsed > 0 else None,
+        }
     finally:
         keras.config.set_dtype_policy(old_policy)
 
@@ -554,15 +724,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; checkpoint saved, rerun the same command to resume",
-              file=sys.stderr)
+        print(
+            f"{PROG}: interrupted; checkpoint saved, rerun the same command to resume",
+            file=sys.stderr,
+        )
         return 130
     m = summary["metrics"]
     if cfg.quiet:
         return 0
-    print(f"{summary['step']} steps; model bundle in {summary['model_dir']}"
-          + (f" (val L1 {m['val_l1']:.4f}, PSNR {m['val_psnr']:.2f} dB, SSIM {m['val_ssim']:.4f})"
-             if "val_l1" in m else ""))
+    print(
+        f"{summary['step']} steps; model bundle in {summary['model_dir']}"
+        + (
+            f" (val L1 {m['val_l1']:.4f}, PSNR {m['val_psnr']:.2f} dB, SSIM {m['val_ssim']:.4f})"
+            if "val_l1" in m
+            else ""
+        )
+    )
     return 0
 
 

@@ -21,7 +21,15 @@ from landmarks.regions import (
 # outer eye corners, origin midway between them, y down. Expression barely moves these points,
 # so a smile does not shift the crop.
 STABLE_POINTS = np.array(
-    [RIGHT_EYE_OUTER, RIGHT_EYE_INNER, LEFT_EYE_INNER, LEFT_EYE_OUTER, NOSE_TIP, MOUTH_RIGHT, MOUTH_LEFT]
+    [
+        RIGHT_EYE_OUTER,
+        RIGHT_EYE_INNER,
+        LEFT_EYE_INNER,
+        LEFT_EYE_OUTER,
+        NOSE_TIP,
+        MOUTH_RIGHT,
+        MOUTH_LEFT,
+    ]
 )
 TEMPLATE = np.array(
     [[-0.5, 0.0], [-0.17, 0.0], [0.17, 0.0], [0.5, 0.0], [0.0, 0.5], [-0.28, 0.85], [0.28, 0.85]],
@@ -43,7 +51,9 @@ class Alignment:
     crop_scale: float = 2.6
     centre_y: float = 0.5
 
-    def matrix(self, points: np.ndarray | None, size: int, frame_shape: tuple[int, ...]) -> np.ndarray:
+    def matrix(
+        self, points: np.ndarray | None, size: int, frame_shape: tuple[int, ...]
+    ) -> np.ndarray:
         """The 2×3 matrix taking frame pixels to crop pixels."""
         if self.mode == "frame":
             h, w = frame_shape[:2]
@@ -91,5 +101,7 @@ def align_frame(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Crop a frame as `alignment` says; returns the crop, its matrix and the points in crop pixels."""
     m = alignment.matrix(points, size, frame.shape)
-    crop = cv2.warpAffine(frame, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    crop = cv2.warpAffine(
+        frame, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
     return crop, m, None if points is None else transform_points(points, m)

@@ -20,7 +20,9 @@ def _stats(ms: list[float]) -> dict[str, float]:
 
 def time_landmarks(video: str, width: int = 640, height: int = 480, frames: int = 120) -> dict:
     """Per-frame ms of the landmark stage at width×height: tracking, and detecting every frame."""
-    clip = [cv2.resize(f, (width, height)) for _, f in open_source(video).read() if f is not None][:frames]
+    clip = [cv2.resize(f, (width, height)) for _, f in open_source(video).read() if f is not None][
+        :frames
+    ]
     tracker = FaceTracker()
     tracked, detected, found = [], [], 0
     for frame in clip:
@@ -46,7 +48,9 @@ def time_landmarks(video: str, width: int = 640, height: int = 480, frames: int 
 def upscaled_copy(video: str, path: str, width: int = 640, height: int = 480) -> str:
     """The video resized to width×height (a webcam-sized stand-in), written to `path`."""
     source = open_source(video)
-    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), source.fps or 30.0, (width, height))
+    writer = cv2.VideoWriter(
+        path, cv2.VideoWriter_fourcc(*"mp4v"), source.fps or 30.0, (width, height)
+    )
     for _, frame in source.read():
         if frame is not None:
             writer.write(cv2.resize(frame, (width, height), interpolation=cv2.INTER_CUBIC))
@@ -60,8 +64,17 @@ def time_make_dataset(video: str, size: int = 256, width: int = 640, height: int
         clip = upscaled_copy(video, f"{tmp}/clip.mp4", width, height)
         fps_video = open_source(clip).fps
         t = time.perf_counter()
-        result = build_dataset(DatasetConfig(inputs=[clip], output=f"{tmp}/ds", size=size), progress=False)
+        result = build_dataset(
+            DatasetConfig(inputs=[clip], output=f"{tmp}/ds", size=size), progress=False
+        )
         seconds = time.perf_counter() - t
     fps = result.frames_read / seconds
-    return {"size": size, "resolution": f"{width}x{height}", "frames": result.frames_read, "seconds": seconds,
-            "fps": fps, "video_fps": fps_video, "ratio": fps / fps_video if fps_video else float("nan")}
+    return {
+        "size": size,
+        "resolution": f"{width}x{height}",
+        "frames": result.frames_read,
+        "seconds": seconds,
+        "fps": fps,
+        "video_fps": fps_video,
+        "ratio": fps / fps_video if fps_video else float("nan"),
+    }

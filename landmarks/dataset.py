@@ -199,7 +199,9 @@ def _prepare_output(cfg: DatasetConfig, fingerprint: str) -> dict | None:
         same = theirs == fingerprint
         if not same and not cfg.force:
             what = "another dataset" if theirs else "files that are not a dataset"
-            raise InputError(f"{out}: holds {what}; use --force to replace it, or choose another -o")
+            raise InputError(
+                f"{out}: holds {what}; use --force to replace it, or choose another -o"
+            )
         if not same:
             for name in os.listdir(out):
                 if name in ours or name.startswith(f".{MANIFEST}."):
@@ -218,7 +220,9 @@ def _prepare_output(cfg: DatasetConfig, fingerprint: str) -> dict | None:
     return None
 
 
-def build_dataset(cfg: DatasetConfig, progress: bool = True, stop_after: int | None = None) -> BuildResult:
+def build_dataset(
+    cfg: DatasetConfig, progress: bool = True, stop_after: int | None = None
+) -> BuildResult:
     """Build (or continue, or confirm) the dataset `cfg` describes. `stop_after` pairs simulates
     an interruption, for tests."""
     cfg.validate()
@@ -255,7 +259,9 @@ def build_dataset(cfg: DatasetConfig, progress: bool = True, stop_after: int | N
         skipped.update(json.loads(str(saved["skipped"])))
         several_seen = int(saved["several_seen"])
         first_source, first_frame = (int(v) for v in saved["position"])
-        tracker.set_state({k[len("tracker_") :]: saved[k] for k in saved if k.startswith("tracker_")})
+        tracker.set_state(
+            {k[len("tracker_") :]: saved[k] for k in saved if k.startswith("tracker_")}
+        )
     resumed_from = len(records["index"])
 
     def checkpoint(source_i: int, next_frame: int) -> None:
@@ -319,7 +325,12 @@ def build_dataset(cfg: DatasetConfig, progress: bool = True, stop_after: int | N
                     continue
                 split = int(fi >= tail)
                 index = len(records["index"])
-                pair = np.hstack([draw_landmarks(points, cfg.size, drawing), cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)])
+                pair = np.hstack(
+                    [
+                        draw_landmarks(points, cfg.size, drawing),
+                        cv2.cvtColor(crop, cv2.COLOR_BGR2RGB),
+                    ]
+                )
                 _write_png(pair_path(cfg.output, SPLITS[split], index), pair)
                 for k, v in zip(records, (points, fi, si, split, index), strict=True):
                     records[k].append(v)
@@ -336,7 +347,9 @@ def build_dataset(cfg: DatasetConfig, progress: bool = True, stop_after: int | N
 
     n_pairs = len(records["index"])
     if n_pairs == 0:
-        shutil.rmtree(cfg.output) if _only_ours_and_empty(cfg.output) else os.remove(os.path.join(cfg.output, STATE))
+        shutil.rmtree(cfg.output) if _only_ours_and_empty(cfg.output) else os.remove(
+            os.path.join(cfg.output, STATE)
+        )
         raise InputError(f"no face found in any frame of {', '.join(cfg.inputs)} ({dict(skipped)})")
     arrays = _record_arrays(records)
     _write_npz(os.path.join(cfg.output, LANDMARKS), arrays)
@@ -351,7 +364,9 @@ def build_dataset(cfg: DatasetConfig, progress: bool = True, stop_after: int | N
         "layout": "A|B: A = line drawing (left), B = photo (right), RGB",
         "drawing": drawing.to_dict(),
         "alignment": alignment.to_dict(),
-        "settings": {k: v for k, v in asdict(cfg).items() if k not in ("inputs", "output", "force", "quiet")},
+        "settings": {
+            k: v for k, v in asdict(cfg).items() if k not in ("inputs", "output", "force", "quiet")
+        },
         "sources": [
             {
                 "path": os.path.abspath(s.path),
@@ -367,7 +382,13 @@ def build_dataset(cfg: DatasetConfig, progress: bool = True, stop_after: int | N
     _write_json(os.path.join(cfg.output, MANIFEST), manifest)
     os.remove(os.path.join(cfg.output, STATE))
     return BuildResult(
-        cfg.output, pairs, dict(skipped), several_seen, time.perf_counter() - start, frames_read, resumed_from
+        cfg.output,
+        pairs,
+        dict(skipped),
+        several_seen,
+        time.perf_counter() - start,
+        frames_read,
+        resumed_from,
     )
 
 
@@ -400,9 +421,16 @@ def parse_args(argv: list[str] | None) -> DatasetConfig:
         "dataset: each frame paired with a drawing of its 68 dlib landmarks.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("inputs", nargs="+", metavar="VIDEO_OR_DIR", help="speech videos or folders of images")
+    p.add_argument(
+        "inputs", nargs="+", metavar="VIDEO_OR_DIR", help="speech videos or folders of images"
+    )
     p.add_argument("-o", "--output", default=d.output, help="dataset directory to write")
-    p.add_argument("--size", type=int, default=d.size, help="side of each image, a power of two from 64 to 1024")
+    p.add_argument(
+        "--size",
+        type=int,
+        default=d.size,
+        help="side of each image, a power of two from 64 to 1024",
+    )
     p.add_argument(
         "--mode",
         choices=MODES,
@@ -410,11 +438,18 @@ def parse_args(argv: list[str] | None) -> DatasetConfig:
         help="aligned: rotate and scale each face onto a template; frame: the whole frame",
     )
     p.add_argument("--every", type=int, default=d.every, help="use every N-th frame")
-    p.add_argument("--max-pairs", type=int, default=d.max_pairs, help="at most this many pairs per video")
     p.add_argument(
-        "--val-fraction", type=float, default=d.val_fraction, help="share of each video's tail held out for validation"
+        "--max-pairs", type=int, default=d.max_pairs, help="at most this many pairs per video"
     )
-    p.add_argument("--force", action="store_true", help="replace a different dataset in the output directory")
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        default=d.val_fraction,
+        help="share of each video's tail held out for validation",
+    )
+    p.add_argument(
+        "--force", action="store_true", help="replace a different dataset in the output directory"
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return DatasetConfig(**vars(p.parse_args(argv)))
 
@@ -428,7 +463,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"make-dataset: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"make-dataset: interrupted; run the same command again to continue ({cfg.output})", file=sys.stderr)
+        print(
+            f"make-dataset: interrupted; run the same command again to continue ({cfg.output})",
+            file=sys.stderr,
+        )
         return 130
     if result.already_built:
         print(

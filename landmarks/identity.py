@@ -19,5 +19,9 @@ class FaceDescriptor:
     def __call__(self, rgb: np.ndarray, points: np.ndarray) -> np.ndarray:
         lo, hi = points.min(0), points.max(0)
         box = dlib.rectangle(int(lo[0]), int(lo[1]), int(hi[0]), int(hi[1]))
-        shape = dlib.full_object_detection(box, [dlib.point(int(round(x)), int(round(y))) for x, y in points])
-        return np.asarray(self._net.compute_face_descriptor(np.ascontiguousarray(rgb), shape), np.float32)
+        shape = dlib.full_object_detection(
+            box, [dlib.point(int(round(x)), int(round(y))) for x, y in points]
+        )
+        return np.asarray(
+            self._net.compute_face_descriptor(np.ascontiguousarray(rgb), shape), np.float32
+        )

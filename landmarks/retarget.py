@@ -6,7 +6,10 @@ import numpy as np
 
 
 def retarget(
-    driver: np.ndarray, driver_neutral: np.ndarray, target_reference: np.ndarray, strength: float = 1.0
+    driver: np.ndarray,
+    driver_neutral: np.ndarray,
+    target_reference: np.ndarray,
+    strength: float = 1.0,
 ) -> np.ndarray:
     """target = reference + strength · (driver − neutral); all (68, 2) in the same aligned crop space.
 
@@ -16,5 +19,6 @@ def retarget(
     """
     driver = np.asarray(driver, np.float32)
     return (
-        np.asarray(target_reference, np.float32) + strength * (driver - np.asarray(driver_neutral, np.float32))
+        np.asarray(target_reference, np.float32)
+        + strength * (driver - np.asarray(driver_neutral, np.float32))
     ).astype(np.float32)

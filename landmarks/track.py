@@ -107,7 +107,9 @@ class FaceTracker:
         """The face in a BGR or grey uint8 frame."""
         grey = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
         track = self._track
-        if track is not None and not (self.redetect_every and track.since_detect >= self.redetect_every):
+        if track is not None and not (
+            self.redetect_every and track.since_detect >= self.redetect_every
+        ):
             points = self._follow(grey, track)
             if points is not None:
                 return TrackResult(points)
@@ -121,7 +123,9 @@ class FaceTracker:
         dx, dy, sw, sh = geometry
         bw, bh = w * sw, h * sh
         x0, y0 = cx + dx * w - bw / 2, cy + dy * h - bh / 2
-        return dlib.rectangle(int(round(x0)), int(round(y0)), int(round(x0 + bw)), int(round(y0 + bh)))
+        return dlib.rectangle(
+            int(round(x0)), int(round(y0)), int(round(x0 + bw)), int(round(y0 + bh))
+        )
 
     def _follow(self, grey: np.ndarray, track: _Track) -> np.ndarray | None:
         box = self._box_from_points(track.points, track.box_geometry)
@@ -156,7 +160,11 @@ class FaceTracker:
         # The HOG detector finds faces of 80 px and up: bring the face to about 100 px.
         scale = 100.0 / max(side, 1)
         window = cv2.resize(
-            window, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+            window,
+            None,
+            fx=scale,
+            fy=scale,
+            interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
         )
         return len(self._detector(window, 0)) > 0
 
@@ -165,14 +173,23 @@ class FaceTracker:
     def _detect(self, grey: np.ndarray) -> TrackResult:
         h, w = grey.shape
         scale = min(1.0, self.detect_size / max(h, w))
-        small = grey if scale == 1.0 else cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        small = (
+            grey
+            if scale == 1.0
+            else cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        )
         upsample = self.upsample if self.upsample is not None else int(max(small.shape) < 400)
         found = self._detector(small, upsample)
         if len(found) == 0:
             self._track = None
             return TrackResult(None, detected=True, faces=0)
         boxes = [
-            dlib.rectangle(int(r.left() / scale), int(r.top() / scale), int(r.right() / scale), int(r.bottom() / scale))
+            dlib.rectangle(
+                int(r.left() / scale),
+                int(r.top() / scale),
+                int(r.right() / scale),
+                int(r.bottom() / scale),
+            )
             for r in found
         ]
         box, ambiguous = self._pick(boxes)
@@ -216,5 +233,7 @@ class FaceTracker:
             return
         points = np.asarray(state["points"], np.float32)
         since_check, since_detect = (int(v) for v in state["counters"])
-        self._track = _Track(points, np.asarray(state["geometry"], np.float64), since_check, since_detect)
+        self._track = _Track(
+            points, np.asarray(state["geometry"], np.float64), since_check, since_detect
+        )
         self._last_box = self._box_from_points(points, self._track.box_geometry)

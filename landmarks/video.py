@@ -53,7 +53,9 @@ def open_source(path: str) -> FrameSource:
     if not os.path.exists(path):
         raise InputError(f"no such file or directory: {path}")
     if os.path.isdir(path):
-        images = sorted(os.path.join(path, f) for f in os.listdir(path) if f.lower().endswith(IMAGE_EXTENSIONS))
+        images = sorted(
+            os.path.join(path, f) for f in os.listdir(path) if f.lower().endswith(IMAGE_EXTENSIONS)
+        )
         if not images:
             raise InputError(f"{path}: a directory with no images ({', '.join(IMAGE_EXTENSIONS)})")
         return FrameSource(path, len(images), 0.0, images)

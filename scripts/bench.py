@@ -40,18 +40,32 @@ def untrained_bundle(directory: str, size: int, ngf: int, video: str) -> str:
     lm = np.load(os.path.join(dataset, "landmarks.npz"))
     reference = lm["points"][lm["split"] == 0].mean(axis=0)
     model_dir = os.path.join(directory, f"model{size}-{ngf}")
-    save_bundle(model_dir, Generator(size, ngf), {
-        "size": size, "mode": "aligned", "drawing": DrawingParams().to_dict(),
-        "alignment": Alignment().to_dict(), "reference_shape": reference.tolist(), "steps": 0, "metrics": {},
-    })
+    save_bundle(
+        model_dir,
+        Generator(size, ngf),
+        {
+            "size": size,
+            "mode": "aligned",
+            "drawing": DrawingParams().to_dict(),
+            "alignment": Alignment().to_dict(),
+            "reference_shape": reference.tolist(),
+            "steps": 0,
+            "metrics": {},
+        },
+    )
     return model_dir
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="scripts/bench", description=__doc__.splitlines()[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="scripts/bench",
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument("--json", default="out/bench.json", help="where to write the figures")
-    p.add_argument("--fast", action="store_true", help="fewer steps and seconds: a rough look in a few minutes")
+    p.add_argument(
+        "--fast", action="store_true", help="fewer steps and seconds: a rough look in a few minutes"
+    )
     p.add_argument("--presets", default="quick,paper", help="training presets to time")
     args = p.parse_args(argv)
 
@@ -77,10 +91,15 @@ def main(argv: list[str] | None = None) -> int:
             preset = PRESETS[name]
             size, ngf, ndf = preset["size"], preset["ngf"], preset["ndf"]
             steps = (2 if size >= 256 else 5) if args.fast else (8 if size >= 256 else 20)
-            print(f"{name}: train step (ours vs three-call baseline), generator, live pipeline ...", file=sys.stderr)
+            print(
+                f"{name}: train step (ours vs three-call baseline), generator, live pipeline ...",
+                file=sys.stderr,
+            )
             entry = {"size": size, "ngf": ngf, "ndf": ndf, "train": compare(size, ngf, ndf, steps)}
             entry["train"]["steps_per_s"] = 1000 / entry["train"]["ours_ms"]
-            entry["live"] = time_pipeline(untrained_bundle(tmp, size, ngf, video), video, seconds=seconds)
+            entry["live"] = time_pipeline(
+                untrained_bundle(tmp, size, ngf, video), video, seconds=seconds
+            )
             report["presets"][name] = entry
     report["seconds"] = time.perf_counter() - started
 
@@ -96,27 +115,47 @@ def main(argv: list[str] | None = None) -> int:
 def format_report(r: dict) -> str:
     lm, ds = r["landmarks"], r["make_dataset"]
     rows = [
-        ("landmarks, tracking (ms/frame mean · p95)",
-         f"{lm['tracking']['mean_ms']:.1f} · {lm['tracking']['p95_ms']:.1f}", ""),
-        ("landmarks, detect every frame (ms mean · p95)",
-         f"{lm['detect_every_frame']['mean_ms']:.1f} · {lm['detect_every_frame']['p95_ms']:.1f}",
-         f"tracking {lm['ratio']:.1f}x cheaper (goal >= 3x)"),
-        ("make-dataset (frames/s)", f"{ds['fps']:.1f}",
-         f"{ds['ratio']:.2f}x the video's {ds['video_fps']:.1f} fps (goal > 1x)"),
+        (
+            "landmarks, tracking (ms/frame mean · p95)",
+            f"{lm['tracking']['mean_ms']:.1f} · {lm['tracking']['p95_ms']:.1f}",
+            "",
+        ),
+        (
+            "landmarks, detect every frame (ms mean · p95)",
+            f"{lm['detect_every_frame']['mean_ms']:.1f} · {lm['detect_every_frame']['p95_ms']:.1f}",
+            f"tracking {lm['ratio']:.1f}x cheaper (goal >= 3x)",
+        ),
+        (
+            "make-dataset (frames/s)",
+            f"{ds['fps']:.1f}",
+            f"{ds['ratio']:.2f}x the video's {ds['video_fps']:.1f} fps (goal > 1x)",
+        ),
     ]
     for name, e in r["presets"].items():
         t, live = e["train"], e["live"]
         label = f"{name} ({e['size']} px, ngf {e['ngf']}, ndf {e['ndf']})"
         rows += [
-            (f"{label}: train steps/s", f"{t['steps_per_s']:.2f}",
-             f"ours {t['ours_ms']:.0f} ms vs baseline {t['baseline_ms']:.0f} ms: {t['speedup']:.2f}x (goal >= 1.5x)"),
+            (
+                f"{label}: train steps/s",
+                f"{t['steps_per_s']:.2f}",
+                f"ours {t['ours_ms']:.0f} ms vs baseline {t['baseline_ms']:.0f} ms: {t['speedup']:.2f}x (goal >= 1.5x)",
+            ),
             (f"{name}: generator (ms/frame)", f"{t['generator_ms']:.1f}", ""),
-            (f"{name}: live FPS · latency p50 · p95 (ms)",
-             f"{live['fps']:.1f} · {live['latency_p50_ms']} · {live['latency_p95_ms']}",
-             "goal (quick): >= 15 FPS, p95 < 150 ms"),
-            (f"{name}: live stage ms", ", ".join(f"{k} {v}" for k, v in live["stage_ms"].items()), ""),
-            (f"{name}: threaded vs sequential (FPS)", f"{live['threaded_fps']:.1f} vs {live['sequential_fps']:.1f}",
-             f"{live['threaded_vs_sequential']}x"),
+            (
+                f"{name}: live FPS · latency p50 · p95 (ms)",
+                f"{live['fps']:.1f} · {live['latency_p50_ms']} · {live['latency_p95_ms']}",
+                "goal (quick): >= 15 FPS, p95 < 150 ms",
+            ),
+            (
+                f"{name}: live stage ms",
+                ", ".join(f"{k} {v}" for k, v in live["stage_ms"].items()),
+                "",
+            ),
+            (
+                f"{name}: threaded vs sequential (FPS)",
+                f"{live['threaded_fps']:.1f} vs {live['sequential_fps']:.1f}",
+                f"{live['threaded_vs_sequential']}x",
+            ),
         ]
     width = max(len(a) for a, _, _ in rows)
     lines = [f"device: {r['device']}   ({r['seconds']:.0f} s)", ""]

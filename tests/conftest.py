@@ -11,7 +11,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-ARTIFACTS = Path(os.environ.get("FACE_MIRROR_ARTIFACTS", Path(__file__).resolve().parent.parent / "artifacts"))
+ARTIFACTS = Path(
+    os.environ.get("FACE_MIRROR_ARTIFACTS", Path(__file__).resolve().parent.parent / "artifacts")
+)
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +31,9 @@ def sample_dataset(tmp_path_factory: pytest.TempPathFactory, sample_video: Path)
     from landmarks.dataset import DatasetConfig, build_dataset
 
     out = tmp_path_factory.mktemp("sample") / "dataset"
-    build_dataset(DatasetConfig(inputs=[str(sample_video)], output=str(out), size=64), progress=False)
+    build_dataset(
+        DatasetConfig(inputs=[str(sample_video)], output=str(out), size=64), progress=False
+    )
     return out
 
 
@@ -49,8 +53,24 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory, sample_dataset: Path) -
 
     run = tmp_path_factory.mktemp("tiny") / "run"
     code = train_main(
-        [str(sample_dataset), "-o", str(run), "--size", "64", "--ngf", "8", "--ndf", "8",
-         "--steps", str(TINY_STEPS), "--checkpoint-every", str(TINY_STEPS), "--val-every", str(TINY_STEPS), "-q"]
+        [
+            str(sample_dataset),
+            "-o",
+            str(run),
+            "--size",
+            "64",
+            "--ngf",
+            "8",
+            "--ndf",
+            "8",
+            "--steps",
+            str(TINY_STEPS),
+            "--checkpoint-every",
+            str(TINY_STEPS),
+            "--val-every",
+            str(TINY_STEPS),
+            "-q",
+        ]
     )
     assert code in (0, None), code
     assert (run / "model" / "bundle.json").is_file()

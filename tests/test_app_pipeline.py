@@ -35,7 +35,10 @@ def sample_frames(sample_video) -> list[np.ndarray]:
 
 
 def stages(bundle, **kw):
-    return [("landmarks", FaceStage(ModelSpec.from_bundle(bundle), **kw)), ("generator", GeneratorStage(bundle))]
+    return [
+        ("landmarks", FaceStage(ModelSpec.from_bundle(bundle), **kw)),
+        ("generator", GeneratorStage(bundle)),
+    ]
 
 
 def mirror_threads() -> list[str]:
@@ -69,7 +72,11 @@ def test_pipeline_runs_the_sample_end_to_end(bundle, sample_video):
     assert sum(stats["dropped"].values()) == 0 and [f.index for f in shown] == list(range(120))
     assert stats["faces"] >= 110
     for f in shown:
-        assert f.drawing.shape == (64, 64, 3) and f.generated.shape == (64, 64, 3) and f.generated.dtype == np.uint8
+        assert (
+            f.drawing.shape == (64, 64, 3)
+            and f.generated.shape == (64, 64, 3)
+            and f.generated.dtype == np.uint8
+        )
         assert f.drawing.max() > 200  # white lines
     # Timings for every stage, and latency measured at the sink.
     assert set(stats["stage_ms"]) == {"source", "landmarks", "generator", "sinks"}
@@ -107,7 +114,10 @@ def test_a_slow_sink_drops_frames_instead_of_queueing_them(bundle, sample_video,
     assert stats["dropped"]["to sinks"] > 0
     # Memory stays bounded: at most one frame per mailbox and one per thread exist at a time.
     assert most_alive <= 2 * len(pipe.mailboxes) + 1, most_alive
-    assert stats["frames_in"] - stats["frames_out"] - sum(stats["dropped"].values()) <= len(pipe.mailboxes) + 1
+    assert (
+        stats["frames_in"] - stats["frames_out"] - sum(stats["dropped"].values())
+        <= len(pipe.mailboxes) + 1
+    )
     # Latency stays bounded too: a frame waits for at most one slow sink call, not a queue of them.
     assert stats["latency_ms"]["p95"] < 600, stats["latency_ms"]
     assert shown == sorted(shown) and len(shown) >= 8
@@ -141,11 +151,15 @@ def test_no_retarget_draws_the_drivers_own_points(bundle, sample_frames):
     own = spec.alignment.matrix(f.points, spec.size, f.image.shape)
     from landmarks import draw_landmarks, transform_points
 
-    assert np.array_equal(f.drawing, draw_landmarks(transform_points(f.points, own), spec.size, spec.drawing))
+    assert np.array_equal(
+        f.drawing, draw_landmarks(transform_points(f.points, own), spec.size, spec.drawing)
+    )
     retargeting = FaceStage(ModelSpec.from_bundle(bundle), smoothing=0.0)
     first = retargeting(Frame(0, 0.0, sample_frames[0]))
     # The first frame is its own neutral: the drawing is the target's reference shape exactly.
-    assert np.array_equal(first.drawing, draw_landmarks(bundle.reference_shape, spec.size, spec.drawing))
+    assert np.array_equal(
+        first.drawing, draw_landmarks(bundle.reference_shape, spec.size, spec.drawing)
+    )
     assert retargeting.calibrating
     retargeting(Frame(1, 1.5, sample_frames[1]))
     assert not retargeting.calibrating
@@ -190,7 +204,9 @@ def test_a_missing_or_unplugged_camera_is_retried(bundle, sample_frames, monkeyp
     statuses = set()
     pipe = Pipeline(camera, stages(bundle), [lambda f: None]).start()
     deadline = time.perf_counter() + 3
-    while time.perf_counter() < deadline and (FlakyCamera.opened < 3 or pipe.timings.frames_out < 15):
+    while time.perf_counter() < deadline and (
+        FlakyCamera.opened < 3 or pipe.timings.frames_out < 15
+    ):
         statuses.add(camera.status)
         time.sleep(0.005)
     assert pipe.stop()
@@ -206,6 +222,11 @@ def test_the_benchmark_times_the_pipeline_at_camera_size(tiny_model, sample_vide
     assert r["size"] == [640, 480] and r["model_size"] == 64
     assert 5 < r["fps"] <= 31  # paced at the file's 29.97 fps, as a camera would be
     assert 0 < r["latency_p50_ms"] <= r["latency_p95_ms"] < 1000
-    assert set(r["stage_ms"]) == {"source", "landmarks", "generator", "sinks"} and r["stage_ms"]["landmarks"] > 0
+    assert (
+        set(r["stage_ms"]) == {"source", "landmarks", "generator", "sinks"}
+        and r["stage_ms"]["landmarks"] > 0
+    )
     assert r["sequential_fps"] > 0 and r["threaded_fps"] > 0
-    assert r["threaded_vs_sequential"] == pytest.approx(r["threaded_fps"] / r["sequential_fps"], rel=0.02)
+    assert r["threaded_vs_sequential"] == pytest.approx(
+        r["threaded_fps"] / r["sequential_fps"], rel=0.02
+    )

@@ -25,12 +25,20 @@ def video_info(path: Path) -> tuple[int, float, int, int, list[np.ndarray]]:
             break
         frames.append(f)
     fps = cap.get(cv2.CAP_PROP_FPS)
-    return len(frames), fps, int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), frames
+    return (
+        len(frames),
+        fps,
+        int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+        int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+        frames,
+    )
 
 
 def test_reenact_writes_every_frame_at_the_sources_rate(tiny_model, sample_video, tmp_path):
     out = tmp_path / "out.mp4"
-    assert main(["--model", str(tiny_model), "--source", str(sample_video), "-o", str(out), "-q"]) == 0
+    assert (
+        main(["--model", str(tiny_model), "--source", str(sample_video), "-o", str(out), "-q"]) == 0
+    )
     n, fps, w, h, frames = video_info(out)
     assert (n, w, h) == (120, 64, 64) and fps == pytest.approx(29.97, abs=0.01)
     assert np.mean([f.std() for f in frames]) > 5  # faces, not a blank video
@@ -39,7 +47,16 @@ def test_reenact_writes_every_frame_at_the_sources_rate(tiny_model, sample_video
 
 def test_reenact_side_by_side(tiny_model, sample_video, tmp_path):
     out = tmp_path / "sbs.mp4"
-    args = ["--model", str(tiny_model), "--source", str(sample_video), "-o", str(out), "--side-by-side", "-q"]
+    args = [
+        "--model",
+        str(tiny_model),
+        "--source",
+        str(sample_video),
+        "-o",
+        str(out),
+        "--side-by-side",
+        "-q",
+    ]
     assert main([*args, "--no-retarget"]) == 0
     n, _, w, h, frames = video_info(out)
     assert (n, w, h) == (120, 176 + 2 * 144, 144)
@@ -61,7 +78,9 @@ def test_frames_without_a_face_repeat_the_last_output(tiny_model, sample_video, 
     assert n == 49
     assert all(f.max() < 10 for f in result[:4])  # black before the first face
     # In the blank stretch the output stops changing (the held face, give or take the codec).
-    diffs = [np.abs(result[i].astype(int) - result[i + 1].astype(int)).mean() for i in range(30, 38)]
+    diffs = [
+        np.abs(result[i].astype(int) - result[i + 1].astype(int)).mean() for i in range(30, 38)
+    ]
     assert max(diffs) < 1.0 and result[35].std() > 5
 
 
@@ -90,8 +109,18 @@ def corrupt_model(tiny_model, tmp_path) -> Path:
     return model
 
 
-def test_bad_inputs_exit_2_with_one_line(tiny_model, sample_video, tmp_path, capfd, other_version, corrupt_model):
-    good = ["--model", str(tiny_model), "--source", str(sample_video), "-o", str(tmp_path / "o.mp4"), "-q"]
+def test_bad_inputs_exit_2_with_one_line(
+    tiny_model, sample_video, tmp_path, capfd, other_version, corrupt_model
+):
+    good = [
+        "--model",
+        str(tiny_model),
+        "--source",
+        str(sample_video),
+        "-o",
+        str(tmp_path / "o.mp4"),
+        "-q",
+    ]
     not_video = tmp_path / "notes.mp4"
     not_video.write_text("hello")
     cases = {
@@ -114,9 +143,23 @@ def test_bad_inputs_exit_2_with_one_line(tiny_model, sample_video, tmp_path, cap
 def test_the_command_line_exits_2_without_a_traceback(tmp_path, sample_video):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     proc = subprocess.run(
-        [sys.executable, "-m", "app.reenact", "--model", str(tmp_path / "missing"), "--source", str(sample_video),
-         "-o", str(tmp_path / "o.mp4")],
-        capture_output=True, text=True, env=env, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "app.reenact",
+            "--model",
+            str(tmp_path / "missing"),
+            "--source",
+            str(sample_video),
+            "-o",
+            str(tmp_path / "o.mp4"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [f"reenact: error: model bundle not found: {tmp_path / 'missing'}"]
+    assert proc.stderr.strip().splitlines() == [
+        f"reenact: error: model bundle not found: {tmp_path / 'missing'}"
+    ]

@@ -17,7 +17,11 @@ def pixels(image: QImage) -> np.ndarray:
     image = image.convertToFormat(QImage.Format_RGB888)
     ptr = image.constBits()
     ptr.setsize(image.byteCount())
-    return np.frombuffer(ptr, np.uint8).reshape(image.height(), image.bytesPerLine())[:, : 3 * image.width()].copy()
+    return (
+        np.frombuffer(ptr, np.uint8)
+        .reshape(image.height(), image.bytesPerLine())[:, : 3 * image.width()]
+        .copy()
+    )
 
 
 def non_blank(window: MirrorWindow, name: str) -> bool:
@@ -26,7 +30,11 @@ def non_blank(window: MirrorWindow, name: str) -> bool:
 
 
 def mirror_threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.startswith("mirror-") and t.name != "mirror-model-loader"]
+    return [
+        t.name
+        for t in threading.enumerate()
+        if t.name.startswith("mirror-") and t.name != "mirror-model-loader"
+    ]
 
 
 @pytest.fixture
@@ -53,15 +61,32 @@ def close_within_a_second(window: MirrorWindow) -> None:
     assert time.perf_counter() - t0 < 1.0
 
 
-def test_the_window_plays_the_sample_through_the_model(qtbot, tiny_model, sample_video, settings, artifacts, tmp_path):
-    window = open_window(qtbot, settings, model=str(tiny_model), source=str(sample_video), loop=True)
+def test_the_window_plays_the_sample_through_the_model(
+    qtbot, tiny_model, sample_video, settings, artifacts, tmp_path
+):
+    window = open_window(
+        qtbot, settings, model=str(tiny_model), source=str(sample_video), loop=True
+    )
     qtbot.waitUntil(lambda: window.session.model_path is not None, timeout=60_000)
-    qtbot.waitUntil(lambda: all(non_blank(window, v) for v in ("camera", "drawing", "generated")), timeout=20_000)
+    qtbot.waitUntil(
+        lambda: all(non_blank(window, v) for v in ("camera", "drawing", "generated")),
+        timeout=20_000,
+    )
     first_status = window.stats_label.text()
-    qtbot.waitUntil(lambda: window.stats_label.text() != first_status and "FPS" in window.stats_label.text(),
-                    timeout=5_000)
+    qtbot.waitUntil(
+        lambda: window.stats_label.text() != first_status and "FPS" in window.stats_label.text(),
+        timeout=5_000,
+    )
     status = window.stats_label.text()
-    for word in ("landmarks", "generator", "FPS", "latency", "face", "carphone_pristine.mp4", "model"):
+    for word in (
+        "landmarks",
+        "generator",
+        "FPS",
+        "latency",
+        "face",
+        "carphone_pristine.mp4",
+        "model",
+    ):
         assert word in status, status
 
     # Mirroring flips what is shown, on by default.
@@ -75,7 +100,10 @@ def test_the_window_plays_the_sample_through_the_model(qtbot, tiny_model, sample
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow, timeout=2_000)
     qtbot.keyClick(window, Qt.Key_2)
-    assert not window.views["drawing"].isVisible() and settings.value("show_drawing") in (False, "false")
+    assert not window.views["drawing"].isVisible() and settings.value("show_drawing") in (
+        False,
+        "false",
+    )
     qtbot.keyClick(window, Qt.Key_2)
     assert window.views["drawing"].isVisible()
     qtbot.keyClick(window, Qt.Key_R)
@@ -93,16 +121,22 @@ def test_the_window_plays_the_sample_through_the_model(qtbot, tiny_model, sample
 
     close_within_a_second(window)
     settings.sync()
-    assert settings.value("model") == str(tiny_model) and settings.value("source") == str(sample_video)
+    assert settings.value("model") == str(tiny_model) and settings.value("source") == str(
+        sample_video
+    )
     assert float(settings.value("smoothing")) == pytest.approx(0.6)
 
 
-def test_a_model_that_does_not_load_leaves_the_camera_running(qtbot, sample_video, settings, tmp_path):
+def test_a_model_that_does_not_load_leaves_the_camera_running(
+    qtbot, sample_video, settings, tmp_path
+):
     missing = tmp_path / "no-such-model"
     window = open_window(qtbot, settings, model=str(missing), source=str(sample_video), loop=True)
     qtbot.waitUntil(lambda: "model not loaded" in window.notice.text(), timeout=60_000)
     assert "not found" in window.views["generated"].picture.text()
-    qtbot.waitUntil(lambda: non_blank(window, "camera") and non_blank(window, "drawing"), timeout=10_000)
+    qtbot.waitUntil(
+        lambda: non_blank(window, "camera") and non_blank(window, "drawing"), timeout=10_000
+    )
     shown = window.frames_shown
     qtbot.waitUntil(lambda: window.frames_shown > shown + 5, timeout=5_000)  # still updating
     assert window.views["generated"].pixmap() is None
@@ -110,7 +144,9 @@ def test_a_model_that_does_not_load_leaves_the_camera_running(qtbot, sample_vide
     # Without pyvirtualcam the virtual camera says what to install instead of failing.
     window.act_vcam.setChecked(True)
     if window.session.virtual_camera is None:
-        assert "pip install pyvirtualcam" in window.notice.text() and not window.act_vcam.isChecked()
+        assert (
+            "pip install pyvirtualcam" in window.notice.text() and not window.act_vcam.isChecked()
+        )
     close_within_a_second(window)
     assert settings.value("model") is None  # a model that failed is not remembered
 
@@ -119,6 +155,8 @@ def test_without_a_model_or_camera_the_window_says_so(qtbot, settings):
     # Camera 7 does not exist here: the window retries instead of failing.
     window = open_window(qtbot, settings, source="7")
     assert "no model yet" in window.notice.text()
-    qtbot.waitUntil(lambda: "camera 7 unavailable, retrying" in window.stats_label.text(), timeout=5_000)
+    qtbot.waitUntil(
+        lambda: "camera 7 unavailable, retrying" in window.stats_label.text(), timeout=5_000
+    )
     assert "camera 7" in window.views["camera"].picture.text()
     close_within_a_second(window)

@@ -14,9 +14,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_demo_runs_end_to_end_and_a_rerun_reuses_its_outputs(tmp_path):
     out = tmp_path / "demo"
-    env = {**os.environ, "FACE_MIRROR_DEMO_DIR": str(out), "FACE_MIRROR_MAX_STEPS": "20",
-           "FACE_MIRROR_NO_WINDOW": "1"}
-    run = subprocess.run([str(ROOT / "scripts" / "demo")], env=env, capture_output=True, text=True, timeout=900)
+    env = {
+        **os.environ,
+        "FACE_MIRROR_DEMO_DIR": str(out),
+        "FACE_MIRROR_MAX_STEPS": "20",
+        "FACE_MIRROR_NO_WINDOW": "1",
+    }
+    run = subprocess.run(
+        [str(ROOT / "scripts" / "demo")], env=env, capture_output=True, text=True, timeout=900
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     assert (out / "dataset" / "manifest.json").is_file()
     bundle = json.loads((out / "run" / "model" / "bundle.json").read_text())
@@ -25,10 +31,14 @@ def test_demo_runs_end_to_end_and_a_rerun_reuses_its_outputs(tmp_path):
     assert set(figures) >= {"model_metrics", "baseline_metrics"}
     cap = cv2.VideoCapture(str(out / "reenacted.mp4"))
     frames = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-    tail = json.loads((out / "dataset" / "manifest.json").read_text())["sources"][0]["val_from_frame"]
+    tail = json.loads((out / "dataset" / "manifest.json").read_text())["sources"][0][
+        "val_from_frame"
+    ]
     assert frames == 120 - tail
     assert "live-mirror" in run.stderr  # says how to open the window where there is no screen
 
-    again = subprocess.run([str(ROOT / "scripts" / "demo")], env=env, capture_output=True, text=True, timeout=900)
+    again = subprocess.run(
+        [str(ROOT / "scripts" / "demo")], env=env, capture_output=True, text=True, timeout=900
+    )
     assert again.returncode == 0, again.stderr[-3000:]
     assert "already built" in again.stdout

@@ -7,7 +7,14 @@ import math
 
 import pytest
 
-from app.evaluate import FaceMeasures, evaluate_outputs, load_val_set, main, nearest_neighbour, real_descriptors
+from app.evaluate import (
+    FaceMeasures,
+    evaluate_outputs,
+    load_val_set,
+    main,
+    nearest_neighbour,
+    real_descriptors,
+)
 from landmarks import DrawingParams
 
 
@@ -22,7 +29,9 @@ def measures():
 
 
 def test_a_perfect_generator_scores_the_ceiling(val_set, measures):
-    perfect = evaluate_outputs(val_set, lambda d, idx: val_set.real[idx], measures, real_descriptors(val_set, measures))
+    perfect = evaluate_outputs(
+        val_set, lambda d, idx: val_set.real[idx], measures, real_descriptors(val_set, measures)
+    )
     assert perfect["l1"] == 0 and perfect["psnr"] == 100.0 and perfect["ssim"] == pytest.approx(1.0)
     assert perfect["face_found"] > 0.8
     # What is left is the landmark stage's own noise: small against the eye distance.
@@ -32,7 +41,9 @@ def test_a_perfect_generator_scores_the_ceiling(val_set, measures):
 
 
 def test_the_baseline_is_a_real_face_but_not_the_frame(val_set, measures):
-    base = evaluate_outputs(val_set, nearest_neighbour(val_set), measures, real_descriptors(val_set, measures))
+    base = evaluate_outputs(
+        val_set, nearest_neighbour(val_set), measures, real_descriptors(val_set, measures)
+    )
     assert 0 < base["l1"] < 0.3 and 10 < base["psnr"] < 100 and 0 < base["ssim"] < 1
     assert base["face_found"] > 0.5
     assert base["identity_same"] > 0.5  # it is the same man, from another frame
@@ -40,7 +51,12 @@ def test_the_baseline_is_a_real_face_but_not_the_frame(val_set, measures):
 
 def test_evaluate_the_tiny_model_table_and_json_agree(tiny_model, sample_dataset, tmp_path, capsys):
     out = tmp_path / "eval.json"
-    assert main(["--model", str(tiny_model), "--dataset", str(sample_dataset), "--json", str(out), "-q"]) == 0
+    assert (
+        main(
+            ["--model", str(tiny_model), "--dataset", str(sample_dataset), "--json", str(out), "-q"]
+        )
+        == 0
+    )
     table = capsys.readouterr().out
     report = json.loads(out.read_text())
     for method in ("model_metrics", "baseline_metrics"):

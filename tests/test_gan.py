@@ -69,10 +69,12 @@ def test_metrics_match_tensorflow():
     a = rng.integers(0, 256, (2, 48, 48, 3), dtype=np.uint8)
     b = np.clip(a.astype(int) + rng.integers(-40, 40, a.shape), 0, 255).astype(np.uint8)
     ta, tb = tf.constant(a), tf.constant(b)
-    assert metrics.ssim(a, b) == pytest.approx(float(tf.reduce_mean(tf.image.ssim(ta, tb, 255))),
-                                               abs=1e-5)
-    assert metrics.psnr(a, b) == pytest.approx(float(tf.reduce_mean(tf.image.psnr(ta, tb, 255))),
-                                               abs=1e-4)
+    assert metrics.ssim(a, b) == pytest.approx(
+        float(tf.reduce_mean(tf.image.ssim(ta, tb, 255))), abs=1e-5
+    )
+    assert metrics.psnr(a, b) == pytest.approx(
+        float(tf.reduce_mean(tf.image.psnr(ta, tb, 255))), abs=1e-4
+    )
     assert metrics.l1(a, b) == pytest.approx(np.abs(a / 255 - b / 255).mean())
     # [-1, 1] floats and uint8 agree; single images work; identical images are perfect.
     af = a.astype(np.float32) / 127.5 - 1
@@ -83,6 +85,7 @@ def test_metrics_match_tensorflow():
 
 
 # --- datasets ---
+
 
 def test_face_mirror_dataset_is_read(tmp_path):
     root = make_face_mirror(tmp_path / "ds", n_train=5, n_val=2)
@@ -142,18 +145,33 @@ def test_bad_datasets_raise_input_error(tmp_path):
 
 # --- the bundle ---
 
+
 def _tiny_bundle(path, **info):
     keras.utils.set_random_seed(0)
-    base = {"size": 64, "mode": "frame", "drawing": {}, "alignment": {},
-            "reference_shape": None, "steps": 0, "direction": "AtoB", "ngf": 4,
-            "dataset": "x", "metrics": {}}
+    base = {
+        "size": 64,
+        "mode": "frame",
+        "drawing": {},
+        "alignment": {},
+        "reference_shape": None,
+        "steps": 0,
+        "direction": "AtoB",
+        "ngf": 4,
+        "dataset": "x",
+        "metrics": {},
+    }
     return save_bundle(path, Generator(64, 4), {**base, **info})
 
 
 def test_bundle_round_trip(tmp_path):
     ref = np.arange(136, dtype=np.float32).reshape(68, 2)
-    model_dir = _tiny_bundle(tmp_path / "model", reference_shape=ref.tolist(), steps=7,
-                             drawing={"thickness": 1}, metrics={"val_l1": 0.1})
+    model_dir = _tiny_bundle(
+        tmp_path / "model",
+        reference_shape=ref.tolist(),
+        steps=7,
+        drawing={"thickness": 1},
+        metrics={"val_l1": 0.1},
+    )
     assert sorted(p.name for p in model_dir.iterdir()) == ["bundle.json", "generator.keras"]
     bundle = load_bundle(model_dir)
     assert (bundle.size, bundle.mode, bundle.steps) == (64, "frame", 7)

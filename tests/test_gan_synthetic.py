@@ -17,8 +17,9 @@ def drawing(size: int, i: int) -> np.ndarray:
     r = int(rng.integers(size // 8, size // 4))
     cv2.circle(img, (int(c[0]), int(c[1])), r, (255, 255, 255), max(1, size // 32))
     p, q = rng.integers(0, size, 2), rng.integers(0, size, 2)
-    cv2.line(img, (int(p[0]), int(p[1])), (int(q[0]), int(q[1])), (255, 255, 255),
-             max(1, size // 32))
+    cv2.line(
+        img, (int(p[0]), int(p[1])), (int(q[0]), int(q[1])), (255, 255, 255), max(1, size // 32)
+    )
     return img
 
 
@@ -38,8 +39,9 @@ def write_pair(path: Path, a: np.ndarray, b: np.ndarray) -> None:
     cv2.imwrite(str(path), cv2.cvtColor(np.concatenate([a, b], axis=1), cv2.COLOR_RGB2BGR))
 
 
-def make_aligned(root: Path, size: int = 64, n: int = 16, ext: str = ".jpg",
-                 swap: bool = False) -> Path:
+def make_aligned(
+    root: Path, size: int = 64, n: int = 16, ext: str = ".jpg", swap: bool = False
+) -> Path:
     """A plain pix2pix folder, DIR/*.ext, no manifest (swap: photo on the left, as BtoA data)."""
     for i in range(n):
         a = drawing(size, i)
@@ -57,13 +59,23 @@ def make_face_mirror(root: Path, size: int = 64, n_train: int = 12, n_val: int =
         split = "train" if i < n_train else "val"
         write_pair(root / split / f"{i:06d}.png", a, photo(a))
     points = (rng.random((n, 68, 2)) * size).astype(np.float32)
-    np.savez(root / "landmarks.npz", points=points, frame=np.arange(n, dtype=np.int32),
-             source=np.zeros(n, np.int32), split=(np.arange(n) >= n_train).astype(np.uint8),
-             index=np.arange(n, dtype=np.int32))
-    manifest = {"format": "face-mirror-dataset", "version": 1, "mode": "aligned", "size": size,
-                "drawing": {"thickness": 1, "color": [255, 255, 255]},
-                "alignment": {"margin": 0.4},
-                "sources": [{"path": "synthetic.mp4", "frames": n, "fps": 30.0}],
-                "counts": {"train": n_train, "val": n_val, "skipped": {}}}
+    np.savez(
+        root / "landmarks.npz",
+        points=points,
+        frame=np.arange(n, dtype=np.int32),
+        source=np.zeros(n, np.int32),
+        split=(np.arange(n) >= n_train).astype(np.uint8),
+        index=np.arange(n, dtype=np.int32),
+    )
+    manifest = {
+        "format": "face-mirror-dataset",
+        "version": 1,
+        "mode": "aligned",
+        "size": size,
+        "drawing": {"thickness": 1, "color": [255, 255, 255]},
+        "alignment": {"margin": 0.4},
+        "sources": [{"path": "synthetic.mp4", "frames": n, "fps": 30.0}],
+        "counts": {"train": n_train, "val": n_val, "skipped": {}},
+    }
     (root / "manifest.json").write_text(json.dumps(manifest))
     return root

@@ -28,9 +28,14 @@ def run(args, capsys) -> tuple[int, str]:
     except SystemExit as e:  # argparse
         code = e.code
     err = capsys.readouterr().err
-    lines = [ln for ln in err.replace("\r", "\n").splitlines()
-             if ln.strip() and not ln.startswith("train-pix2pix: ") or "error" in ln
-             or "interrupted" in ln]
+    lines = [
+        ln
+        for ln in err.replace("\r", "\n").splitlines()
+        if ln.strip()
+        and not ln.startswith("train-pix2pix: ")
+        or "error" in ln
+        or "interrupted" in ln
+    ]
     return code, "\n".join(lines)
 
 
@@ -55,9 +60,29 @@ def test_tiny_model_learns_and_bundle_round_trips(face_dataset, tmp_path, capsys
     keras.utils.set_random_seed(0)
     before = metrics.l1(train._predict(Generator(64, 16), a), b)
 
-    code, err = run([face_dataset, "-o", tmp_path / "run", "--size", 64, "--ngf", 16, "--ndf", 16,
-                     "--steps", 250, "--no-jitter", "--lr", 1e-3, "--checkpoint-every", 100,
-                     "--val-every", 125], capsys)
+    code, err = run(
+        [
+            face_dataset,
+            "-o",
+            tmp_path / "run",
+            "--size",
+            64,
+            "--ngf",
+            16,
+            "--ndf",
+            16,
+            "--steps",
+            250,
+            "--no-jitter",
+            "--lr",
+            1e-3,
+            "--checkpoint-every",
+            100,
+            "--val-every",
+            125,
+        ],
+        capsys,
+    )
     assert code == 0, err
     bundle = load_bundle(tmp_path / "run" / "model")
     after = metrics.l1(bundle(a), b)
@@ -73,18 +98,32 @@ def test_tiny_model_learns_and_bundle_round_trips(face_dataset, tmp_path, capsys
     run_dir = tmp_path / "run"
     assert json.loads((run_dir / "config.json").read_text())["ngf"] == 16
     assert sorted(p.name for p in (run_dir / "previews").iterdir()) == [
-        "step_0000125.png", "step_0000250.png"]
+        "step_0000125.png",
+        "step_0000250.png",
+    ]
     assert list((run_dir / "logs").iterdir())
 
 
-def test_interrupt_then_resume_continues_steps_and_optimizer(face_dataset, tmp_path, capsys,
-                                                            monkeypatch):
+def test_interrupt_then_resume_continues_steps_and_optimizer(
+    face_dataset, tmp_path, capsys, monkeypatch
+):
     def interrupt(step):
         if step == 5:
             raise KeyboardInterrupt
+
     monkeypatch.setattr(train, "after_step_hook", interrupt)
-    args = [face_dataset, "-o", tmp_path / "run", *TINY, "--steps", 8, "--checkpoint-every", 100,
-            "--val-every", 100]
+    args = [
+        face_dataset,
+        "-o",
+        tmp_path / "run",
+        *TINY,
+        "--steps",
+        8,
+        "--checkpoint-every",
+        100,
+        "--val-every",
+        100,
+    ]
     code, err = run(args, capsys)
     assert code == 130
     assert len(error_lines(err)) == 1 and "interrupted" in err and "Traceback" not in err
@@ -99,8 +138,9 @@ def test_interrupt_then_resume_continues_steps_and_optimizer(face_dataset, tmp_p
 
 def test_plain_ab_folder_trains_btoa(tmp_path, capsys):
     root = make_aligned(tmp_path / "facades", size=64, n=4, ext=".jpg", swap=True)
-    code, err = run([root, "-o", tmp_path / "run", *TINY, "--steps", 3, "--direction", "BtoA"],
-                    capsys)
+    code, err = run(
+        [root, "-o", tmp_path / "run", *TINY, "--steps", 3, "--direction", "BtoA"], capsys
+    )
     assert code == 0, err
     bundle = load_bundle(tmp_path / "run" / "model")
     assert (bundle.mode, bundle.drawing, bundle.alignment) == ("frame", {}, {})
@@ -112,8 +152,21 @@ def test_plain_ab_folder_trains_btoa(tmp_path, capsys):
 
 def test_max_steps_env_and_resize(face_dataset, tmp_path, monkeypatch):
     monkeypatch.setenv(train.MAX_STEPS_ENV, "2")
-    cfg = train.parse_args([str(face_dataset), "-o", str(tmp_path / "run"), "--preset", "quick",
-                            "--size", "64", "--ngf", "4", "--ndf", "4"])
+    cfg = train.parse_args(
+        [
+            str(face_dataset),
+            "-o",
+            str(tmp_path / "run"),
+            "--preset",
+            "quick",
+            "--size",
+            "64",
+            "--ngf",
+            "4",
+            "--ndf",
+            "4",
+        ]
+    )
     summary = train.train(cfg)
     assert summary["step"] == 2
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
@@ -121,8 +174,18 @@ def test_max_steps_env_and_resize(face_dataset, tmp_path, monkeypatch):
 
 
 def test_mixed_precision_path_exports_float32(face_dataset, tmp_path):
-    cfg = train.parse_args([str(face_dataset), "-o", str(tmp_path / "run"), *TINY, "--steps", "2",
-                            "--mixed-precision", "on"])
+    cfg = train.parse_args(
+        [
+            str(face_dataset),
+            "-o",
+            str(tmp_path / "run"),
+            *TINY,
+            "--steps",
+            "2",
+            "--mixed-precision",
+            "on",
+        ]
+    )
     train.train(cfg)
     assert keras.config.dtype_policy().name == "float32"  # restored for whoever runs next
     bundle = load_bundle(tmp_path / "run" / "model")
@@ -133,8 +196,11 @@ def test_bad_inputs_exit_2_with_one_line(face_dataset, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "a.txt").write_text("x")
-    for path, words in [(tmp_path / "missing", "not found"), (tmp_path / "empty", "empty"),
-                        (tmp_path / "notes", "not a dataset")]:
+    for path, words in [
+        (tmp_path / "missing", "not found"),
+        (tmp_path / "empty", "empty"),
+        (tmp_path / "notes", "not a dataset"),
+    ]:
         code, err = run([path, "-o", tmp_path / "run", *TINY], capsys)
         assert code == 2 and "Traceback" not in err
         assert len(error_lines(err)) == 1 and words in err, err
@@ -145,17 +211,18 @@ def test_bad_inputs_exit_2_with_one_line(face_dataset, tmp_path, capsys):
 def test_run_dir_of_another_run_is_refused_unless_force(face_dataset, tmp_path, capsys):
     code, _ = run([face_dataset, "-o", tmp_path / "run", *TINY, "--steps", 2], capsys)
     assert code == 0
-    code, err = run([face_dataset, "-o", tmp_path / "run", *TINY, "--steps", 2, "--lr", 1e-3],
-                    capsys)
+    code, err = run(
+        [face_dataset, "-o", tmp_path / "run", *TINY, "--steps", 2, "--lr", 1e-3], capsys
+    )
     assert code == 2 and len(error_lines(err)) == 1 and "holds another run (lr differ)" in err
-    code, err = run([face_dataset, "-o", tmp_path / "run", *TINY, "--steps", 2, "--lr", 1e-3,
-                     "--force"], capsys)
+    code, err = run(
+        [face_dataset, "-o", tmp_path / "run", *TINY, "--steps", 2, "--lr", 1e-3, "--force"], capsys
+    )
     assert code == 0, err
     assert json.loads((tmp_path / "run" / "config.json").read_text())["lr"] == 1e-3
 
 
-def test_nan_loss_stops_and_keeps_last_good_checkpoint(face_dataset, tmp_path, capsys,
-                                                       monkeypatch):
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(face_dataset, tmp_path, capsys, monkeypatch):
     args = [face_dataset, "-o", tmp_path / "run", *TINY, "--checkpoint-every", 2]
     assert run([*args, "--steps", 4], capsys)[0] == 0
     good = tf.train.latest_checkpoint(tmp_path / "run" / "ckpt")
@@ -165,6 +232,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(face_dataset, tmp_path, c
     def poisoned(*a, **k):
         total, gan, l1 = real_loss(*a, **k)
         return total * np.float32("nan"), gan, l1
+
     monkeypatch.setattr(losses, "generator_loss", poisoned)
     code, err = run([*args, "--steps", 8], capsys)
     assert code == 2 and "Traceback" not in err and len(error_lines(err)) == 1

@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from landmarks import REGIONS, Alignment, OneEuroFilter, align_frame, draw_landmarks, retarget, transform_points
+from landmarks import (
+    REGIONS,
+    Alignment,
+    OneEuroFilter,
+    align_frame,
+    draw_landmarks,
+    retarget,
+    transform_points,
+)
 from landmarks.align import STABLE_POINTS, TEMPLATE, similarity_transform
 from landmarks.draw import DrawingParams
 from landmarks.regions import N_POINTS, inter_ocular
@@ -16,7 +24,9 @@ def template_face(size: int = 256) -> np.ndarray:
     rng = np.random.default_rng(0)
     pts = np.zeros((N_POINTS, 2))
     angles = np.linspace(0, 2 * np.pi, N_POINTS, endpoint=False)
-    pts[:] = np.c_[0.6 * np.cos(angles), 0.35 + 0.6 * np.sin(angles)] + rng.normal(0, 0.01, (N_POINTS, 2))
+    pts[:] = np.c_[0.6 * np.cos(angles), 0.35 + 0.6 * np.sin(angles)] + rng.normal(
+        0, 0.01, (N_POINTS, 2)
+    )
     pts[STABLE_POINTS] = TEMPLATE
     return (pts * size / 2.5 + size / 2).astype(np.float32)
 
@@ -24,7 +34,10 @@ def template_face(size: int = 256) -> np.ndarray:
 def rotation(deg: float, scale: float, shift: tuple[float, float]) -> np.ndarray:
     a = np.deg2rad(deg)
     return np.array(
-        [[scale * np.cos(a), -scale * np.sin(a), shift[0]], [scale * np.sin(a), scale * np.cos(a), shift[1]]]
+        [
+            [scale * np.cos(a), -scale * np.sin(a), shift[0]],
+            [scale * np.sin(a), scale * np.cos(a), shift[1]],
+        ]
     )
 
 
@@ -53,7 +66,9 @@ def test_drawing_is_white_lines_on_black_with_thickness_scaled(size):
     assert (img[ys, xs, 0] > 100).mean() > 0.95
     assert DrawingParams().thickness(size) == max(1, round(3 * size / 256))
     ink = (img[..., 0] > 127).sum() / size  # ink per unit length grows with thickness
-    ink_thin = (draw_landmarks(pts, size, DrawingParams(thickness_at_256=1))[..., 0] > 127).sum() / size
+    ink_thin = (
+        draw_landmarks(pts, size, DrawingParams(thickness_at_256=1))[..., 0] > 127
+    ).sum() / size
     assert ink > 1.5 * ink_thin or size == 64
 
 
@@ -81,7 +96,9 @@ def test_aligned_crop_puts_the_stable_points_on_the_template_whatever_the_pose()
             frame[int(y) : int(y) + 2, int(x) : int(x) + 2] = 255
             crop, _, in_crop = align_frame(frame, posed, size)
             cy, cx = np.unravel_index(crop[..., 0].argmax(), crop.shape[:2])
-            assert abs(cx - in_crop[30, 0]) < 3 * max(1, m[0, 0]) and abs(cy - in_crop[30, 1]) < 3 * max(1, m[0, 0])
+            assert abs(cx - in_crop[30, 0]) < 3 * max(1, m[0, 0]) and abs(
+                cy - in_crop[30, 1]
+            ) < 3 * max(1, m[0, 0])
 
 
 def test_aligned_crop_has_the_eyes_level_and_a_fixed_eye_distance():
@@ -95,7 +112,9 @@ def test_aligned_crop_has_the_eyes_level_and_a_fixed_eye_distance():
 def test_frame_mode_is_the_centre_square_scaled():
     frame = np.zeros((480, 640, 3), np.uint8)
     frame[:, 80:560] = 200  # the centre square
-    crop, m, pts = align_frame(frame, np.array([[80.0, 0.0], [559.0, 479.0]]), 256, Alignment("frame"))
+    crop, m, pts = align_frame(
+        frame, np.array([[80.0, 0.0], [559.0, 479.0]]), 256, Alignment("frame")
+    )
     assert crop.min() == 200
     np.testing.assert_allclose(pts, [[0, 0], [559 - 80, 479]] * np.array(256 / 480), atol=1e-3)
 

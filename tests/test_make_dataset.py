@@ -75,7 +75,10 @@ def test_sample_dataset_meets_the_contract(sample_dataset):
     lm = np.load(sample_dataset / "landmarks.npz")
     assert lm["points"].shape == (len(train) + len(val), 68, 2)
     assert lm["points"].min() >= 0 and lm["points"].max() <= size - 1
-    names = {f"{'train' if s == 0 else 'val'}/{i:06d}.png" for s, i in zip(lm["split"], lm["index"], strict=False)}
+    names = {
+        f"{'train' if s == 0 else 'val'}/{i:06d}.png"
+        for s, i in zip(lm["split"], lm["index"], strict=False)
+    }
     assert names == {f"{p.parent.name}/{p.name}" for p in train + val}
     # The validation split is the video's tail: every val frame comes after every train frame.
     assert lm["frame"][lm["split"] == 1].min() > lm["frame"][lm["split"] == 0].max()
@@ -124,7 +127,8 @@ def test_a_folder_of_images_is_an_input(sample_video, tmp_path):
     for i, f in enumerate(read_frames(sample_video, 12)):
         cv2.imwrite(str(folder / f"f{i:03d}.jpg"), f)
     result = build_dataset(
-        DatasetConfig(inputs=[str(folder)], output=str(tmp_path / "ds"), size=64, mode="frame"), progress=False
+        DatasetConfig(inputs=[str(folder)], output=str(tmp_path / "ds"), size=64, mode="frame"),
+        progress=False,
     )
     assert result.pairs["train"] + result.pairs["val"] >= 10
     manifest = json.loads((tmp_path / "ds" / MANIFEST).read_text())
@@ -133,13 +137,18 @@ def test_a_folder_of_images_is_an_input(sample_video, tmp_path):
 
 def test_two_videos_each_keep_their_own_validation_tail(sample_video, tmp_path):
     result = build_dataset(
-        DatasetConfig(inputs=[str(sample_video)] * 2, output=str(tmp_path / "ds"), size=64, max_pairs=20),
+        DatasetConfig(
+            inputs=[str(sample_video)] * 2, output=str(tmp_path / "ds"), size=64, max_pairs=20
+        ),
         progress=False,
     )
     lm = np.load(tmp_path / "ds" / "landmarks.npz")
     for s in (0, 1):
         mine = lm["source"] == s
-        assert lm["frame"][mine & (lm["split"] == 1)].min() > lm["frame"][mine & (lm["split"] == 0)].max()
+        assert (
+            lm["frame"][mine & (lm["split"] == 1)].min()
+            > lm["frame"][mine & (lm["split"] == 0)].max()
+        )
         assert mine.sum() <= 20
     assert result.pairs["val"] >= 2
 
@@ -157,7 +166,9 @@ def bad(tmp_path: Path, name: str, content: bytes) -> str:
         (lambda tmp, video: bad(tmp, "text.mp4", b"this is not a video\n"), "not a readable video"),
         (lambda tmp, video: bad(tmp, "zero.mp4", b""), "empty file"),
         (
-            lambda tmp, video: bad(tmp, "cut.mp4", video.read_bytes()[: len(video.read_bytes()) // 2]),
+            lambda tmp, video: bad(
+                tmp, "cut.mp4", video.read_bytes()[: len(video.read_bytes()) // 2]
+            ),
             "not a readable video",
         ),
         (lambda tmp, video: str(tmp), "no images"),
@@ -205,7 +216,9 @@ def test_output_that_is_a_file_is_refused(sample_video, tmp_path, capsys):
     assert target.read_text() == "keep me"
 
 
-def test_a_different_dataset_is_not_overwritten_without_force(sample_video, sample_dataset, tmp_path, capsys):
+def test_a_different_dataset_is_not_overwritten_without_force(
+    sample_video, sample_dataset, tmp_path, capsys
+):
     before = digest(sample_dataset)
     assert main([str(sample_video), "-o", str(sample_dataset), "--size", "128", "-q"]) == 2
     assert "another dataset" in capsys.readouterr().err

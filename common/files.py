@@ -1,0 +1,52 @@
+"""Write to a temporary name in the same folder, then rename: a reader never sees half a file."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temporary path beside `path` (same suffix, so writers that go by it still work).
+
+    The body writes the temporary file; on a clean exit it replaces `path`, and on an error it
+    is removed and `path` is left as it was.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.stem}.", suffix=path.suffix or ".tmp", dir=path.parent
+    )
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_atomic(path: str | os.PathLike[str], write: Callable[[Path], Any]) -> None:
+    """Call `write(tmp)` to fill a temporary file, then rename it to `path`."""
+    with atomic_path(path) as tmp:
+        write(tmp)
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """`path` holds exactly `data`, or what it held before."""
+    write_atomic(path, lambda tmp: tmp.write_bytes(data))
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """`path` holds exactly `text`, or what it held before."""
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_json_atomic(path: str | os.PathLike[str], value: Any) -> None:
+    """`value` as indented JSON with a final newline, written atomically."""
+    write_text_atomic(path, json.dumps(value, indent=2) + "\n")
