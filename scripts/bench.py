@@ -7,7 +7,6 @@ Run through `scripts/bench` (which sets up .venv first). Prints a table and writ
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -17,9 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
+from common.cli import import_tensorflow
+from common.files import write_json_atomic
+
 
 def device() -> str:
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
@@ -104,9 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     report["seconds"] = time.perf_counter() - started
 
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    tmp_json = f"{args.json}.tmp"
-    Path(tmp_json).write_text(json.dumps(report, indent=2) + "\n")
-    os.replace(tmp_json, args.json)
+    write_json_atomic(args.json, report)
     print(format_report(report))
     print(f"\nfigures written to {args.json}")
     return 0
@@ -138,7 +138,8 @@ def format_report(r: dict) -> str:
             (
                 f"{label}: train steps/s",
                 f"{t['steps_per_s']:.2f}",
-                f"ours {t['ours_ms']:.0f} ms vs baseline {t['baseline_ms']:.0f} ms: {t['speedup']:.2f}x (goal >= 1.5x)",
+                f"ours {t['ours_ms']:.0f} ms vs baseline {t['baseline_ms']:.0f} ms: "
+                f"{t['speedup']:.2f}x (goal >= 1.5x)",
             ),
             (f"{name}: generator (ms/frame)", f"{t['generator_ms']:.1f}", ""),
             (

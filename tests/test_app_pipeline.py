@@ -1,4 +1,4 @@
-"""The live pipeline on the real sample video with the tiny model: threads, drops, timings, held output."""
+"""The live pipeline on the real sample video, tiny model: threads, drops, timings, held output."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`reenact` on the real sample with the tiny model: frame count, rate, side by side, one-line errors."""
+"""`reenact` on the real sample, tiny model: frame count, rate, side by side, one-line errors."""
 
 from __future__ import annotations
 

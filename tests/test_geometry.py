@@ -20,7 +20,7 @@ from landmarks.regions import N_POINTS, inter_ocular
 
 
 def template_face(size: int = 256) -> np.ndarray:
-    """68 plausible points: the template's stable points plus the rest spread on a face-like oval."""
+    """68 plausible points: the template's stable points, the rest spread on a face-like oval."""
     rng = np.random.default_rng(0)
     pts = np.zeros((N_POINTS, 2))
     angles = np.linspace(0, 2 * np.pi, N_POINTS, endpoint=False)
@@ -90,7 +90,7 @@ def test_aligned_crop_puts_the_stable_points_on_the_template_whatever_the_pose()
         crop, m, in_crop = align_frame(frame, posed, size)
         assert crop.shape == (size, size, 3)
         np.testing.assert_allclose(in_crop, target, atol=1e-2)
-        # Image and points share the transform: a dot drawn at a point lands on that point in the crop.
+        # Image and points share the transform: a dot drawn at a point lands on it in the crop.
         x, y = posed[30]
         if 0 <= x < 638 and 0 <= y < 478:
             frame[int(y) : int(y) + 2, int(x) : int(x) + 2] = 255
