@@ -1,4 +1,4 @@
-"""evaluate on the sample dataset: a perfect stand-in, the nearest-neighbour baseline, the tiny model."""
+"""evaluate on the sample dataset: a perfect stand-in, the nearest neighbour, a tiny model."""
 
 from __future__ import annotations
 
