@@ -1,4 +1,4 @@
-"""Timing the live pipeline on a video file at camera size: per-stage ms, FPS, latency, threads vs one thread."""
+"""Timing the live pipeline on a video at camera size: stage ms, FPS, latency, threads vs one."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ from typing import Any
 import cv2
 import numpy as np
 
-from app.errors import InputError
 from app.face import FaceStage, GeneratorStage, ModelSpec
 from app.model import load_model
 from app.pipeline import Pipeline, run_sequential
 from app.sources import MemorySource
+from common.cli import run_command
+from common.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +63,8 @@ def _threaded(
     source = MemorySource(frames, fps, loop=True, paced=paced)
     pipe = Pipeline(source, _stages(bundle), [lambda frame: None], back_pressure=not paced).start()
     try:
-        time.sleep(
-            WARM_UP_SECONDS
-        )  # the first detection and TensorFlow's first calls are not steady state
+        # The first detection and TensorFlow's first calls are not steady state.
+        time.sleep(WARM_UP_SECONDS)
         pipe.reset_stats()
         time.sleep(seconds)
         stats = pipe.stats()
@@ -79,19 +79,20 @@ def time_pipeline(
     source: str | Path,
     seconds: float = 10.0,
     size: tuple[int, int] = CAMERA_SIZE,
+    verbose: bool = False,
 ) -> dict[str, Any]:
-    """Run the live pipeline on `source` scaled to `size` (640×480, a webcam's frames) for `seconds`, three ways.
+    """Run the live pipeline on `source` at `size` (a webcam's 640×480) for `seconds`, three ways.
 
-    - live: paced at the file's rate like a camera, threaded; gives fps and latency as a user sees them;
+    - live: paced at the file's rate like a camera, threaded; fps and latency as a user sees them;
     - threaded throughput: one thread per stage, each handing on a frame as soon as the next
       stage is free (pipelining with back-pressure, nothing dropped, no work wasted);
     - sequential: the same stages one after another on one thread.
-    Returns fps, latency_p50_ms, latency_p95_ms, stage_ms (mean ms per stage, live run), stage_p95_ms,
-    dropped, threaded_fps, sequential_fps, threaded_vs_sequential (throughput ratio), source_fps, size, model.
-    Raises InputError for a model or video that cannot be read.
+    Returns fps, latency_p50_ms, latency_p95_ms, stage_ms (mean ms per stage, live run),
+    stage_p95_ms, dropped, threaded_fps, sequential_fps, threaded_vs_sequential (throughput
+    ratio), source_fps, size, model. Raises InputError for a model or video that cannot be read.
     """
-    bundle = load_model(model_dir)
-    frames, fps = read_frames(source, size)
+    frames, fps = read_frames(source, size)  # a bad video fails before TensorFlow loads
+    bundle = load_model(model_dir, verbose=verbose)
     live = _threaded(bundle, frames, fps, seconds, paced=True)
     threaded = _threaded(bundle, frames, fps, seconds, paced=False)
     seq_source = MemorySource(frames, fps, loop=True, paced=False)
@@ -128,26 +129,33 @@ def time_pipeline(
     return result
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m app.bench",
-        description=time_pipeline.__doc__.splitlines()[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        prog="python -m app.bench", description=time_pipeline.__doc__.splitlines()[0]
     )
     p.add_argument("--model", required=True, help="model bundle directory")
     p.add_argument("--source", required=True, help="video file standing in for the camera")
     p.add_argument(
-        "--seconds", type=float, default=10.0, help="seconds per measurement (three of them)"
+        "--seconds",
+        type=float,
+        default=10.0,
+        help="seconds per measurement, three of them (default: %(default)s)",
     )
-    args = p.parse_args(argv)
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="show TensorFlow's own start-up messages"
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
-    try:
-        result = time_pipeline(args.model, args.source, args.seconds)
-    except InputError as e:
-        print(f"bench: error: {e}", file=sys.stderr)
-        return 2
-    print(json.dumps(result, indent=2))
-    return 0
+
+    def body() -> None:
+        result = time_pipeline(args.model, args.source, args.seconds, verbose=args.verbose)
+        print(json.dumps(result, indent=2))
+
+    return run_command("bench", body)
 
 
 if __name__ == "__main__":

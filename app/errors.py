@@ -1,5 +1,5 @@
-"""The one error type `app` raises for a user's mistake; command lines print it as one line."""
+"""The app's name for the one user-error type, kept so that `from app.errors import` still works."""
 
+from common.errors import InputError
 
-class InputError(Exception):
-    """Bad input from the user: a source that cannot be opened, an output that cannot be written."""
+__all__ = ["InputError"]

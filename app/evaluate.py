@@ -1,4 +1,4 @@
-"""`evaluate`: how good is a model, in numbers, on the frames it never saw, against a baseline to beat.
+"""`evaluate`: how good a model is, in numbers, on frames it never saw, against a baseline to beat.
 
 On the dataset's validation tail, each held-out drawing drives the generator and the output is
 compared with the real frame: pixels (L1, PSNR, SSIM), expression (the landmark stage run on the
@@ -11,12 +11,11 @@ the training photo whose points are closest: a model must beat it to be worth ha
 from __future__ import annotations
 
 import argparse
-import json
+import errno
 import logging
 import math
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,9 +24,13 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from gan.errors import InputError as ModelError
+from app.model import check_model_path, load_model
+from common.cli import run_command
+from common.errors import InputError
+from common.files import write_json_atomic
 from gan.metrics import image_metrics
-from landmarks import DrawingParams, FaceTracker, InputError, draw_landmarks
+from landmarks import DrawingParams, FaceTracker, draw_landmarks
+from landmarks.dataset_format import DatasetIndex, load_index, read_pair
 from landmarks.identity import SAME_PERSON_DISTANCE, FaceDescriptor
 from landmarks.regions import inter_ocular
 
@@ -35,14 +38,13 @@ log = logging.getLogger(__name__)
 
 # The HOG detector wants faces of 80 px and up: small outputs are enlarged before they are measured.
 MEASURE_SIZE = 256
-Generate = Callable[
-    [np.ndarray, np.ndarray], np.ndarray
-]  # (drawings, val indices) -> faces, uint8 RGB
+# (drawings, their positions in the ValSet) -> faces, uint8 RGB
+Generate = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 @dataclass
 class ValSet:
-    """The validation tail of a dataset at the model's size, plus the training points for the baseline."""
+    """A dataset's validation tail at the model's size, and the training points for the baseline."""
 
     drawings: np.ndarray  # (N, S, S, 3) uint8 RGB
     real: np.ndarray  # (N, S, S, 3) uint8 RGB
@@ -52,52 +54,41 @@ class ValSet:
     size: int
 
 
-def _read_pair(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise InputError(f"{path}: unreadable image")
-    img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-    half = img.shape[1] // 2
-    return img[:, :half], img[:, half:]
+def _splits(index: DatasetIndex, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """(val rows, at most `limit` of them; train rows); InputError unless there are both."""
+    val, train = index.rows("val")[:limit], index.rows("train")
+    if len(val) == 0 or len(train) == 0:
+        raise InputError(
+            f"{index.root}: needs both a train and a val split (val {len(val)}, train {len(train)})"
+        )
+    return val, train
+
+
+def _photo_at(path: Path, size: int) -> np.ndarray:
+    """The photo half of a pair file, at `size` pixels."""
+    _, photo = read_pair(path)
+    if photo.shape[0] == size:
+        return photo
+    return cv2.resize(photo, (size, size), interpolation=cv2.INTER_AREA)
 
 
 def load_val_set(
-    dataset: str | Path, size: int, drawing: DrawingParams, limit: int | None = None
+    dataset: str | Path | DatasetIndex,
+    size: int,
+    drawing: DrawingParams,
+    limit: int | None = None,
 ) -> ValSet:
-    """Read the held-out pairs; drawings are redrawn at the model's size with the model's parameters."""
-    root = Path(dataset)
-    manifest_path, npz_path = root / "manifest.json", root / "landmarks.npz"
-    if not manifest_path.is_file() or not npz_path.is_file():
-        raise InputError(
-            f"{root}: not a dataset made by make-dataset (no manifest.json / landmarks.npz)"
-        )
-    try:
-        manifest = json.loads(manifest_path.read_text())
-        lm = np.load(npz_path)
-        points, split, index = lm["points"], lm["split"], lm["index"]
-    except (OSError, ValueError, KeyError) as e:
-        raise InputError(f"{root}: unreadable dataset ({e})") from None
-    scale = size / manifest["size"]
-    val = np.flatnonzero(split == 1)[:limit]
-    train = np.flatnonzero(split == 0)
-    if len(val) == 0 or len(train) == 0:
-        raise InputError(
-            f"{root}: needs both a train and a val split (val {len(val)}, train {len(train)})"
-        )
-    real = []
-    for i in val:
-        _, photo = _read_pair(root / "val" / f"{index[i]:06d}.png")
-        real.append(
-            cv2.resize(photo, (size, size), interpolation=cv2.INTER_AREA) if scale != 1 else photo
-        )
-    pts = points[val] * scale
-    drawings = np.stack([draw_landmarks(p, size, drawing) for p in pts])
+    """Read the held-out pairs; drawings are redrawn at the model's size with its parameters."""
+    index = dataset if isinstance(dataset, DatasetIndex) else load_index(dataset)
+    val, train = _splits(index, limit)
+    scale = size / index.size
+    pts = index.points[val] * scale
     return ValSet(
-        drawings,
-        np.stack(real),
+        np.stack([draw_landmarks(p, size, drawing) for p in pts]),
+        np.stack([_photo_at(index.path(i), size) for i in val]),
         pts,
-        points[train] * scale,
-        [root / "train" / f"{index[i]:06d}.png" for i in train],
+        index.points[train] * scale,
+        [index.path(i) for i in train],
         size,
     )
 
@@ -109,12 +100,7 @@ def nearest_neighbour(val: ValSet) -> Generate:
         out = []
         for i in indices:
             d = np.linalg.norm(val.train_points - val.points[i], axis=-1).mean(axis=-1)
-            _, photo = _read_pair(val.train_paths[int(d.argmin())])
-            out.append(
-                cv2.resize(photo, (val.size, val.size), interpolation=cv2.INTER_AREA)
-                if photo.shape[0] != val.size
-                else photo
-            )
+            out.append(_photo_at(val.train_paths[int(d.argmin())], val.size))
         return np.stack(out)
 
     return generate
@@ -128,14 +114,15 @@ class FaceMeasures:
         self.descriptor = FaceDescriptor()
 
     def __call__(self, rgb: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """(points, descriptor) of the face in `rgb`, in `rgb`'s pixels; Nones when none is found."""
+        """(points, descriptor) of the face in `rgb`, in `rgb`'s pixels; Nones without a face."""
         scale = MEASURE_SIZE / rgb.shape[0]
         big = (
             cv2.resize(rgb, (MEASURE_SIZE, MEASURE_SIZE), interpolation=cv2.INTER_CUBIC)
             if scale != 1
             else rgb
         )
-        self.tracker.reset()  # each image on its own: a track would carry a face into an image without one
+        # Each image on its own: a track would carry a face into an image without one.
+        self.tracker.reset()
         found = self.tracker(cv2.cvtColor(big, cv2.COLOR_RGB2BGR))
         if not found.found:
             return None, None
@@ -196,16 +183,19 @@ def evaluate_outputs(
 
 
 def evaluate_model(
-    model_dir: str | Path, dataset: str | Path, limit: int | None = None, progress: bool = False
+    model_dir: str | Path,
+    dataset: str | Path,
+    limit: int | None = None,
+    progress: bool = False,
+    verbose: bool = False,
 ) -> dict:
     """The model and the nearest-neighbour baseline on the dataset's validation tail."""
-    from gan.bundle import load_bundle
-
-    try:
-        bundle = load_bundle(model_dir)
-    except ModelError as e:
-        raise InputError(str(e)) from None
-    val = load_val_set(dataset, bundle.size, DrawingParams.from_dict(bundle.drawing), limit)
+    # Mistyped paths fail before TensorFlow loads with the model.
+    check_model_path(model_dir)
+    index = load_index(dataset)
+    _splits(index, limit)
+    bundle = load_model(model_dir, warm_up=False, verbose=verbose)
+    val = load_val_set(index, bundle.size, DrawingParams.from_dict(bundle.drawing), limit)
     measures = FaceMeasures()
     real = real_descriptors(val, measures)
     return {
@@ -235,7 +225,9 @@ ROWS = [  # key, label, better
 
 
 def format_table(report: dict) -> str:
-    def cell(v) -> str:
+    """The report as a table: one metric a line, the model beside the baseline."""
+
+    def cell(v: float | None) -> str:
         return "—" if v is None else f"{v:.3f}"
 
     lines = [
@@ -250,44 +242,61 @@ def format_table(report: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="evaluate",
-        description="Measure a model on its dataset's held-out tail, beside the nearest-neighbour baseline.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Measure a model on its dataset's held-out tail, "
+        "beside the nearest-neighbour baseline.",
     )
     p.add_argument(
         "--model", required=True, help="model bundle directory (generator.keras + bundle.json)"
     )
     p.add_argument("--dataset", required=True, help="dataset directory made by make-dataset")
     p.add_argument("--json", help="also write the figures to this JSON file")
-    p.add_argument("--limit", type=int, help="use at most this many held-out pairs")
+    p.add_argument("--limit", type=int, help="use at most this many held-out pairs (default: all)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        report = evaluate_model(args.model, args.dataset, args.limit, progress=not args.quiet)
-        if args.json:
-            _write_json(args.json, report)
-    except InputError as e:
-        print(f"evaluate: error: {e}", file=sys.stderr)
-        return 2
-    print(format_table(report))
-    if args.json:
-        print(f"figures written to {args.json}")
-    return 0
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="debug logs and TensorFlow's own messages"
+    )
+    return p
+
+
+def _check_writable(path: str) -> None:
+    """The JSON's folder must exist and take files, checked before the long evaluation."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise InputError(f"{path}: cannot write there ({os.strerror(errno.ENOENT)})")
+    if not os.access(directory, os.W_OK):
+        raise InputError(f"{path}: cannot write there ({os.strerror(errno.EACCES)})")
 
 
 def _write_json(path: str, report: dict) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
     try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".evaluate.", suffix=".json")
+        write_json_atomic(path, report)
     except OSError as e:
         raise InputError(f"{path}: cannot write there ({e.strerror or e})") from None
-    with os.fdopen(fd, "w") as f:
-        json.dump(report, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # Not common.cli.setup_logging: its force=True would replace handlers already in place.
+    level = logging.DEBUG if args.verbose else logging.INFO
+    logging.basicConfig(level=level, format="%(message)s")
+
+    def body() -> int:
+        if args.json:
+            _check_writable(args.json)
+        report = evaluate_model(
+            args.model, args.dataset, args.limit, progress=not args.quiet, verbose=args.verbose
+        )
+        if args.json:
+            _write_json(args.json, report)
+        print(format_table(report))
+        if args.json:
+            print(f"figures written to {args.json}")
+        return 0
+
+    return run_command("evaluate", body)
 
 
 if __name__ == "__main__":

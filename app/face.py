@@ -1,4 +1,4 @@
-"""The landmark and generator stages: camera frame → 68 points → the target's line drawing → face."""
+"""The landmark and generator stages: camera frame → 68 points → the target's drawing → face."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ DEFAULT_SMOOTHING = 0.5
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """What the landmark stage needs from a model bundle: how to crop, draw and whose shape to wear."""
+    """What the landmark stage needs from a bundle: how to crop, draw and whose shape to wear."""
 
     size: int = DEFAULT_SIZE
     alignment: Alignment = Alignment()
@@ -61,7 +61,7 @@ def smoothing_filter(strength: float) -> OneEuroFilter | None:
 
 
 class FaceStage:
-    """FaceTracker → One Euro smoothing → alignment → retargeting → drawing, as the model bundle says.
+    """FaceTracker → One Euro smoothing → alignment → retargeting → drawing, as the bundle says.
 
     Without a face the last drawing is held and `frame.face` is False. The driver's neutral shape is
     the mean of their aligned points over the first second with a face, or over the second after
@@ -117,7 +117,7 @@ class FaceStage:
 
     @property
     def calibrating(self) -> bool:
-        """Still taking the driver's neutral face (only while retargeting onto a reference shape)."""
+        """Still taking the driver's neutral face (only when retargeting onto a reference shape)."""
         return self._collecting and self.retarget and self.spec.reference_shape is not None
 
     # -- the stage ------------------------------------------------------------------------------

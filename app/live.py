@@ -9,11 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.errors import InputError
 from app.face import DEFAULT_SMOOTHING, FaceStage, GeneratorStage, ModelSpec
 from app.pipeline import Frame, Pipeline
 from app.sinks import Recorder, RecorderSink, VirtualCameraSink
 from app.sources import Source, open_source
+from common.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +30,10 @@ class LiveSession:
         on_frame: Callable[[Frame], None],
         on_model: Callable[[str, str | None], None] | None = None,
         smoothing: float = DEFAULT_SMOOTHING,
+        verbose: bool = False,
     ) -> None:
         self.on_frame = on_frame
+        self.verbose = verbose  # let TensorFlow's start-up messages through when a model loads
         self.on_model = on_model
         self.face = FaceStage(smoothing=smoothing)
         self.generator = GeneratorStage()
@@ -85,10 +87,27 @@ class LiveSession:
             return "stopped"
         return self.pipeline.source.status
 
+    # -- what a window shows -----------------------------------------------------------------
+
+    @property
+    def bundle(self) -> Any:
+        """The loaded model bundle (gan.bundle.Bundle), or None."""
+        return self.generator.bundle
+
+    @property
+    def calibrating(self) -> bool:
+        """Still taking the driver's neutral face."""
+        return self.face.calibrating
+
+    @property
+    def recorded_frames(self) -> int | None:
+        """Frames recorded so far, or None when not recording."""
+        return self.recorder.recorder.frames if self.recorder is not None else None
+
     # -- model -----------------------------------------------------------------------------------
 
     def load_model(self, path: str, wait: bool = False) -> None:
-        """Load a model bundle in the background; the camera keeps running meanwhile and after a failure."""
+        """Load a model bundle in the background; the camera keeps running, even after a failure."""
         self.loading = str(path)
         self._loader = threading.Thread(
             target=self._load, args=(str(path),), name="mirror-model-loader", daemon=True
@@ -102,7 +121,7 @@ class LiveSession:
 
         error = None
         try:
-            bundle = load_model(path)
+            bundle = load_model(path, verbose=self.verbose)
         except InputError as e:
             bundle, error = None, str(e)
         except Exception as e:  # a model that does not load must never take the window down
@@ -136,9 +155,7 @@ class LiveSession:
         """Record what is shown from now on; raises InputError for a path that cannot be written."""
         self.stop_recording()
         fps = self.pipeline.source.fps if self.pipeline is not None else 30.0
-        size = (
-            self.generator.bundle.size if self.generator.bundle is not None else self.face.spec.size
-        )
+        size = self.bundle.size if self.bundle is not None else self.face.spec.size
         self.recorder = RecorderSink(Recorder(path, fps), size, side_by_side=side_by_side)
         if self.pipeline is not None:
             self.pipeline.add_sink(self.recorder)
@@ -153,7 +170,7 @@ class LiveSession:
         return recorder.close()
 
     def set_virtual_camera(self, on: bool) -> None:
-        """Turn the virtual camera on or off; raises InputError saying what to install when it cannot."""
+        """Turn the virtual camera on or off; InputError saying what to install when it cannot."""
         if on and self.virtual_camera is None:
             fps = self.pipeline.source.fps if self.pipeline is not None else 30.0
             self.virtual_camera = VirtualCameraSink(fps)
@@ -166,13 +183,13 @@ class LiveSession:
             cam.close()
 
     def close(self, timeout: float = 1.0) -> bool:
-        """Stop everything; True when every thread this session started has ended within `timeout`."""
+        """Stop everything; True when every thread this session started ended within `timeout`."""
         deadline = time.monotonic() + timeout
         self._closed = True
         ok = self.stop(timeout)
         self.stop_recording()
         self.set_virtual_camera(False)
         if self._loader is not None:
-            # A model half-loaded in TensorFlow cannot be interrupted; it is a daemon and is ignored.
+            # A model half-loaded in TensorFlow cannot be interrupted: a daemon, it is left be.
             self._loader.join(max(0.0, deadline - time.monotonic()))
         return ok

@@ -29,14 +29,11 @@ class Frame:
     captured: float  # time.perf_counter() when the source had it
     image: np.ndarray  # BGR, as the camera gave it
     points: np.ndarray | None = None  # the smoothed 68 points in frame pixels (None without a face)
-    drawing: np.ndarray | None = (
-        None  # RGB line drawing at the model size (the last one held without a face)
-    )
+    # RGB line drawing at the model size (the last one held without a face)
+    drawing: np.ndarray | None = None
     generated: np.ndarray | None = None  # RGB generated face (the last one held without a face)
     face: bool = False  # a face was found in *this* frame
-    ms: dict[str, float] = field(
-        default_factory=dict
-    )  # stage name → milliseconds spent on this frame
+    ms: dict[str, float] = field(default_factory=dict)  # stage name → ms spent on this frame
 
 
 Stage = Callable[[Frame], Frame]
@@ -101,7 +98,7 @@ class Mailbox(Generic[T]):
 
 
 class Timings:
-    """Per-stage milliseconds, end-to-end latency and output rate; shared by both ways of running."""
+    """Per-stage milliseconds, end-to-end latency and output rate, for both ways of running."""
 
     def __init__(self, stages: Sequence[str]) -> None:
         self.stages = {name: Rolling() for name in ("source", *stages, "sinks")}
@@ -131,6 +128,22 @@ class Timings:
             "latency_ms": self.latency.summary(),
             "stage_ms": {name: r.summary() for name, r in self.stages.items()},
         }
+
+
+def _next_frame(
+    source: Source, index: int, timings: Timings, stop: threading.Event
+) -> Frame | None:
+    """The source's next image as frame `index`, its read time recorded; None while it has none.
+
+    Both ways of running take frames here, so a frame is stamped and timed the same in each.
+    """
+    image = source.read(stop)
+    if image is None:
+        return None
+    frame = Frame(index, time.perf_counter(), image)
+    frame.ms["source"] = source.read_ms
+    timings.stages["source"].add(source.read_ms)
+    return frame
 
 
 def _run_stage(name: str, stage: Stage, frame: Frame, timings: Timings) -> Frame:
@@ -252,14 +265,11 @@ class Pipeline:
             while not self._stop.is_set():
                 if self.back_pressure and not out.wait_empty(self._stop):
                     break
-                image = self.source.read(self._stop)
-                if image is None:
+                frame = _next_frame(self.source, self.frames_in, self.timings, self._stop)
+                if frame is None:
                     if self.source.finished:
                         break
                     continue
-                frame = Frame(self.frames_in, time.perf_counter(), image)
-                frame.ms["source"] = self.source.read_ms
-                self.timings.stages["source"].add(self.source.read_ms)
                 self.frames_in += 1
                 out.put(frame)
         except Exception:
@@ -300,7 +310,7 @@ class Pipeline:
         self._dropped_at_reset = [box.dropped for box in self.mailboxes]
 
     def stats(self) -> dict[str, Any]:
-        """Per-stage ms, FPS, latency, frame counts and drops, for the status bar and the benchmark."""
+        """Per-stage ms, FPS, latency, frame counts and drops (status bar and benchmark)."""
         s = self.timings.summary()
         s["frames_in"] = self.frames_in - self._frames_in_at_reset
         since = zip(self.mailboxes, self._dropped_at_reset, strict=True)
@@ -329,13 +339,11 @@ def run_sequential(
     while not stop.is_set() and (max_frames is None or n < max_frames):
         if deadline is not None and time.perf_counter() >= deadline:
             break
-        image = source.read(stop)
-        if image is None:
+        frame = _next_frame(source, n, timings, stop)
+        if frame is None:
             if source.finished:
                 break
             continue
-        frame = Frame(n, time.perf_counter(), image)
-        timings.stages["source"].add(source.read_ms)
         n += 1
         for name, stage in stages:
             frame = _run_stage(name, stage, frame, timings)

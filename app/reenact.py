@@ -11,18 +11,21 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from app.errors import InputError
 from app.face import DEFAULT_SMOOTHING, FaceStage, GeneratorStage, ModelSpec
 from app.model import load_model
 from app.pipeline import Frame, run_sequential
 from app.sinks import Recorder, RecorderSink
 from app.sources import VideoSource, open_source
+from common.cli import run_command
+from common.errors import InputError
 
 log = logging.getLogger("reenact")
 
 
 @dataclass
 class ReenactConfig:
+    """One reenact run; the command's flags map onto these fields one to one."""
+
     model: str
     source: str
     output: str
@@ -30,10 +33,11 @@ class ReenactConfig:
     retarget: bool = True
     smoothing: float = DEFAULT_SMOOTHING
     progress: bool = True
+    verbose: bool = False
 
 
 def reenact(cfg: ReenactConfig) -> dict:
-    """Write cfg.output with one frame per source frame at the source's rate; returns the run's statistics.
+    """Write cfg.output, one frame per source frame at the source's rate; returns the run's stats.
 
     Raises InputError for a bad model, source or output, before any frame is processed.
     """
@@ -42,10 +46,8 @@ def reenact(cfg: ReenactConfig) -> dict:
         source.close()
         raise InputError(f"--source must be a video file, not a camera: {cfg.source}")
     try:
-        recorder = Recorder(
-            cfg.output, source.fps
-        )  # checks the path now, before the slow model load
-        bundle = load_model(cfg.model)
+        recorder = Recorder(cfg.output, source.fps)  # checks the path before the slow model load
+        bundle = load_model(cfg.model, verbose=cfg.verbose)
         face = FaceStage(
             ModelSpec.from_bundle(bundle), smoothing=cfg.smoothing, retarget=cfg.retarget
         )
@@ -80,8 +82,8 @@ def reenact(cfg: ReenactConfig) -> dict:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="reenact",
-        description="Drive a trained target face with a video: every frame, at the video's rate, into an mp4.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Drive a trained target face with a video: "
+        "every frame, at the video's rate, into an mp4.",
     )
     p.add_argument(
         "--model", required=True, help="model bundle directory (generator.keras + bundle.json)"
@@ -99,32 +101,37 @@ def build_parser() -> argparse.ArgumentParser:
         "--smoothing",
         type=float,
         default=DEFAULT_SMOOTHING,
-        help="landmark smoothing, 0 (none) to 1",
+        help="landmark smoothing, 0 (none) to 1 (default: %(default)s)",
     )
     p.add_argument("-q", "--quiet", dest="progress", action="store_false", help="no progress bar")
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="show TensorFlow's own start-up messages"
+    )
     return p
+
+
+def _report(stats: dict, output: str) -> None:
+    """One line on what was written and what a frame cost."""
+    sm = stats["stage_ms"]
+    print(
+        f"{stats['frames_out']} frames → {Path(output)}  "
+        f"(landmarks {sm['landmarks']['mean']:.1f} ms, "
+        f"generator {sm['generator']['mean']:.1f} ms a frame)",
+        file=sys.stderr,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     cfg = ReenactConfig(**vars(args))
-    try:
+
+    def body() -> None:
         stats = reenact(cfg)
-    except InputError as e:
-        print(f"reenact: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("reenact: interrupted; no output written", file=sys.stderr)
-        return 130
-    if cfg.progress:
-        sm = stats["stage_ms"]
-        print(
-            f"{stats['frames_out']} frames → {Path(cfg.output)}  "
-            f"(landmarks {sm['landmarks']['mean']:.1f} ms, generator {sm['generator']['mean']:.1f} ms a frame)",
-            file=sys.stderr,
-        )
-    return 0
+        if cfg.progress:
+            _report(stats, cfg.output)
+
+    return run_command("reenact", body, interrupted="interrupted; no output written")
 
 
 if __name__ == "__main__":

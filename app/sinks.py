@@ -1,17 +1,19 @@
-"""Where frames go: an mp4 recorder, a virtual camera, and side-by-side composition shared by both."""
+"""Where frames go: an mp4 recorder, a virtual camera, and the side-by-side picture both use."""
 
 from __future__ import annotations
 
 import logging
 import os
 import threading
+from contextlib import ExitStack
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from app.errors import InputError
 from app.pipeline import Frame
+from common.errors import InputError
+from common.files import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,10 @@ def _even(n: int) -> int:
     return n + (n & 1)  # most mp4 encoders want even sides
 
 
+class _Discarded(Exception):
+    """Thrown into atomic_path to make it remove the temporary file instead of renaming it."""
+
+
 class Recorder:
     """Writes RGB images to an mp4, under a temporary name renamed at close().
 
@@ -70,10 +76,10 @@ class Recorder:
             raise InputError(f"cannot write {self.path}: directory is not writable")
         if self.path.is_dir():
             raise InputError(f"cannot write {self.path}: it is a directory")
-        # Keep the suffix: the container is chosen by it.
-        self.tmp_path = self.path.with_name(
-            f".{self.path.stem}.tmp{os.getpid()}{self.path.suffix or '.mp4'}"
-        )
+        # The temporary file (named by atomic_path, keeping the suffix that picks the container)
+        # lives from open to close, across threads, so its context is held open in a stack.
+        self.tmp_path: Path | None = None
+        self._file: ExitStack | None = None
         self._writer: cv2.VideoWriter | None = None
         self._size: tuple[int, int] | None = None
         self._lock = threading.Lock()  # write() from the sink thread, close() from the UI
@@ -85,14 +91,29 @@ class Recorder:
 
     def _open(self, width: int, height: int) -> None:
         self._size = (_even(width), _even(height))
+        self._file = ExitStack()
+        # The encoder picks the container by the name it writes to: no suffix is still an mp4.
+        self.tmp_path = self._file.enter_context(
+            atomic_path(self.path, suffix=self.path.suffix or ".mp4")
+        )
         self._writer = cv2.VideoWriter(
             str(self.tmp_path), cv2.VideoWriter_fourcc(*self.fourcc), self.fps, self._size
         )
         if not self._writer.isOpened():
             self._writer = None
-            raise InputError(
-                f"cannot write {self.path}: no {self.fourcc} encoder for {self.path.suffix or 'mp4'}"
-            )
+            self._end_file(keep=False)
+            container = self.path.suffix or "mp4"
+            raise InputError(f"cannot write {self.path}: no {self.fourcc} encoder for {container}")
+
+    def _end_file(self, keep: bool) -> None:
+        """Rename the temporary file onto `path` (keep), or remove it."""
+        file, self._file = self._file, None
+        if file is None:
+            return
+        if keep:
+            file.close()
+        else:
+            file.__exit__(_Discarded, _Discarded(), None)
 
     def write(self, rgb: np.ndarray) -> None:
         with self._lock:
@@ -115,10 +136,9 @@ class Recorder:
             if writer is None:
                 return None
             writer.release()
+        self._end_file(keep=self.frames > 0)
         if self.frames == 0:
-            self.tmp_path.unlink(missing_ok=True)
             return None
-        os.replace(self.tmp_path, self.path)
         log.info("wrote %d frames to %s", self.frames, self.path)
         return self.path
 
@@ -128,7 +148,7 @@ class Recorder:
             writer, self._writer = self._writer, None
             if writer is not None:
                 writer.release()
-        self.tmp_path.unlink(missing_ok=True)
+        self._end_file(keep=False)
 
 
 class RecorderSink:

@@ -16,9 +16,8 @@ os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-import landmarks  # noqa: E402
 import landmarks.video  # noqa: E402
-from app.errors import InputError  # noqa: E402
+from common.errors import InputError  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +43,7 @@ class Source(Protocol):
 
 
 class Pacer:
-    """Hands out frame times at `fps` like a camera: waits for the next one, never bursts after a stall."""
+    """Frame times at `fps` like a camera's: waits for the next one, never bursts after a stall."""
 
     def __init__(self, fps: float) -> None:
         self.fps = fps
@@ -243,16 +242,11 @@ class MemorySource:
 
 
 def open_source(spec: str | int, loop: bool = False, paced: bool = True) -> Source:
-    """A camera for an index ("0", 1), else a video file; raises InputError for a file that cannot be read."""
+    """A camera for an index ("0", 1), else a video file; InputError for an unreadable file."""
     if isinstance(spec, int) or str(spec).strip().isdigit():
         return CameraSource(int(spec))
     path = os.path.expanduser(str(spec))
-    try:
-        checked = landmarks.video.open_source(
-            path
-        )  # reads a first frame: a corrupt file fails here
-    except landmarks.InputError as e:
-        raise InputError(str(e)) from None
+    checked = landmarks.video.open_source(path)  # reads a first frame: a corrupt file fails here
     if checked.images is not None:
         raise InputError(
             f"{path}: a folder of images; live use needs a camera index or a video file"

@@ -1,4 +1,4 @@
-"""`live-mirror`: the Qt window, one view per stage (camera | drawing | generated face) and its controls."""
+"""`live-mirror`: the Qt window, one view per stage (camera | drawing | face) and its controls."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import math
 import sys
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,10 +30,11 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from app.errors import InputError
 from app.face import DEFAULT_SMOOTHING
 from app.live import LiveSession
 from app.pipeline import Frame
+from common.cli import run_command
+from common.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,30 @@ CAMERAS = 4  # camera indices offered in the picker
 VIEW_SIZE = 320
 STATUS_MS = 250
 STAGE_LABELS = (("landmarks", "landmarks"), ("generator", "generator"), ("sinks", "view"))
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    """One stage's view: its name, title, show/hide key, first message and picture in a frame."""
+
+    name: str
+    title: str
+    key: str
+    waiting: str
+    picture: Callable[[Frame], np.ndarray | None]  # RGB, or None to keep what is shown
+
+
+VIEWS = (
+    ViewSpec("camera", "camera", "1", "starting the camera…", lambda f: f.image[..., ::-1]),
+    ViewSpec("drawing", "landmarks", "2", "no face yet", lambda f: f.drawing),
+    ViewSpec(
+        "generated",
+        "generated",
+        "3",
+        "no model: open a model bundle (Ctrl+O)",
+        lambda f: f.generated,
+    ),
+)
 
 
 def to_pixmap(rgb: np.ndarray, mirror: bool) -> QPixmap:
@@ -115,7 +142,7 @@ class FrameBridge(QObject):
 
 
 class MirrorWindow(QMainWindow):
-    """The live-mirror window. `settings`: where choices are kept (tests pass a file in a temp dir)."""
+    """The live-mirror window. `settings`: where choices are kept (tests pass a temporary file)."""
 
     def __init__(
         self,
@@ -123,6 +150,7 @@ class MirrorWindow(QMainWindow):
         model: str | None = None,
         source: str | None = None,
         loop: bool | None = None,
+        verbose: bool = False,
     ) -> None:
         super().__init__()
         self.settings = settings or QSettings(
@@ -137,11 +165,14 @@ class MirrorWindow(QMainWindow):
             self.bridge.push,
             lambda path, err: self.bridge.model_done.emit(path, err or ""),
             smoothing=smoothing,
+            verbose=verbose,
         )
         self.frames_shown = 0
         self.last_face = False
         self._build_views()
-        self._build_controls(smoothing)
+        self._build_actions()
+        self._build_toolbar(smoothing)
+        self._build_menus()
         self._build_status()
         self._restore(model, source, loop)
         self.timer = QTimer(self)
@@ -151,17 +182,14 @@ class MirrorWindow(QMainWindow):
     # -- building ----------------------------------------------------------------------------
 
     def _build_views(self) -> None:
-        self.views = {
-            "camera": View("camera"),
-            "drawing": View("landmarks"),
-            "generated": View("generated"),
-        }
+        self.views = {spec.name: View(spec.title) for spec in VIEWS}
         central = QWidget()
         column = QVBoxLayout(central)
         row = QHBoxLayout()
-        for view in self.views.values():
-            view.setMinimumWidth(VIEW_SIZE // 2)
-            row.addWidget(view, 1)
+        for spec in VIEWS:
+            self.views[spec.name].setMinimumWidth(VIEW_SIZE // 2)
+            self.views[spec.name].show_message(spec.waiting)
+            row.addWidget(self.views[spec.name], 1)
         column.addLayout(row, 1)
         # What happened last (a model loaded, a recording saved, an error), under the views.
         self.notice = QLabel()
@@ -169,12 +197,14 @@ class MirrorWindow(QMainWindow):
         column.addWidget(self.notice)
         self.setCentralWidget(central)
         self.resize(3 * VIEW_SIZE + 160, VIEW_SIZE + 170)
-        self.views["camera"].show_message("starting the camera…")
-        self.views["drawing"].show_message("no face yet")
-        self.views["generated"].show_message("no model: open a model bundle (Ctrl+O)")
 
     def _action(
-        self, text: str, shortcut: str, slot, checkable: bool = False, checked: bool = False
+        self,
+        text: str,
+        shortcut: str,
+        slot: Callable[..., object],
+        checkable: bool = False,
+        checked: bool = False,
     ) -> QAction:
         action = QAction(text, self)
         action.setShortcut(QKeySequence(shortcut))
@@ -188,48 +218,49 @@ class MirrorWindow(QMainWindow):
         self.addAction(action)  # shortcuts work even with the toolbar hidden
         return action
 
-    def _build_controls(self, smoothing: float) -> None:
-        bar = QToolBar("controls")
-        bar.setObjectName("controls")
-        self.addToolBar(bar)
+    def _build_actions(self) -> None:
         s = self.settings
         self.act_model = self._action("Model…", "Ctrl+O", self.choose_model)
         self.act_video = self._action("Video…", "Ctrl+Shift+O", self.choose_video)
-        self.camera_picker = QComboBox()
-        self.camera_picker.setToolTip("camera or video (Ctrl+K: next)")
-        for i in range(CAMERAS):
-            self.camera_picker.addItem(f"Camera {i}", str(i))
         self.act_next_camera = self._action("Next camera", "Ctrl+K", self.next_camera)
         self.act_start = self._action("Start", "Space", self.toggle_running, checkable=True)
         self.act_calibrate = self._action("Calibrate", "C", self.calibrate)
-        self.act_mirror = self._action(
-            "Mirror", "M", self._mirror_changed, True, _bool(s.value("mirror", True))
-        )
+        mirror = _bool(s.value("mirror", True))
+        self.act_mirror = self._action("Mirror", "M", self._mirror_changed, True, mirror)
         self.act_record = self._action("Record", "R", self.toggle_recording, checkable=True)
         self.act_vcam = self._action(
             "Virtual camera", "V", self.toggle_virtual_camera, checkable=True
         )
         self.act_views = {}
-        for key, (name, title) in zip(
-            "123",
-            (("camera", "camera"), ("drawing", "landmarks"), ("generated", "generated")),
-            strict=True,
-        ):
-            shown = _bool(s.value(f"show_{name}", True))
-            self.act_views[name] = self._action(
-                f"Show {title}", key, lambda on, n=name: self.set_view_visible(n, on), True, shown
+        for spec in VIEWS:
+            shown = _bool(s.value(f"show_{spec.name}", True))
+            self.act_views[spec.name] = self._action(
+                f"Show {spec.title}",
+                spec.key,
+                lambda on, n=spec.name: self.set_view_visible(n, on),
+                True,
+                shown,
             )
-            self.views[name].setVisible(shown)
+            self.views[spec.name].setVisible(shown)
+        self.act_less = self._action("Less smoothing", "[", lambda: self.nudge_smoothing(-10))
+        self.act_more = self._action("More smoothing", "]", lambda: self.nudge_smoothing(10))
+        self.act_quit = self._action("Quit", "Ctrl+Q", self.close)
+
+    def _build_toolbar(self, smoothing: float) -> None:
+        self.camera_picker = QComboBox()
+        self.camera_picker.setToolTip("camera or video (Ctrl+K: next)")
+        for i in range(CAMERAS):
+            self.camera_picker.addItem(f"Camera {i}", str(i))
+        self.camera_picker.activated.connect(lambda _: self.start())
         self.smoothing = QSlider(Qt.Horizontal)
         self.smoothing.setRange(0, 100)
         self.smoothing.setValue(round(100 * smoothing))
         self.smoothing.setFixedWidth(120)
         self.smoothing.setToolTip("landmark smoothing ([ less, ] more)")
         self.smoothing.valueChanged.connect(self._smoothing_changed)
-        self.act_less = self._action("Less smoothing", "[", lambda: self.nudge_smoothing(-10))
-        self.act_more = self._action("More smoothing", "]", lambda: self.nudge_smoothing(10))
-        self.act_quit = self._action("Quit", "Ctrl+Q", self.close)
-
+        bar = QToolBar("controls")
+        bar.setObjectName("controls")
+        self.addToolBar(bar)
         bar.addAction(self.act_model)
         bar.addWidget(self.camera_picker)
         bar.addAction(self.act_video)
@@ -242,36 +273,18 @@ class MirrorWindow(QMainWindow):
         bar.addAction(self.act_mirror)
         bar.addAction(self.act_record)
         bar.addAction(self.act_vcam)
-        menus = self.menuBar()
+
+    def _build_menus(self) -> None:
+        file_menu = [self.act_model, self.act_video, None, self.act_record, self.act_vcam]
+        camera_menu = [self.act_start, self.act_next_camera, self.act_calibrate]
         for title, actions in (
-            (
-                "&File",
-                [
-                    self.act_model,
-                    self.act_video,
-                    None,
-                    self.act_record,
-                    self.act_vcam,
-                    None,
-                    self.act_quit,
-                ],
-            ),
-            (
-                "&Camera",
-                [
-                    self.act_start,
-                    self.act_next_camera,
-                    self.act_calibrate,
-                    self.act_less,
-                    self.act_more,
-                ],
-            ),
+            ("&File", [*file_menu, None, self.act_quit]),
+            ("&Camera", [*camera_menu, self.act_less, self.act_more]),
             ("&View", [self.act_mirror, None, *self.act_views.values()]),
         ):
-            menu = menus.addMenu(title)
+            menu = self.menuBar().addMenu(title)
             for action in actions:
                 menu.addSeparator() if action is None else menu.addAction(action)
-        self.camera_picker.activated.connect(lambda _: self.start())
 
     def _build_status(self) -> None:
         self.stats_label = QLabel("stopped")
@@ -316,20 +329,14 @@ class MirrorWindow(QMainWindow):
         except InputError as e:
             self.say(str(e))
             self.views["camera"].show_message(str(e))
-            self.act_start.setChecked(False)
+            _show_checked(self.act_start, False, "Start")  # the error stays on screen
             return
         self.settings.setValue("source", spec)
-        self.act_start.blockSignals(True)
-        self.act_start.setChecked(True)
-        self.act_start.setText("Stop")
-        self.act_start.blockSignals(False)
+        _show_checked(self.act_start, True, "Stop")
 
     def stop(self) -> None:
         self.session.stop()
-        self.act_start.blockSignals(True)
-        self.act_start.setChecked(False)
-        self.act_start.setText("Start")
-        self.act_start.blockSignals(False)
+        _show_checked(self.act_start, False, "Start")
         self.views["camera"].show_message("stopped (Space to start)")
 
     def toggle_running(self, on: bool) -> None:
@@ -369,7 +376,7 @@ class MirrorWindow(QMainWindow):
             )
             return
         self.settings.setValue("model", path)
-        bundle = self.session.generator.bundle
+        bundle = self.session.bundle
         self.say(f"model {model_name(path)}: {bundle.size} px, {bundle.steps} steps")
         self.views["generated"].show_message("waiting for a face…")
 
@@ -403,7 +410,7 @@ class MirrorWindow(QMainWindow):
             path = self.session.start_recording(path)
         except InputError as e:
             self.say(str(e))
-            self.act_record.setChecked(False)
+            _show_checked(self.act_record, False)  # the error stays on screen
             return
         self.say(f"recording to {path} (R to stop)")
 
@@ -412,43 +419,27 @@ class MirrorWindow(QMainWindow):
             self.session.set_virtual_camera(on)
         except InputError as e:
             self.say(str(e))
-            self.act_vcam.blockSignals(True)
-            self.act_vcam.setChecked(False)
-            self.act_vcam.blockSignals(False)
+            _show_checked(self.act_vcam, False)
             return
         self.say("virtual camera on" if on else "virtual camera off")
 
-    # -- frames and status ---------------------------------------------------------------------------
+    # -- frames and status ------------------------------------------------------------------
 
     def _show_frame(self) -> None:
         frame = self.bridge.take()
         if frame is None:
             return
         mirror = self.act_mirror.isChecked()
-        views = self.views
-        if views["camera"].isVisible():
-            views["camera"].show_image(frame.image[..., ::-1], mirror)
-        if frame.drawing is not None and views["drawing"].isVisible():
-            views["drawing"].show_image(frame.drawing, mirror)
-        if frame.generated is not None and views["generated"].isVisible():
-            views["generated"].show_image(frame.generated, mirror)
+        for spec in VIEWS:
+            view = self.views[spec.name]
+            if view.isVisible() and (picture := spec.picture(frame)) is not None:
+                view.show_image(picture, mirror)
         self.frames_shown += 1
         self.last_face = frame.face
 
     def status_text(self) -> str:
         stats = self.session.stats()
-        parts = []
-        if stats is not None:
-            sm = stats["stage_ms"]
-            parts.append(
-                " · ".join(f"{label} {_ms(sm[name]['mean'])}" for name, label in STAGE_LABELS)
-            )
-            lat = stats["latency_ms"]
-            parts.append(f"{stats['fps']:.1f} FPS")
-            parts.append(f"latency {_ms(lat['p50'])} (p95 {_ms(lat['p95'])})")
-            parts.append("face" if stats["face"] else "NO FACE: holding the last output")
-            if self.session.face.calibrating and stats["face"]:
-                parts.append("calibrating")
+        parts = [] if stats is None else _pipeline_status(stats, self.session.calibrating)
         parts.append(self.session.source_status)
         if self.session.loading:
             parts.append("loading model…")
@@ -456,8 +447,8 @@ class MirrorWindow(QMainWindow):
             parts.append(f"model {model_name(self.session.model_path)}")
         else:
             parts.append("no model")
-        if self.session.recorder is not None:
-            parts.append(f"REC {self.session.recorder.recorder.frames}")
+        if self.session.recorded_frames is not None:
+            parts.append(f"REC {self.session.recorded_frames}")
         cam = self.session.virtual_camera
         if cam is not None:
             parts.append(cam.error or "virtual camera")
@@ -478,6 +469,28 @@ class MirrorWindow(QMainWindow):
         super().closeEvent(event)
 
 
+def _show_checked(action: QAction, on: bool, text: str | None = None) -> None:
+    """Set a toggle's state (and text) without running its slot: the state came from elsewhere."""
+    action.blockSignals(True)
+    action.setChecked(on)
+    if text is not None:
+        action.setText(text)
+    action.blockSignals(False)
+
+
+def _pipeline_status(stats: dict, calibrating: bool) -> list[str]:
+    """The running pipeline's part of the status bar: stage times, rate, latency, face."""
+    sm = stats["stage_ms"]
+    parts = [" · ".join(f"{label} {_ms(sm[name]['mean'])}" for name, label in STAGE_LABELS)]
+    lat = stats["latency_ms"]
+    parts.append(f"{stats['fps']:.1f} FPS")
+    parts.append(f"latency {_ms(lat['p50'])} (p95 {_ms(lat['p95'])})")
+    parts.append("face" if stats["face"] else "NO FACE: holding the last output")
+    if calibrating and stats["face"]:
+        parts.append("calibrating")
+    return parts
+
+
 def model_name(path: str) -> str:
     """A short name for a bundle: train-pix2pix writes RUN/model, so the run's name says more."""
     p = Path(path)
@@ -496,8 +509,8 @@ def _ms(value: float) -> str:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="live-mirror",
-        description="The webcam drives the target's face live: camera | landmarks | generated face.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="The webcam drives the target's face live: "
+        "camera | landmarks | generated face.",
     )
     p.add_argument("--model", help="model bundle directory (default: the last one used)")
     p.add_argument(
@@ -510,7 +523,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="play a video source in a loop (default: the last choice, else on)",
     )
     p.add_argument("--settings", help="settings file (INI) instead of the user's QSettings")
-    p.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="log what happens, TensorFlow's notes too"
+    )
     return p
 
 
@@ -519,13 +534,19 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s"
     )
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setOrganizationName(ORGANISATION)
-    app.setApplicationName(APPLICATION)
-    settings = QSettings(args.settings, QSettings.IniFormat) if args.settings else None
-    window = MirrorWindow(settings, model=args.model, source=args.source, loop=args.loop)
-    window.show()
-    return app.exec_()
+
+    def body() -> int:
+        app = QApplication.instance() or QApplication(sys.argv[:1])
+        app.setOrganizationName(ORGANISATION)
+        app.setApplicationName(APPLICATION)
+        settings = QSettings(args.settings, QSettings.IniFormat) if args.settings else None
+        window = MirrorWindow(
+            settings, model=args.model, source=args.source, loop=args.loop, verbose=args.verbose
+        )
+        window.show()
+        return app.exec_()
+
+    return run_command("live-mirror", body)
 
 
 if __name__ == "__main__":

@@ -29,12 +29,6 @@ def run_command(prog: str, body: Callable[[], int | None], interrupted: str = "i
         return INTERRUPTED
 
 
-def setup_logging(verbose: bool = False, quiet: bool = False) -> None:
-    """INFO for a command's own progress, DEBUG with --verbose, warnings only with --quiet."""
-    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(message)s", force=True)
-
-
 @contextlib.contextmanager
 def quiet_native_stderr(verbose: bool = False) -> Iterator[None]:
     """Hold back what native code writes to stderr (TensorFlow's absl, CUDA and oneDNN notes).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -12,23 +13,34 @@ from typing import Any
 
 
 @contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iterator[Path]:
     """A temporary path beside `path` (same suffix, so writers that go by it still work).
+
+    `suffix` overrides the temporary name's suffix, for writers that need one `path` lacks.
 
     The body writes the temporary file; on a clean exit it replaces `path`, and on an error it
     is removed and `path` is left as it was.
     """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(
-        prefix=f".{path.stem}.", suffix=path.suffix or ".tmp", dir=path.parent
+        prefix=f".{path.stem}.", suffix=suffix or path.suffix or ".tmp", dir=path.parent
     )
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, _mode_for_new_files())  # mkstemp's 0600 would make every output private
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+@functools.cache
+def _mode_for_new_files() -> int:
+    """0o666 less the umask: what open() would have given the file (read once: umask is global)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def write_atomic(path: str | os.PathLike[str], write: Callable[[Path], Any]) -> None:

@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from gan.losses import LAMBDA_L1
+from gan.options import LAMBDA_L1
 
 
 def _batch(size: int, batch_size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -1,13 +1,13 @@
 """The model bundle: save a trained generator with what the app needs, and load it as a callable.
 
-Only keras and numpy at module level, so loading also works under the JAX Keras backend.
+Only keras and numpy at module level (gan.data imports TensorFlow lazily), so loading also
+works under the JAX Keras backend.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from common.files import atomic_path, write_json_atomic
+from gan.data import to_model_range, to_uint8
 from gan.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -26,25 +28,18 @@ BUNDLE_FILE = "bundle.json"
 MAX_BATCH = 16  # frames per generator call when a big batch comes in; bounds memory
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def save_bundle(model_dir: str | Path, generator: keras.Model, info: dict[str, Any]) -> Path:
-    """Write generator.keras then bundle.json, each to a temporary name and renamed.
+    """Write generator.keras then bundle.json, each atomically (common.files).
 
     bundle.json goes last, so a reader that finds it also finds the matching generator.
     `info` is the bundle.json content; "format" and "version" are filled in here.
     """
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
-    tmp = model_dir / f".generator.tmp{os.getpid()}.keras"  # Keras insists on the suffix
-    generator.save(tmp)
-    os.replace(tmp, model_dir / GENERATOR_FILE)
+    with atomic_path(model_dir / GENERATOR_FILE) as tmp:  # keeps .keras, which Keras insists on
+        generator.save(tmp)
     content = {"format": BUNDLE_FORMAT, "version": BUNDLE_VERSION, **info}
-    _atomic_write_text(model_dir / BUNDLE_FILE, json.dumps(content, indent=2) + "\n")
+    write_json_atomic(model_dir / BUNDLE_FILE, content)
     return model_dir
 
 
@@ -109,13 +104,13 @@ class Bundle:
             )
         if batch.dtype != np.uint8:
             raise ValueError(f"expected uint8 drawings, got {batch.dtype}")
-        x = batch.astype(np.float32) / 127.5 - 1.0
+        x = to_model_range(batch)
         out = (
             np.concatenate([self._infer(x[i : i + MAX_BATCH]) for i in range(0, len(x), MAX_BATCH)])
             if len(x)
             else x
         )
-        faces = np.clip((out + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+        faces = to_uint8(out)
         return faces[0] if single else faces
 
     def __repr__(self) -> str:

@@ -1,4 +1,7 @@
-"""pix2pix datasets: find and check an A|B folder; the tf.data pipelines that feed training."""
+"""pix2pix datasets: find and check an A|B folder; the tf.data pipelines that feed training.
+
+Only numpy at module level: a dataset is checked before TensorFlow loads.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from gan.errors import InputError
-from gan.models import SUPPORTED_SIZES
+from gan.options import SUPPORTED_SIZES
 
 log = logging.getLogger(__name__)
 
@@ -200,8 +203,18 @@ def _decode_pairs(files: list[Path], size: int, direction: str):
     return paths.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
 
 
+def to_model_range(images: np.ndarray) -> np.ndarray:
+    """uint8 [0, 255] pictures -> float32 [-1, 1], what the generator takes."""
+    return np.asarray(images).astype(np.float32) / 127.5 - 1.0
+
+
+def to_uint8(model_output: np.ndarray) -> np.ndarray:
+    """The generator's [-1, 1] output -> uint8 [0, 255] pictures, rounded to nearest."""
+    return np.clip((np.asarray(model_output) + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+
+
 def to_unit_range(x):
-    """uint8 [0, 255] -> float32 [-1, 1]."""
+    """uint8 [0, 255] -> float32 [-1, 1]: to_model_range for tensors in the tf.data graph."""
     import tensorflow as tf
 
     return tf.cast(x, tf.float32) / 127.5 - 1.0

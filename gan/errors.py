@@ -1,8 +1,8 @@
-"""The one error type that `gan` raises for a user's mistake (the CLI turns it into one line)."""
+"""The errors `gan` raises for a user's mistake (the command line turns each into one line)."""
 
+from common.errors import InputError
 
-class InputError(Exception):
-    """Bad input from the user: a missing or malformed dataset, bundle or run directory."""
+__all__ = ["InputError", "TrainingDiverged"]
 
 
 class TrainingDiverged(InputError):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from keras import ops
 
-LAMBDA_L1 = 100.0
-GAN_LOSSES = ("bce", "lsgan")
+from gan.options import GAN_LOSSES, LAMBDA_L1
+
+__all__ = ["GAN_LOSSES", "LAMBDA_L1", "discriminator_loss", "gan_loss", "generator_loss"]
 
 
 def gan_loss(logits, real: bool, kind: str = "bce"):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from gan.options import SUPPORTED_SIZES
+
 MIN_SIZE, MAX_SIZE = 64, 512
 KERNEL = 4
 DROPOUT_BLOCKS = 3  # the first three decoder blocks drop out while training, as in the paper
-SUPPORTED_SIZES = tuple(2**k for k in range(6, 10))
 
 
 def _init() -> keras.initializers.Initializer:

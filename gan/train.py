@@ -16,15 +16,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gan import losses
-from gan.bundle import save_bundle
-from gan.data import DatasetInfo, choose_size, find_dataset, load_pairs, train_dataset
+from common.cli import import_tensorflow, quiet_native_stderr, run_command
+from common.files import atomic_path, write_json_atomic
+from gan.data import (
+    DatasetInfo,
+    choose_size,
+    find_dataset,
+    load_pairs,
+    to_model_range,
+    to_uint8,
+    train_dataset,
+)
 from gan.errors import InputError, TrainingDiverged
 from gan.metrics import image_metrics
+from gan.options import GAN_LOSSES, LAMBDA_L1
+
+# Keras and TensorFlow are imported inside the functions that need them, after the flags and the
+# dataset are checked: a mistyped path is one line at once, not TensorFlow's start-up notes first.
 
 log = logging.getLogger("gan.train")  # also under `python -m gan.train`
 
 PROG = "train-pix2pix"
+INTERRUPTED = "interrupted; checkpoint saved, rerun the same command to resume"
 ADAM_BETA_1 = 0.5
 MAX_LOSS = 1e4  # well past any healthy value (L1 term <= 2 * lambda): the run has exploded
 MAX_VAL_PAIRS = 64  # validation cost stays bounded on long validation tails
@@ -88,7 +101,7 @@ class TrainConfig:
     ngf: int | None = None
     ndf: int | None = None
     batch_size: int | None = None
-    lambda_l1: float = losses.LAMBDA_L1
+    lambda_l1: float = LAMBDA_L1
     lr: float = 2e-4
     gan_loss: str = "bce"
     direction: str = "AtoB"
@@ -101,6 +114,7 @@ class TrainConfig:
     force: bool = False
     seed: int = 0
     quiet: bool = False
+    verbose: bool = False
 
     def resolved(self, info: DatasetInfo) -> TrainConfig:
         """Fill what the flags left open from the preset and the dataset."""
@@ -135,6 +149,7 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The flags: one per TrainConfig field, each default shown once in --help."""
     p = argparse.ArgumentParser(
         prog=PROG,
         formatter_class=_HelpFormatter,
@@ -153,6 +168,14 @@ def build_parser() -> argparse.ArgumentParser:
             f"{k}: " + ", ".join(f"{n}={v}" for n, v in v.items()) for k, v in PRESETS.items()
         ),
     )
+    _add_training_flags(p, d)
+    _add_augmentation_flags(p, d)
+    _add_run_flags(p, d)
+    return p
+
+
+def _add_training_flags(p: argparse.ArgumentParser, d: dict[str, dataclasses.Field]) -> None:
+    """How long and how big: steps, sizes, widths, loss weights and the learning rate."""
     steps = p.add_mutually_exclusive_group()
     steps.add_argument("--steps", type=int, help="training steps (default: from the preset)")
     steps.add_argument(
@@ -181,10 +204,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--gan-loss",
-        choices=losses.GAN_LOSSES,
+        choices=GAN_LOSSES,
         default=d["gan_loss"].default,
         help="adversarial loss",
     )
+
+
+def _add_augmentation_flags(p: argparse.ArgumentParser, d: dict[str, dataclasses.Field]) -> None:
+    """Which half is the input, and how pairs are jittered."""
     p.add_argument(
         "--direction",
         choices=("AtoB", "BtoA"),
@@ -204,6 +231,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="random left-right flips; off because faces are not symmetric (a "
         "parting, a mole) and a flipped target blends two identities",
     )
+
+
+def _add_run_flags(p: argparse.ArgumentParser, d: dict[str, dataclasses.Field]) -> None:
+    """How often to save and validate, the machine's features, and what is printed."""
     p.add_argument(
         "--checkpoint-every",
         type=int,
@@ -236,7 +267,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="no progress bar, only warnings and errors on stderr",
     )
-    return p
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also show TensorFlow's own start-up and device notes",
+    )
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
@@ -284,25 +319,35 @@ def prepare_run_dir(cfg: TrainConfig) -> Path:
             elif target.exists():
                 target.unlink()
     run_dir.mkdir(parents=True, exist_ok=True)
-    tmp = config_file.with_name(".config.json.tmp")
-    tmp.write_text(json.dumps(dataclasses.asdict(cfg), indent=2) + "\n")
-    os.replace(tmp, config_file)
+    write_json_atomic(config_file, dataclasses.asdict(cfg))
     return run_dir
 
 
 # --- models, optimizers and the compiled step ---
 
 
-def linear_decay_schedule(lr: float, total_steps: int):
-    """Constant for the first half, then linear decay to 0 at `total_steps` (paper)."""
+def _clip_unit(x: float) -> float:
+    return min(1.0, max(0.0, x))
+
+
+def lr_at(lr: float, total_steps: int, step: Any, clip: Callable[[Any], Any] = _clip_unit) -> Any:
+    """The paper's rate: constant for the first half, then linear decay to 0 at `total_steps`.
+
+    `step` may be a tensor, with a tensor `clip`, so the optimizer's schedule and the logged
+    value are this one formula.
+    """
+    half = total_steps / 2.0
+    return lr * clip((total_steps - step) / max(total_steps - half, 1.0))
+
+
+def linear_decay_schedule(lr: float, total_steps: int) -> Any:
+    """lr_at as a Keras schedule, for the optimizers."""
     import keras
 
     class LinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         def __call__(self, step):
             step = keras.ops.cast(step, "float32")
-            half = total_steps / 2.0
-            frac = keras.ops.clip((total_steps - step) / max(total_steps - half, 1.0), 0.0, 1.0)
-            return lr * frac
+            return lr_at(lr, total_steps, step, clip=lambda x: keras.ops.clip(x, 0.0, 1.0))
 
         def get_config(self) -> dict:
             return {"lr": lr, "total_steps": total_steps}
@@ -310,12 +355,7 @@ def linear_decay_schedule(lr: float, total_steps: int):
     return LinearDecay()
 
 
-def lr_at(lr: float, total_steps: int, step: int) -> float:
-    half = total_steps / 2.0
-    return lr * min(1.0, max(0.0, (total_steps - step) / max(total_steps - half, 1.0)))
-
-
-def make_optimizer(lr: float, total_steps: int, mixed: bool):
+def make_optimizer(lr: float, total_steps: int, mixed: bool) -> Any:
     import keras
 
     opt = keras.optimizers.Adam(linear_decay_schedule(lr, total_steps), beta_1=ADAM_BETA_1)
@@ -327,13 +367,15 @@ def make_train_step(
     discriminator,
     g_opt,
     d_opt,
-    lambda_l1: float = losses.LAMBDA_L1,
+    lambda_l1: float = LAMBDA_L1,
     gan_loss: str = "bce",
     xla: bool = False,
-    strategy=None,
-):
+    strategy: Any = None,
+) -> Callable[[Any, Any], dict[str, Any]]:
     """One compiled step: forward once, update D and G together; returns the losses."""
     import tensorflow as tf
+
+    from gan import losses
 
     strategy = strategy or tf.distribute.get_strategy()
     replicas = strategy.num_replicas_in_sync
@@ -371,7 +413,8 @@ def _devices(cfg: TrainConfig) -> tuple[Any, bool, bool]:
     """(strategy, mixed precision?, XLA?) for the machine: GPU features only on a GPU."""
     import tensorflow as tf
 
-    gpus = tf.config.list_physical_devices("GPU")
+    with quiet_native_stderr(cfg.verbose):  # the first device query is where CUDA speaks up
+        gpus = tf.config.list_physical_devices("GPU")
     strategy = tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
     mixed = {"on": True, "off": False}.get(cfg.mixed_precision, bool(gpus))
     # XLA does not compile a cross-replica step; with several GPUs the step runs un-jitted.
@@ -393,20 +436,20 @@ def _predict(generator, a_uint8, batch: int = 8):
 
     out = []
     for i in range(0, len(a_uint8), batch):
-        x = a_uint8[i : i + batch].astype(np.float32) / 127.5 - 1.0
+        x = to_model_range(a_uint8[i : i + batch])
         y = np.asarray(generator(x, training=False), dtype=np.float32)
-        out.append(np.clip((y + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8))
+        out.append(to_uint8(y))
     return np.concatenate(out)
 
 
-def validate(generator, a, b) -> tuple[dict[str, float], Any]:
+def validate(generator: Any, a: Any, b: Any) -> tuple[dict[str, float], Any]:
     """Metrics of G(a) against b (uint8 arrays), and the generated images."""
     fake = _predict(generator, a)
     m = image_metrics(fake, b)
     return {"val_l1": m["l1"], "val_psnr": m["psnr"], "val_ssim": m["ssim"]}, fake
 
 
-def preview_grid(a, fake, b):
+def preview_grid(a: Any, fake: Any, b: Any) -> Any:
     """Rows of drawing | generated | real, uint8."""
     import numpy as np
 
@@ -430,7 +473,7 @@ def summary_scalar(tag: str, value: float) -> None:
     tf.summary.write(tag, tf.constant(value, tf.float32), metadata=_summary_metadata("scalars"))
 
 
-def summary_image(tag: str, image) -> None:
+def summary_image(tag: str, image: Any) -> None:
     """A TensorBoard image (the images plugin's layout: width, height, PNG bytes)."""
     import tensorflow as tf
 
@@ -442,9 +485,8 @@ def summary_image(tag: str, image) -> None:
 def _write_png(path: Path, image) -> None:
     import tensorflow as tf
 
-    tmp = path.with_name(f".{path.name}.tmp")
-    tf.io.write_file(str(tmp), tf.io.encode_png(image))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tf.io.write_file(str(tmp), tf.io.encode_png(image))
 
 
 def _export_generator(generator, cfg: TrainConfig, plain: bool):
@@ -492,19 +534,263 @@ def bundle_info(
     }
 
 
+# --- one run: what the loop needs, built once ---
+
+
+@dataclass
+class Run:
+    """A run's models, optimizers, checkpoint, data and step: what the loop works with."""
+
+    cfg: TrainConfig
+    info: DatasetInfo
+    run_dir: Path
+    total: int  # the step to stop at
+    start: int  # the step the checkpoint resumed at
+    generator: Any
+    discriminator: Any
+    g_opt: Any
+    d_opt: Any
+    step_var: Any  # the checkpointed step counter
+    manager: Any  # tf.train.CheckpointManager
+    train_step: Callable[[Any, Any], dict[str, Any]]
+    batches: Any  # the distributed, endless training dataset
+    val_a: Any
+    val_b: Any
+    val_split: str  # "val", or "train" when the dataset has no validation pairs
+    writer: Any  # TensorBoard summary writer
+    plain_export: bool  # the generator is saved as is (float32, one device)
+    metrics: dict[str, float] = dataclasses.field(default_factory=dict)
+    validation: dict[str, Any] = dataclasses.field(default_factory=dict)  # the metrics' source
+
+    @property
+    def bundle_file(self) -> Path:
+        return self.run_dir / "model" / "bundle.json"
+
+    def save(self, step: int) -> None:
+        """Checkpoint at `step` and write the model bundle beside it."""
+        from gan.bundle import save_bundle
+
+        self.step_var.assign(step)
+        self.manager.save(checkpoint_number=step)
+        exported = _export_generator(self.generator, self.cfg, self.plain_export)
+        info = bundle_info(self.cfg, self.info, step, self.metrics, self.validation)
+        save_bundle(self.run_dir / "model", exported, info)
+
+    def validate(self, step: int) -> None:
+        """Metrics on the validation pairs, a preview PNG and their TensorBoard entries."""
+        values, fake = validate(self.generator, self.val_a, self.val_b)
+        self.metrics = values
+        self.validation.update(split=self.val_split, pairs=len(self.val_a), step=step)
+        n = PREVIEW_PAIRS
+        grid = preview_grid(self.val_a[:n], fake[:n], self.val_b[:n])
+        _write_png(self.run_dir / "previews" / f"step_{step:07d}.png", grid)
+        with self.writer.as_default(step=step):
+            for k, v in values.items():
+                summary_scalar(f"val/{k[4:]}", v)
+            summary_image("drawing | generated | real", grid)
+        log.info(
+            "step %d: val L1 %.4f, PSNR %.2f dB, SSIM %.4f (%s split, %d pairs)",
+            step,
+            values["val_l1"],
+            values["val_psnr"],
+            values["val_ssim"],
+            self.val_split,
+            len(self.val_a),
+        )
+
+
+def _networks(cfg: TrainConfig, total: int, strategy: Any, mixed: bool) -> tuple[Any, ...]:
+    """(generator, discriminator, g_opt, d_opt, step counter), made in the strategy's scope."""
+    import tensorflow as tf
+
+    from gan.models import Discriminator, Generator
+
+    with strategy.scope():
+        generator = Generator(cfg.size, cfg.ngf)
+        discriminator = Discriminator(cfg.size, cfg.ndf)
+        g_opt = make_optimizer(cfg.lr, total, mixed)
+        d_opt = make_optimizer(cfg.lr, total, mixed)
+        # Built now so a checkpoint restores into existing slots, not deferred ones.
+        g_opt.build(generator.trainable_variables)
+        d_opt.build(discriminator.trainable_variables)
+        step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    return generator, discriminator, g_opt, d_opt, step_var
+
+
+def _data(cfg: TrainConfig, info: DatasetInfo, strategy: Any, start: int) -> tuple[Any, Any, Any]:
+    """(training batches spread over the replicas, validation inputs, validation targets)."""
+    # --batch-size is per GPU: with several, each replica still sees that many pairs.
+    ds = train_dataset(
+        info.train_files,
+        cfg.size,
+        cfg.batch_size * strategy.num_replicas_in_sync,
+        cfg.direction,
+        cfg.seed + start,
+        cfg.jitter,
+        cfg.flip,
+    )
+    # No val split (plain folder): validate on the first training pairs, and say so.
+    val_a, val_b = load_pairs(
+        (info.val_files or info.train_files)[:MAX_VAL_PAIRS], cfg.size, cfg.direction
+    )
+    return strategy.experimental_distribute_dataset(ds), val_a, val_b
+
+
+def _build(cfg: TrainConfig, info: DatasetInfo, run_dir: Path, total: int) -> Run:
+    """Models and optimizers (restored if the run has a checkpoint), the data and the step.
+
+    Sets the Keras dtype policy for the run (after the caller cleared the session and seeded
+    it); the caller restores the policy.
+    """
+    import keras
+    import tensorflow as tf
+
+    strategy, mixed, xla = _devices(cfg)
+    keras.config.set_dtype_policy("mixed_float16" if mixed else "float32")
+    generator, discriminator, g_opt, d_opt, step_var = _networks(cfg, total, strategy, mixed)
+    ckpt = tf.train.Checkpoint(
+        step=step_var,
+        generator=generator,
+        discriminator=discriminator,
+        g_optimizer=g_opt,
+        d_optimizer=d_opt,
+    )
+    manager = tf.train.CheckpointManager(ckpt, run_dir / "ckpt", max_to_keep=2)
+    if manager.latest_checkpoint:
+        ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        log.info("resuming %s at step %d", run_dir, int(step_var))
+    start = int(step_var)
+    train_step = make_train_step(
+        generator, discriminator, g_opt, d_opt, cfg.lambda_l1, cfg.gan_loss, xla, strategy
+    )
+    batches, val_a, val_b = _data(cfg, info, strategy, start)
+    run = Run(
+        cfg=cfg,
+        info=info,
+        run_dir=run_dir,
+        total=total,
+        start=start,
+        generator=generator,
+        discriminator=discriminator,
+        g_opt=g_opt,
+        d_opt=d_opt,
+        step_var=step_var,
+        manager=manager,
+        train_step=train_step,
+        batches=batches,
+        val_a=val_a,
+        val_b=val_b,
+        val_split="val" if info.val_files else "train",
+        writer=tf.summary.create_file_writer(str(run_dir / "logs")),
+        plain_export=not mixed and strategy.num_replicas_in_sync == 1,
+    )
+    (run_dir / "previews").mkdir(exist_ok=True)
+    if run.bundle_file.exists():  # a resumed run keeps its last metrics until it validates
+        previous = json.loads(run.bundle_file.read_text())
+        run.metrics, run.validation = previous.get("metrics", {}), previous.get("validation", {})
+    return run
+
+
 # --- the loop ---
 
 
+def _check_losses(values: dict[str, float], step: int, run: Run) -> None:
+    """Stop with TrainingDiverged when a loss at `step` is NaN, infinite or past MAX_LOSS."""
+    bad = [k for k, v in values.items() if not math.isfinite(v) or v > MAX_LOSS]
+    if not bad:
+        return
+    last = run.manager.latest_checkpoint
+    kept = (
+        f"kept the last good checkpoint (step {int(last.rsplit('-', 1)[1])})"
+        if last
+        else "no checkpoint had been saved"
+    )
+    name = bad[0]
+    raise TrainingDiverged(
+        f"loss {name} = {values[name]:g} at step {step}; "
+        f"stopped and {kept} in {run.run_dir / 'ckpt'}"
+    )
+
+
+def _log(run: Run, bar: Any, step: int, values: dict[str, float]) -> None:
+    """Every 10 steps and at the end: the losses on the progress bar and in TensorBoard."""
+    if step % 10 != 0 and step != run.total:
+        return
+    bar.set_postfix(
+        G=f"{values['g_total']:.3f}",
+        L1=f"{values['g_l1']:.3f}",
+        D=f"{values['d']:.3f}",
+    )
+    with run.writer.as_default(step=step):
+        for k, v in values.items():
+            summary_scalar(f"loss/{k}", v)
+        summary_scalar("lr", lr_at(run.cfg.lr, run.total, step))
+
+
+def _fit(run: Run) -> tuple[int, float]:
+    """Train from run.start to run.total; returns (the last step, seconds spent)."""
+    from tqdm import tqdm
+
+    cfg, step = run.cfg, run.start
+    if step >= run.total:
+        log.info("already trained %d of %d steps", step, run.total)
+    bar = tqdm(
+        total=run.total,
+        initial=step,
+        unit="step",
+        desc=PROG,
+        dynamic_ncols=True,
+        mininterval=1.0,
+        disable=cfg.quiet,
+    )
+    t0 = time.perf_counter()
+    try:
+        for a, b in run.batches:
+            if step >= run.total:
+                break
+            values = {k: float(v) for k, v in run.train_step(a, b).items()}
+            _check_losses(values, step + 1, run)
+            step += 1
+            bar.update(1)
+            _log(run, bar, step, values)
+            if step % cfg.val_every == 0 or step == run.total:
+                run.validate(step)
+            if step % cfg.checkpoint_every == 0 or step == run.total:
+                run.save(step)
+            if after_step_hook is not None:
+                after_step_hook(step)
+    except KeyboardInterrupt:
+        bar.close()
+        if step > int(run.step_var) or not run.manager.latest_checkpoint:
+            run.save(step)
+        raise
+    finally:
+        bar.close()
+        run.writer.flush()
+    if run.start >= run.total and not run.bundle_file.exists():
+        run.save(step)
+    return step, time.perf_counter() - t0
+
+
+def _step_limit(cfg: TrainConfig) -> int:
+    """cfg.steps, or fewer where MAX_STEPS_ENV caps it (demos and tests)."""
+    cap = os.environ.get(MAX_STEPS_ENV)
+    if not cap:
+        return cfg.steps
+    total = min(cfg.steps, max(1, int(cap)))
+    log.info("%s=%s: training at most %d steps", MAX_STEPS_ENV, cap, total)
+    return total
+
+
 def train(cfg: TrainConfig) -> dict[str, Any]:
-    """Train (or resume) a run; returns a summary. Raises InputError for the user's mistakes."""
+    """Train (or resume) a run; returns a summary. Raises InputError for the user's mistakes.
+
+    Everything a user can get wrong is checked before TensorFlow is imported.
+    """
     info = find_dataset(cfg.dataset)
     cfg = cfg.resolved(info)
     run_dir = prepare_run_dir(cfg)
-    total = cfg.steps
-    cap = os.environ.get(MAX_STEPS_ENV)
-    if cap:
-        total = min(total, max(1, int(cap)))
-        log.info("%s=%s: training at most %d steps", MAX_STEPS_ENV, cap, total)
+    total = _step_limit(cfg)
     log.info("%s: %s", PROG, json.dumps(dataclasses.asdict(cfg)))
     log.info(
         "dataset %s (%s): %d train / %d val pairs of %d px",
@@ -514,185 +800,39 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         len(info.val_files),
         info.image_size,
     )
-
+    import_tensorflow(cfg.verbose)
     import keras
     import numpy as np
-    import tensorflow as tf
-    from tqdm import tqdm
 
-    from gan.models import Discriminator, Generator
-
-    keras.backend.clear_session()
+    keras.backend.clear_session()  # also resets the dtype policy, so it is read after this
     keras.utils.set_random_seed(cfg.seed)
-    strategy, mixed, xla = _devices(cfg)
     old_policy = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("mixed_float16" if mixed else "float32")
     try:
-        with strategy.scope():
-            generator = Generator(cfg.size, cfg.ngf)
-            discriminator = Discriminator(cfg.size, cfg.ndf)
-            g_opt = make_optimizer(cfg.lr, total, mixed)
-            d_opt = make_optimizer(cfg.lr, total, mixed)
-            # Built now so a checkpoint restores into existing slots, not deferred ones.
-            g_opt.build(generator.trainable_variables)
-            d_opt.build(discriminator.trainable_variables)
-            step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        ckpt = tf.train.Checkpoint(
-            step=step_var,
-            generator=generator,
-            discriminator=discriminator,
-            g_optimizer=g_opt,
-            d_optimizer=d_opt,
-        )
-        manager = tf.train.CheckpointManager(ckpt, run_dir / "ckpt", max_to_keep=2)
-        if manager.latest_checkpoint:
-            ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-            log.info("resuming %s at step %d", run_dir, int(step_var))
-        start = int(step_var)
-
-        train_step = make_train_step(
-            generator, discriminator, g_opt, d_opt, cfg.lambda_l1, cfg.gan_loss, xla, strategy
-        )
-        # --batch-size is per GPU: with several, each replica still sees that many pairs.
-        global_batch = cfg.batch_size * strategy.num_replicas_in_sync
-        ds = train_dataset(
-            info.train_files,
-            cfg.size,
-            global_batch,
-            cfg.direction,
-            cfg.seed + start,
-            cfg.jitter,
-            cfg.flip,
-        )
-        ds = strategy.experimental_distribute_dataset(ds)
-        # No val split (plain folder): validate on the first training pairs, and say so.
-        val_split = "val" if info.val_files else "train"
-        val_a, val_b = load_pairs(
-            (info.val_files or info.train_files)[:MAX_VAL_PAIRS], cfg.size, cfg.direction
-        )
-        writer = tf.summary.create_file_writer(str(run_dir / "logs"))
-        (run_dir / "previews").mkdir(exist_ok=True)
-        metrics: dict[str, float] = {}
-        validation: dict[str, Any] = {}  # where the metrics come from: split, pairs, step
-        model_file = run_dir / "model" / "bundle.json"
-        if model_file.exists():
-            previous = json.loads(model_file.read_text())
-            metrics, validation = previous.get("metrics", {}), previous.get("validation", {})
-
-        replicas = strategy.num_replicas_in_sync
-
-        def save(step: int) -> None:
-            step_var.assign(step)
-            manager.save(checkpoint_number=step)
-            exported = _export_generator(generator, cfg, plain=not mixed and replicas == 1)
-            save_bundle(
-                run_dir / "model", exported, bundle_info(cfg, info, step, metrics, validation)
-            )
-
-        def run_validation(step: int) -> None:
-            nonlocal metrics
-            values, fake = validate(generator, val_a, val_b)
-            metrics = values
-            validation.update(split=val_split, pairs=len(val_a), step=step)
-            grid = preview_grid(val_a[:PREVIEW_PAIRS], fake[:PREVIEW_PAIRS], val_b[:PREVIEW_PAIRS])
-            _write_png(run_dir / "previews" / f"step_{step:07d}.png", grid)
-            with writer.as_default(step=step):
-                for k, v in values.items():
-                    summary_scalar(f"val/{k[4:]}", v)
-                summary_image("drawing | generated | real", grid)
-            log.info(
-                "step %d: val L1 %.4f, PSNR %.2f dB, SSIM %.4f (%s split, %d pairs)",
-                step,
-                values["val_l1"],
-                values["val_psnr"],
-                values["val_ssim"],
-                val_split,
-                len(val_a),
-            )
-
-        step = start
-        if start >= total:
-            log.info("already trained %d of %d steps", start, total)
-        bar = tqdm(
-            total=total,
-            initial=start,
-            unit="step",
-            desc=PROG,
-            dynamic_ncols=True,
-            mininterval=1.0,
-            disable=cfg.quiet,
-        )
-        try:
-            t0 = time.perf_counter()
-            for a, b in ds:
-                if step >= total:
-                    break
-                out = train_step(a, b)
-                values = {k: float(v) for k, v in out.items()}
-                worst = max(values.values(), key=lambda v: v if math.isfinite(v) else math.inf)
-                if not math.isfinite(worst) or worst > MAX_LOSS:
-                    last = manager.latest_checkpoint
-                    kept = (
-                        f"kept the last good checkpoint (step {int(last.rsplit('-', 1)[1])})"
-                        if last
-                        else "no checkpoint had been saved"
-                    )
-                    name = next(
-                        k for k, v in values.items() if not math.isfinite(v) or v > MAX_LOSS
-                    )
-                    raise TrainingDiverged(
-                        f"loss {name} = {values[name]:g} at step {step + 1}; "
-                        f"stopped and {kept} in {run_dir / 'ckpt'}"
-                    )
-                step += 1
-                bar.update(1)
-                if step % 10 == 0 or step == total:
-                    bar.set_postfix(
-                        G=f"{values['g_total']:.3f}",
-                        L1=f"{values['g_l1']:.3f}",
-                        D=f"{values['d']:.3f}",
-                    )
-                    with writer.as_default(step=step):
-                        for k, v in values.items():
-                            summary_scalar(f"loss/{k}", v)
-                        summary_scalar("lr", lr_at(cfg.lr, total, step))
-                if step % cfg.val_every == 0 or step == total:
-                    run_validation(step)
-                if step % cfg.checkpoint_every == 0 or step == total:
-                    save(step)
-                if after_step_hook is not None:
-                    after_step_hook(step)
-        except KeyboardInterrupt:
-            bar.close()
-            if step > int(step_var) or not manager.latest_checkpoint:
-                save(step)
-            raise
-        finally:
-            bar.close()
-            writer.flush()
-        if start >= total and not model_file.exists():
-            save(step)
-        elapsed = time.perf_counter() - t0
-        done = step - start
-        log.info(
-            "trained %d steps in %.1f s (%.2f steps/s)",
-            done,
-            elapsed,
-            done / elapsed if elapsed > 0 else float("nan"),
-        )
-        return {
-            "run_dir": str(run_dir),
-            "model_dir": str(run_dir / "model"),
-            "step": step,
-            "start_step": start,
-            "total_steps": total,
-            "g_optimizer_iterations": int(np.asarray(g_opt.iterations)),
-            "d_optimizer_iterations": int(np.asarray(d_opt.iterations)),
-            "metrics": metrics,
-            "steps_per_s": done / elapsed if elapsed > 0 else None,
-        }
+        run = _build(cfg, info, run_dir, total)
+        step, elapsed = _fit(run)
     finally:
         keras.config.set_dtype_policy(old_policy)
+    done = step - run.start
+    log.info(
+        "trained %d steps in %.1f s (%.2f steps/s)",
+        done,
+        elapsed,
+        done / elapsed if elapsed > 0 else float("nan"),
+    )
+    return {
+        "run_dir": str(run_dir),
+        "model_dir": str(run_dir / "model"),
+        "step": step,
+        "start_step": run.start,
+        "total_steps": total,
+        "g_optimizer_iterations": int(np.asarray(run.g_opt.iterations)),
+        "d_optimizer_iterations": int(np.asarray(run.d_opt.iterations)),
+        "metrics": run.metrics,
+        "steps_per_s": done / elapsed if elapsed > 0 else None,
+    }
+
+
+# --- the command line ---
 
 
 class _StderrHandler(logging.StreamHandler):
@@ -703,35 +843,20 @@ class _StderrHandler(logging.StreamHandler):
         super().emit(record)
 
 
-def _setup_logging(quiet: bool = False) -> None:
+def _setup_logging(quiet: bool = False, verbose: bool = False) -> None:
     logger = logging.getLogger("gan")
     for h in [h for h in logger.handlers if isinstance(h, _StderrHandler)]:
         logger.removeHandler(h)
     handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
     logger.addHandler(handler)
-    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    logger.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
     logger.propagate = False
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line: 0 when done, 2 for a user error, 130 when interrupted (checkpoint saved)."""
-    cfg = parse_args(argv)
-    _setup_logging(cfg.quiet)
-    try:
-        summary = train(cfg)
-    except InputError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(
-            f"{PROG}: interrupted; checkpoint saved, rerun the same command to resume",
-            file=sys.stderr,
-        )
-        return 130
+def _report(summary: dict[str, Any]) -> None:
+    """The one line a finished run prints: where the bundle is and how good it is."""
     m = summary["metrics"]
-    if cfg.quiet:
-        return 0
     print(
         f"{summary['step']} steps; model bundle in {summary['model_dir']}"
         + (
@@ -740,7 +865,19 @@ def main(argv: list[str] | None = None) -> int:
             else ""
         )
     )
-    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: 0 when done, 2 for a user error, 130 when interrupted (checkpoint saved)."""
+    cfg = parse_args(argv)
+    _setup_logging(cfg.quiet, cfg.verbose)
+
+    def body() -> None:
+        summary = train(cfg)
+        if not cfg.quiet:
+            _report(summary)
+
+    return run_command(PROG, body, interrupted=INTERRUPTED)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Alignment: one similarity transform (rotation, uniform scale, shift) takes a frame and its points to the crop."""
+"""Alignment: one similarity transform (rotation, scale, shift) takes a frame to the crop."""
 
 from __future__ import annotations
 
@@ -99,7 +99,7 @@ def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
 def align_frame(
     frame: np.ndarray, points: np.ndarray | None, size: int, alignment: Alignment = Alignment()
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Crop a frame as `alignment` says; returns the crop, its matrix and the points in crop pixels."""
+    """Crop a frame as `alignment` says: the crop, its matrix and the points in crop pixels."""
     m = alignment.matrix(points, size, frame.shape)
     crop = cv2.warpAffine(
         frame, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE

@@ -1,4 +1,4 @@
-"""Timings of the landmark stage: tracking against detection on every frame, and make-dataset throughput."""
+"""Timings of the landmark stage: tracking against detecting every frame; make-dataset's speed."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def upscaled_copy(video: str, path: str, width: int = 640, height: int = 480) ->
 
 
 def time_make_dataset(video: str, size: int = 256, width: int = 640, height: int = 480) -> dict:
-    """make-dataset's frames per second on the video at width×height, against the video's own frame rate."""
+    """make-dataset's frames per second on the video at width×height, against the video's own."""
     with tempfile.TemporaryDirectory() as tmp:
         clip = upscaled_copy(video, f"{tmp}/clip.mp4", width, height)
         fps_video = open_source(clip).fps

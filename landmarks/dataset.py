@@ -1,9 +1,10 @@
 """`make-dataset`: speech videos become a pix2pix dataset of (line drawing | face photo) pairs.
 
-The contract (see README): train/NNNNNN.png and val/NNNNNN.png hold A|B side by side, landmarks.npz
-the 68 points of every pair in crop pixels, manifest.json (written last) says how it was made.
-Every file is written under a temporary name and renamed; a checkpoint of the progress is kept
-beside them, so an interrupted build continues where it stopped and ends with the same bytes.
+The files are the contract in landmarks/dataset_format.py: train/NNNNNN.png and val/NNNNNN.png
+hold A|B side by side, landmarks.npz the 68 points of every pair in crop pixels, manifest.json
+(written last) says how it was made. Every file is written under a temporary name and renamed; a
+checkpoint of the progress is kept beside them, so an interrupted build continues where it stopped
+and ends with the same bytes.
 """
 
 from __future__ import annotations
@@ -20,32 +21,40 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import cv2
 import numpy as np
 from tqdm import tqdm
 
+from common.cli import run_command
+from common.errors import InputError
+from common.files import atomic_path, write_atomic, write_json_atomic
 from landmarks.align import MODES, Alignment, align_frame
+from landmarks.dataset_format import FORMAT, LANDMARKS, MANIFEST, SPLITS, VERSION, pair_path
 from landmarks.draw import DrawingParams, draw_landmarks
-from landmarks.errors import InputError
-from landmarks.track import FaceTracker
+from landmarks.track import FaceTracker, TrackResult
 from landmarks.video import FrameSource, open_source
 
-log = logging.getLogger(__name__)
-
-FORMAT = "face-mirror-dataset"
-VERSION = 1
-MANIFEST = "manifest.json"
-LANDMARKS = "landmarks.npz"
 STATE = ".make-dataset-state.npz"
-SPLITS = ("train", "val")
 SKIP_REASONS = ("no_face", "several_faces", "off_crop", "unreadable")
+# After these the next frame starts with a detection: the track is from before a gap, or could be
+# on either of two faces.
+LOSES_TRACK = ("unreadable", "several_faces")
 # Seconds of work between progress checkpoints: at most this much is redone after an interruption.
 # By time, not by pairs: the checkpoint holds every pair's points so far, and rewriting it every
 # few pairs would grow quadratically on a long video.
 CHECKPOINT_SECONDS = 5.0
 # Full detections while tracking, to notice a second face walking in (about once a second).
 REDETECT_EVERY = 30
+# One pair's row in landmarks.npz, and the type each column is stored as.
+COLUMNS = {
+    "points": np.float32,
+    "frame": np.int32,
+    "source": np.int32,
+    "split": np.uint8,
+    "index": np.int32,
+}
 
 
 @dataclass
@@ -92,47 +101,96 @@ class BuildResult:
 # -- files ------------------------------------------------------------------------------------
 
 
-def _atomic_write(path: str, write) -> None:
-    """Write through `write(tmp_path)` to a temporary name beside `path`, then rename."""
-    directory, name = os.path.split(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=os.path.splitext(name)[1], dir=directory)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def _write_png(path: str, rgb: np.ndarray) -> None:
-    def write(tmp: str) -> None:
-        if not cv2.imwrite(tmp, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+    # cv2 picks the encoder by the suffix, which atomic_path keeps.
+    with atomic_path(path) as tmp:
+        if not cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
             raise OSError(f"could not write {path}")
-
-    _atomic_write(path, write)
-
-
-def _write_json(path: str, data: dict) -> None:
-    def write(tmp: str) -> None:
-        with open(tmp, "w") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
-
-    _atomic_write(path, write)
 
 
 def _write_npz(path: str, arrays: dict[str, np.ndarray]) -> None:
-    def write(tmp: str) -> None:
+    def write(tmp: Path) -> None:
+        # A file object, so that numpy adds no suffix of its own.
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)
 
-    _atomic_write(path, write)
+    write_atomic(path, write)
 
 
-def pair_path(output: str, split: str, index: int) -> str:
-    return os.path.join(output, split, f"{index:06d}.png")
+# -- the progress record ----------------------------------------------------------------------
+
+
+def _no_skips() -> Counter[str]:
+    return Counter({r: 0 for r in SKIP_REASONS})
+
+
+@dataclass
+class Progress:
+    """How far a build has come: every pair so far, why frames were skipped, where to go on.
+
+    Saved as STATE beside the pairs; `position` is the (source, frame) to continue from and
+    `tracker` the face tracker's state there, so a resumed build tracks as an unbroken one would.
+    """
+
+    fingerprint: str
+    points: list[np.ndarray] = field(default_factory=list)
+    frame: list[int] = field(default_factory=list)
+    source: list[int] = field(default_factory=list)
+    split: list[int] = field(default_factory=list)
+    index: list[int] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=_no_skips)
+    several_seen: int = 0
+    position: tuple[int, int] = (0, 0)
+    tracker: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def pairs(self) -> int:
+        return len(self.index)
+
+    def add(self, points: np.ndarray, frame: int, source: int, split: int) -> int:
+        """Record one more pair; returns its file number."""
+        index = self.pairs
+        for column, value in zip(COLUMNS, (points, frame, source, split, index), strict=True):
+            getattr(self, column).append(value)
+        return index
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The pairs so far as landmarks.npz holds them."""
+        arrays = {column: np.asarray(getattr(self, column), t) for column, t in COLUMNS.items()}
+        arrays["points"] = arrays["points"].reshape(self.pairs, 68, 2)
+        return arrays
+
+    def save(self, path: str) -> None:
+        """Checkpoint to `path` (STATE), atomically: a killed build leaves the last one whole."""
+        _write_npz(
+            path,
+            {
+                **self.arrays(),
+                "fingerprint": np.array(self.fingerprint),
+                "skipped": np.array(json.dumps(dict(self.skipped))),
+                "several_seen": np.array(self.several_seen),
+                "position": np.array(list(self.position)),
+                **{f"tracker_{k}": v for k, v in self.tracker.items()},
+            },
+        )
+
+    @classmethod
+    def load(cls, path: str) -> Progress:
+        """The progress a checkpoint at `path` saved."""
+        with np.load(path, allow_pickle=False) as saved:
+            st = {k: saved[k] for k in saved.files}
+        n = len(st["index"])
+        skipped = _no_skips()
+        skipped.update(json.loads(str(st["skipped"])))
+        source, frame = (int(v) for v in st["position"])
+        return cls(
+            str(st["fingerprint"]),
+            **{column: list(st[column]) if n else [] for column in COLUMNS},
+            skipped=skipped,
+            several_seen=int(st["several_seen"]),
+            position=(source, frame),
+            tracker={k[len("tracker_") :]: v for k, v in st.items() if k.startswith("tracker_")},
+        )
 
 
 # -- planning ---------------------------------------------------------------------------------
@@ -171,45 +229,95 @@ def val_start(sampled: list[int], val_fraction: float) -> int:
     return sampled[len(sampled) - n_val] if n_val else sampled[-1] + 1
 
 
-# -- the build --------------------------------------------------------------------------------
+def _frames_done(plans: list[list[int]], position: tuple[int, int]) -> int:
+    """How many planned frames lie before `position`: where the progress bar starts."""
+    first_source, first_frame = position
+    return sum(
+        sum(1 for f in p if f < first_frame) if i == first_source else len(p)
+        for i, p in enumerate(plans)
+        if i <= first_source
+    )
 
 
-def _prepare_output(cfg: DatasetConfig, fingerprint: str) -> dict | None:
+# -- the output directory ---------------------------------------------------------------------
+
+
+def _already_built(cfg: DatasetConfig, fingerprint: str) -> BuildResult | None:
+    """The finished dataset's counts, if the output already holds this very dataset."""
+    manifest_path = os.path.join(cfg.output, MANIFEST)
+    if not os.path.exists(manifest_path) or cfg.force:
+        return None
+    with open(manifest_path) as f:
+        manifest = json.load(f)
+    if manifest.get("fingerprint") != fingerprint:
+        return None
+    counts = manifest["counts"]
+    return BuildResult(
+        cfg.output,
+        {s: counts[s] for s in SPLITS},
+        counts["skipped"],
+        counts.get("several_faces_seen", 0),
+        0.0,
+        0,
+        already_built=True,
+    )
+
+
+def _fingerprint_in(out: str) -> str | None:
+    """Which dataset a non-empty output holds: its fingerprint, "unreadable", or None."""
+    manifest_path, state_path = os.path.join(out, MANIFEST), os.path.join(out, STATE)
+    if os.path.exists(manifest_path):
+        try:
+            with open(manifest_path) as f:
+                return json.load(f).get("fingerprint")
+        except (OSError, ValueError):
+            return "unreadable"
+    if os.path.exists(state_path):
+        try:
+            with np.load(state_path) as st:
+                return str(st["fingerprint"])
+        except (OSError, ValueError, KeyError):
+            return "unreadable"
+    return None
+
+
+def _is_leftover_temporary(name: str) -> bool:
+    """A temporary name of one of our files (see common.files), left by a killed write."""
+    return any(
+        name.startswith(f".{Path(ours).stem}.") and name.endswith(Path(ours).suffix)
+        for ours in (MANIFEST, LANDMARKS, STATE)
+    )
+
+
+def _remove_ours(out: str) -> None:
+    """Clear a dataset out of `out`, leaving whatever else is there."""
+    ours = {MANIFEST, LANDMARKS, STATE, *SPLITS}
+    for name in os.listdir(out):
+        if name in ours or _is_leftover_temporary(name):
+            path = os.path.join(out, name)
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+            else:
+                os.remove(path)
+
+
+def _prepare_output(cfg: DatasetConfig, fingerprint: str) -> Progress | None:
     """Check the output directory; return the saved progress to resume from, if any."""
     out = cfg.output
     if os.path.exists(out) and not os.path.isdir(out):
         raise InputError(f"{out}: exists and is not a directory")
-    manifest_path = os.path.join(out, MANIFEST)
     state_path = os.path.join(out, STATE)
-    ours = {MANIFEST, LANDMARKS, STATE, *SPLITS}
     if os.path.isdir(out) and os.listdir(out):
-        theirs = None
-        if os.path.exists(manifest_path):
-            try:
-                with open(manifest_path) as f:
-                    theirs = json.load(f).get("fingerprint")
-            except (OSError, ValueError):
-                theirs = "unreadable"
-        elif os.path.exists(state_path):
-            try:
-                with np.load(state_path) as st:
-                    theirs = str(st["fingerprint"])
-            except (OSError, ValueError, KeyError):
-                theirs = "unreadable"
-        same = theirs == fingerprint
-        if not same and not cfg.force:
-            what = "another dataset" if theirs else "files that are not a dataset"
-            raise InputError(
-                f"{out}: holds {what}; use --force to replace it, or choose another -o"
-            )
-        if not same:
-            for name in os.listdir(out):
-                if name in ours or name.startswith(f".{MANIFEST}."):
-                    path = os.path.join(out, name)
-                    shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
-        elif os.path.exists(state_path) and not os.path.exists(manifest_path):
-            with np.load(state_path, allow_pickle=False) as st:
-                return {k: st[k] for k in st.files}
+        theirs = _fingerprint_in(out)
+        if theirs != fingerprint:
+            if not cfg.force:
+                what = "another dataset" if theirs else "files that are not a dataset"
+                raise InputError(
+                    f"{out}: holds {what}; use --force to replace it, or choose another -o"
+                )
+            _remove_ours(out)
+        elif os.path.exists(state_path) and not os.path.exists(os.path.join(out, MANIFEST)):
+            return Progress.load(state_path)
     try:
         for split in SPLITS:
             os.makedirs(os.path.join(out, split), exist_ok=True)
@@ -220,150 +328,133 @@ def _prepare_output(cfg: DatasetConfig, fingerprint: str) -> dict | None:
     return None
 
 
-def build_dataset(
-    cfg: DatasetConfig, progress: bool = True, stop_after: int | None = None
-) -> BuildResult:
-    """Build (or continue, or confirm) the dataset `cfg` describes. `stop_after` pairs simulates
-    an interruption, for tests."""
-    cfg.validate()
-    sources = [open_source(p) for p in cfg.inputs]
-    fingerprint = _fingerprint(cfg, sources)
-    start = time.perf_counter()
-    manifest_path = os.path.join(cfg.output, MANIFEST)
-    if os.path.exists(manifest_path) and not cfg.force:
-        with open(manifest_path) as f:
-            manifest = json.load(f)
-        if manifest.get("fingerprint") == fingerprint:
-            counts = manifest["counts"]
-            return BuildResult(
-                cfg.output,
-                {s: counts[s] for s in SPLITS},
-                counts["skipped"],
-                counts.get("several_faces_seen", 0),
-                0.0,
-                0,
-                already_built=True,
-            )
-    saved = _prepare_output(cfg, fingerprint)
-
-    drawing, alignment = DrawingParams(), Alignment(cfg.mode)
-    tracker = FaceTracker(redetect_every=REDETECT_EVERY)
-    records: dict[str, list] = {k: [] for k in ("points", "frame", "source", "split", "index")}
-    skipped: Counter[str] = Counter({r: 0 for r in SKIP_REASONS})
-    several_seen = 0
-    first_source, first_frame = 0, 0
-    if saved is not None:
-        n = len(saved["index"])
-        for k in records:
-            records[k] = list(saved[k]) if n else []
-        skipped.update(json.loads(str(saved["skipped"])))
-        several_seen = int(saved["several_seen"])
-        first_source, first_frame = (int(v) for v in saved["position"])
-        tracker.set_state(
-            {k[len("tracker_") :]: saved[k] for k in saved if k.startswith("tracker_")}
-        )
-    resumed_from = len(records["index"])
-
-    def checkpoint(source_i: int, next_frame: int) -> None:
-        arrays = _record_arrays(records)
-        arrays.update(
-            fingerprint=np.array(fingerprint),
-            skipped=np.array(json.dumps(dict(skipped))),
-            several_seen=np.array(several_seen),
-            position=np.array([source_i, next_frame]),
-            **{f"tracker_{k}": v for k, v in tracker.state().items()},
-        )
-        _write_npz(os.path.join(cfg.output, STATE), arrays)
-
-    plans = [sampled_frames(s.frames, cfg.every, cfg.max_pairs) for s in sources]
-    total = sum(len(p) for p in plans)
-    done = sum(
-        sum(1 for f in p if f < first_frame) if i == first_source else len(p)
-        for i, p in enumerate(plans)
-        if i <= first_source
+def _only_ours_and_empty(out: str) -> bool:
+    return all(
+        name in (STATE, *SPLITS) and (name == STATE or not os.listdir(os.path.join(out, name)))
+        for name in os.listdir(out)
     )
-    frames_read = 0
-    bar = tqdm(
-        total=total,
-        initial=done,
-        unit="frame",
-        desc="make-dataset",
-        disable=not progress,
-        dynamic_ncols=True,
-        file=sys.stderr,
-    )
-    try:
+
+
+def _discard(out: str) -> None:
+    """Undo a build that found no pair: remove what it made, and only that."""
+    if _only_ours_and_empty(out):
+        shutil.rmtree(out)
+    else:
+        os.remove(os.path.join(out, STATE))
+
+
+# -- the build --------------------------------------------------------------------------------
+
+
+def _pair(
+    frame: np.ndarray, found: TrackResult, size: int, drawing: DrawingParams, alignment: Alignment
+) -> tuple[np.ndarray, np.ndarray] | str:
+    """One frame's pair (the A|B image, and the points in crop pixels), or why it is skipped."""
+    if not found.found:
+        return "no_face"
+    if found.ambiguous:
+        return "several_faces"
+    crop, _, points = align_frame(frame, found.points, size, alignment)
+    if points.min() < 0 or points.max() > size - 1:
+        return "off_crop"
+    pair = np.hstack([draw_landmarks(points, size, drawing), cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)])
+    return pair, points
+
+
+@dataclass
+class _Build:
+    """One run over the sources, from the saved position on: what each frame's work needs."""
+
+    cfg: DatasetConfig
+    progress: Progress
+    bar: tqdm
+    stop_after: int | None = None
+    tracker: FaceTracker = field(default_factory=lambda: FaceTracker(redetect_every=REDETECT_EVERY))
+    drawing: DrawingParams = field(default_factory=DrawingParams)
+    frames_read: int = 0
+    alignment: Alignment = field(init=False)
+    resumed_from: int = field(init=False)  # pairs made before this run
+
+    def __post_init__(self) -> None:
+        self.alignment = Alignment(self.cfg.mode)
+        self.resumed_from = self.progress.pairs
+        self.tracker.set_state(self.progress.tracker)
+
+    def run(self, sources: list[FrameSource], plans: list[list[int]]) -> None:
+        first_source, first_frame = self.progress.position
         for si, (source, plan) in enumerate(zip(sources, plans, strict=True)):
             if si < first_source:
                 continue
-            if si > first_source or saved is None or first_frame == 0:
-                tracker.reset()  # each video starts with a detection, resumed or not
-            wanted = set(plan)
-            tail = val_start(plan, cfg.val_fraction)
-            last_checkpoint = time.perf_counter()
-            for fi, frame in source.read(start=first_frame if si == first_source else 0):
-                if fi not in wanted:
-                    continue
-                frames_read += 1
-                bar.update(1)
-                if frame is None:
-                    skipped["unreadable"] += 1
-                    tracker.reset()
-                    continue
-                found = tracker(frame)
-                several_seen += found.faces > 1
-                if not found.found:
-                    skipped["no_face"] += 1
-                    continue
-                if found.ambiguous:
-                    skipped["several_faces"] += 1
-                    tracker.reset()
-                    continue
-                crop, _, points = align_frame(frame, found.points, cfg.size, alignment)
-                if points.min() < 0 or points.max() > cfg.size - 1:
-                    skipped["off_crop"] += 1
-                    continue
-                split = int(fi >= tail)
-                index = len(records["index"])
-                pair = np.hstack(
-                    [
-                        draw_landmarks(points, cfg.size, drawing),
-                        cv2.cvtColor(crop, cv2.COLOR_BGR2RGB),
-                    ]
-                )
-                _write_png(pair_path(cfg.output, SPLITS[split], index), pair)
-                for k, v in zip(records, (points, fi, si, split, index), strict=True):
-                    records[k].append(v)
-                if stop_after is not None and len(records["index"]) - resumed_from >= stop_after:
-                    checkpoint(si, fi + 1)
-                    raise KeyboardInterrupt
-                if time.perf_counter() - last_checkpoint >= CHECKPOINT_SECONDS:
-                    checkpoint(si, fi + 1)
-                    last_checkpoint = time.perf_counter()
-            checkpoint(si + 1, 0)
-            first_frame = 0
-    finally:
-        bar.close()
+            start = first_frame if si == first_source else 0
+            if start == 0:
+                self.tracker.reset()  # each video starts with a detection, resumed or not
+            self._source(si, source, plan, start)
+            self._checkpoint(si + 1, 0)
 
-    n_pairs = len(records["index"])
-    if n_pairs == 0:
-        shutil.rmtree(cfg.output) if _only_ours_and_empty(cfg.output) else os.remove(
-            os.path.join(cfg.output, STATE)
-        )
-        raise InputError(f"no face found in any frame of {', '.join(cfg.inputs)} ({dict(skipped)})")
-    arrays = _record_arrays(records)
-    _write_npz(os.path.join(cfg.output, LANDMARKS), arrays)
+    def _source(self, si: int, source: FrameSource, plan: list[int], start: int) -> None:
+        wanted, tail = set(plan), val_start(plan, self.cfg.val_fraction)
+        last_checkpoint = time.perf_counter()
+        for fi, frame in source.read(start=start):
+            if fi not in wanted:
+                continue
+            self.frames_read += 1
+            self.bar.update(1)
+            if not self._take(si, fi, frame, split=int(fi >= tail)):
+                continue
+            if self._stop_requested():
+                self._checkpoint(si, fi + 1)
+                raise KeyboardInterrupt
+            if time.perf_counter() - last_checkpoint >= CHECKPOINT_SECONDS:
+                self._checkpoint(si, fi + 1)
+                last_checkpoint = time.perf_counter()
+
+    def _take(self, si: int, fi: int, frame: np.ndarray | None, split: int) -> bool:
+        """Write one frame's pair and record it, or count why not; True if a pair was made."""
+        if frame is None:
+            made = "unreadable"
+        else:
+            found = self.tracker(frame)
+            self.progress.several_seen += found.faces > 1
+            made = _pair(frame, found, self.cfg.size, self.drawing, self.alignment)
+        if isinstance(made, str):
+            self.progress.skipped[made] += 1
+            if made in LOSES_TRACK:
+                self.tracker.reset()
+            return False
+        image, points = made
+        _write_png(pair_path(self.cfg.output, SPLITS[split], self.progress.pairs), image)
+        self.progress.add(points, fi, si, split)
+        return True
+
+    def _stop_requested(self) -> bool:
+        """Whether the test's simulated interruption is due."""
+        made = self.progress.pairs - self.resumed_from
+        return self.stop_after is not None and made >= self.stop_after
+
+    def _checkpoint(self, source: int, next_frame: int) -> None:
+        self.progress.position = (source, next_frame)
+        self.progress.tracker = self.tracker.state()
+        self.progress.save(os.path.join(self.cfg.output, STATE))
+
+
+def _manifest(
+    cfg: DatasetConfig,
+    sources: list[FrameSource],
+    plans: list[list[int]],
+    progress: Progress,
+    arrays: dict[str, np.ndarray],
+) -> dict:
+    """manifest.json: how the dataset was made, from what, and what came of it."""
     pairs = {s: int((arrays["split"] == i).sum()) for i, s in enumerate(SPLITS)}
-    counts = {**pairs, "skipped": dict(skipped), "several_faces_seen": several_seen}
-    manifest = {
+    return {
         "format": FORMAT,
         "version": VERSION,
-        "fingerprint": fingerprint,
+        "fingerprint": progress.fingerprint,
         "mode": cfg.mode,
         "size": cfg.size,
         "layout": "A|B: A = line drawing (left), B = photo (right), RGB",
-        "drawing": drawing.to_dict(),
-        "alignment": alignment.to_dict(),
+        "drawing": DrawingParams().to_dict(),
+        "alignment": Alignment(cfg.mode).to_dict(),
         "settings": {
             k: v for k, v in asdict(cfg).items() if k not in ("inputs", "output", "force", "quiet")
         },
@@ -377,36 +468,62 @@ def build_dataset(
             }
             for i, s in enumerate(sources)
         ],
-        "counts": counts,
+        "counts": {
+            **pairs,
+            "skipped": dict(progress.skipped),
+            "several_faces_seen": progress.several_seen,
+        },
     }
-    _write_json(os.path.join(cfg.output, MANIFEST), manifest)
+
+
+def build_dataset(
+    cfg: DatasetConfig, progress: bool = True, stop_after: int | None = None
+) -> BuildResult:
+    """Build (or continue, or confirm) the dataset `cfg` describes.
+
+    `stop_after` pairs simulates an interruption, for tests.
+    """
+    cfg.validate()
+    sources = [open_source(p) for p in cfg.inputs]
+    fingerprint = _fingerprint(cfg, sources)
+    start = time.perf_counter()
+    built = _already_built(cfg, fingerprint)
+    if built is not None:
+        return built
+    record = _prepare_output(cfg, fingerprint) or Progress(fingerprint)
+    plans = [sampled_frames(s.frames, cfg.every, cfg.max_pairs) for s in sources]
+    bar = tqdm(
+        total=sum(len(p) for p in plans),
+        initial=_frames_done(plans, record.position),
+        unit="frame",
+        desc="make-dataset",
+        disable=not progress,
+        dynamic_ncols=True,
+        file=sys.stderr,
+    )
+    build = _Build(cfg, record, bar, stop_after)
+    try:
+        build.run(sources, plans)
+    finally:
+        bar.close()
+
+    if record.pairs == 0:
+        _discard(cfg.output)
+        skipped = dict(record.skipped)
+        raise InputError(f"no face found in any frame of {', '.join(cfg.inputs)} ({skipped})")
+    arrays = record.arrays()
+    _write_npz(os.path.join(cfg.output, LANDMARKS), arrays)
+    manifest = _manifest(cfg, sources, plans, record, arrays)
+    write_json_atomic(os.path.join(cfg.output, MANIFEST), manifest)
     os.remove(os.path.join(cfg.output, STATE))
     return BuildResult(
         cfg.output,
-        pairs,
-        dict(skipped),
-        several_seen,
+        {s: manifest["counts"][s] for s in SPLITS},
+        dict(record.skipped),
+        record.several_seen,
         time.perf_counter() - start,
-        frames_read,
-        resumed_from,
-    )
-
-
-def _record_arrays(records: dict[str, list]) -> dict[str, np.ndarray]:
-    n = len(records["index"])
-    return {
-        "points": np.asarray(records["points"], np.float32).reshape(n, 68, 2),
-        "frame": np.asarray(records["frame"], np.int32),
-        "source": np.asarray(records["source"], np.int32),
-        "split": np.asarray(records["split"], np.uint8),
-        "index": np.asarray(records["index"], np.int32),
-    }
-
-
-def _only_ours_and_empty(out: str) -> bool:
-    return all(
-        name in (STATE, *SPLITS) and (name == STATE or not os.listdir(os.path.join(out, name)))
-        for name in os.listdir(out)
+        build.frames_read,
+        build.resumed_from,
     )
 
 
@@ -454,35 +571,37 @@ def parse_args(argv: list[str] | None) -> DatasetConfig:
     return DatasetConfig(**vars(p.parse_args(argv)))
 
 
-def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    cfg = parse_args(argv)
-    try:
-        result = build_dataset(cfg, progress=not cfg.quiet)
-    except InputError as e:
-        print(f"make-dataset: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(
-            f"make-dataset: interrupted; run the same command again to continue ({cfg.output})",
-            file=sys.stderr,
-        )
-        return 130
+def _summary(result: BuildResult) -> str:
+    """What a finished run says on stdout."""
+    pairs = f"{result.pairs['train']} train + {result.pairs['val']} val pairs"
     if result.already_built:
-        print(
-            f"make-dataset: {cfg.output} is already built from these inputs "
-            f"({result.pairs['train']} train + {result.pairs['val']} val pairs); nothing to do"
+        return (
+            f"make-dataset: {result.output} is already built from these inputs ({pairs}); "
+            "nothing to do"
         )
-        return 0
     skipped = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in result.skipped.items())
     fps = result.frames_read / result.seconds if result.seconds else 0.0
     resumed = f" (continued after {result.resumed_from} pairs)" if result.resumed_from else ""
-    print(
-        f"make-dataset: {result.pairs['train']} train + {result.pairs['val']} val pairs in {result.output}"
-        f"{resumed}\n  skipped: {skipped}\n  frames with several faces seen: {result.several_faces_seen}\n"
+    return (
+        f"make-dataset: {pairs} in {result.output}{resumed}\n"
+        f"  skipped: {skipped}\n"
+        f"  frames with several faces seen: {result.several_faces_seen}\n"
         f"  {result.frames_read} frames in {result.seconds:.1f} s ({fps:.1f} frames/s)"
     )
-    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    cfg = parse_args(argv)
+
+    def body() -> None:
+        print(_summary(build_dataset(cfg, progress=not cfg.quiet)))
+
+    return run_command(
+        "make-dataset",
+        body,
+        interrupted=f"interrupted; run the same command again to continue ({cfg.output})",
+    )
 
 
 if __name__ == "__main__":

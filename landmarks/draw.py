@@ -35,7 +35,10 @@ def draw_landmarks(
     params: DrawingParams = DrawingParams(),
     out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Draw 68 points (x, y in pixels) as white lines on a black RGB image of `size` (int or (h, w))."""
+    """Draw 68 points (x, y in pixels) as white lines on a black RGB image.
+
+    `size` is the side of a square image, or (h, w).
+    """
     h, w = (size, size) if isinstance(size, int) else size
     if out is None:
         out = np.zeros((h, w, 3), np.uint8)

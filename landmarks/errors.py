@@ -1,5 +1,5 @@
-"""The one error type for a user's mistake in the landmark stage; command lines print it as one line."""
+"""The landmark stage's name for the one user-error type, kept so that old imports still work."""
 
+from common.errors import InputError
 
-class InputError(Exception):
-    """Bad input from the user (a missing file, a file that is not a video, a bad option)."""
+__all__ = ["InputError"]

@@ -1,4 +1,4 @@
-"""Who is this face: dlib's face-recognition ResNet, 128-d descriptors (0.6 apart = another person)."""
+"""Who is this face: dlib's face-recognition ResNet, 128-d descriptors (0.6 apart: another one)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Retargeting: the driver's expression, measured from their neutral face, moves the target's shape."""
+"""Retargeting: the driver's expression, measured from their neutral face, moves the target."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ def retarget(
     target_reference: np.ndarray,
     strength: float = 1.0,
 ) -> np.ndarray:
-    """target = reference + strength · (driver − neutral); all (68, 2) in the same aligned crop space.
+    """target = reference + strength · (driver − neutral), all (68, 2) in one aligned crop space.
 
     Alignment has already removed the driver's position, roll and scale, so what is left of
     (driver − neutral) is expression and out-of-plane head motion, which the target then wears

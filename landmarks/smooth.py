@@ -1,4 +1,4 @@
-"""One Euro filter (Casiez et al. 2012) for landmark points: steady when still, little lag when moving."""
+"""One Euro filter (Casiez et al. 2012) for landmark points: steady when still, quick in motion."""
 
 from __future__ import annotations
 

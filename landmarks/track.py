@@ -15,7 +15,7 @@ import cv2
 import dlib
 import numpy as np
 
-from landmarks.errors import InputError
+from common.errors import InputError
 from landmarks.regions import N_POINTS
 
 PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"

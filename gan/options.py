@@ -1,0 +1,7 @@
+"""The values a pix2pix run may take, named once and Keras-free, so flags are checked at once."""
+
+from __future__ import annotations
+
+SUPPORTED_SIZES = tuple(2**k for k in range(6, 10))  # 64..512: the U-Net halves down to 1 px
+LAMBDA_L1 = 100.0  # the paper's weight of the L1 term against the adversarial one
+GAN_LOSSES = ("bce", "lsgan")
