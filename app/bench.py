@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from app.face import FaceStage, GeneratorStage, ModelSpec
-from app.model import load_model
+from app.model import add_backend_flags, load_model
 from app.pipeline import Pipeline, run_sequential
 from app.sources import MemorySource
 from common.cli import run_command
@@ -80,6 +80,8 @@ def time_pipeline(
     seconds: float = 10.0,
     size: tuple[int, int] = CAMERA_SIZE,
     verbose: bool = False,
+    backend: str = "auto",
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """Run the live pipeline on `source` at `size` (a webcam's 640×480) for `seconds`, three ways.
 
@@ -89,10 +91,12 @@ def time_pipeline(
     - sequential: the same stages one after another on one thread.
     Returns fps, latency_p50_ms, latency_p95_ms, stage_ms (mean ms per stage, live run),
     stage_p95_ms, dropped, threaded_fps, sequential_fps, threaded_vs_sequential (throughput
-    ratio), source_fps, size, model. Raises InputError for a model or video that cannot be read.
+    ratio) and threading_bound (the most threads can give: sequential frame time ÷ its slowest
+    stage), source_fps, size, model, backend. Raises InputError for a model or video that cannot
+    be read.
     """
     frames, fps = read_frames(source, size)  # a bad video fails before TensorFlow loads
-    bundle = load_model(model_dir, verbose=verbose)
+    bundle = load_model(model_dir, verbose=verbose, backend=backend, threads=threads)
     live = _threaded(bundle, frames, fps, seconds, paced=True)
     threaded = _threaded(bundle, frames, fps, seconds, paced=False)
     seq_source = MemorySource(frames, fps, loop=True, paced=False)
@@ -105,6 +109,7 @@ def time_pipeline(
 
     result = {
         "model": str(bundle.path),
+        "backend": bundle.backend_label,
         "size": list(size),
         "model_size": bundle.size,
         "source_fps": round(fps, 2),
@@ -125,6 +130,8 @@ def time_pipeline(
     result["threaded_vs_sequential"] = (
         round(threaded["mean_fps"] / sequential_fps, 2) if sequential_fps else None
     )
+    seq_ms = [v for v in result["sequential_stage_ms"].values() if v is not None]
+    result["threading_bound"] = round(sum(seq_ms) / max(seq_ms), 2) if seq_ms else None
     log.info("live pipeline: %s", result)
     return result
 
@@ -141,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=10.0,
         help="seconds per measurement, three of them (default: %(default)s)",
     )
+    add_backend_flags(p)
     p.add_argument(
         "-v", "--verbose", action="store_true", help="show TensorFlow's own start-up messages"
     )
@@ -152,7 +160,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
 
     def body() -> None:
-        result = time_pipeline(args.model, args.source, args.seconds, verbose=args.verbose)
+        result = time_pipeline(
+            args.model,
+            args.source,
+            args.seconds,
+            verbose=args.verbose,
+            backend=args.backend,
+            threads=args.threads,
+        )
         print(json.dumps(result, indent=2))
 
     return run_command("bench", body)

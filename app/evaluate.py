@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from app.model import check_model_path, load_model
+from app.model import add_backend_flags, check_model_path, load_model
 from common.cli import run_command
 from common.errors import InputError
 from common.files import write_json_atomic
@@ -188,18 +188,21 @@ def evaluate_model(
     limit: int | None = None,
     progress: bool = False,
     verbose: bool = False,
+    backend: str = "auto",
+    threads: int | None = None,
 ) -> dict:
     """The model and the nearest-neighbour baseline on the dataset's validation tail."""
     # Mistyped paths fail before TensorFlow loads with the model.
     check_model_path(model_dir)
     index = load_index(dataset)
     _splits(index, limit)
-    bundle = load_model(model_dir, warm_up=False, verbose=verbose)
+    bundle = load_model(model_dir, warm_up=False, verbose=verbose, backend=backend, threads=threads)
     val = load_val_set(index, bundle.size, DrawingParams.from_dict(bundle.drawing), limit)
     measures = FaceMeasures()
     real = real_descriptors(val, measures)
     return {
         "model": str(model_dir),
+        "backend": bundle.backend_label,
         "dataset": str(dataset),
         "pairs": len(val.drawings),
         "size": val.size,
@@ -231,7 +234,8 @@ def format_table(report: dict) -> str:
         return "—" if v is None else f"{v:.3f}"
 
     lines = [
-        f"{report['pairs']} held-out pairs at {report['size']} px",
+        f"{report['pairs']} held-out pairs at {report['size']} px"
+        + (f", generator on {report['backend']}" if report.get("backend") else ""),
         f"{'metric':<22}{'model':>10}{'baseline':>10}   better",
     ]
     for key, label, better in ROWS:
@@ -251,9 +255,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--model", required=True, help="model bundle directory (generator.keras + bundle.json)"
     )
-    p.add_argument("--dataset", required=True, help="dataset directory made by make-dataset")
+    p.add_argument(
+        "--dataset", help="dataset directory made by make-dataset (needed without --driver)"
+    )
     p.add_argument("--json", help="also write the figures to this JSON file")
-    p.add_argument("--limit", type=int, help="use at most this many held-out pairs (default: all)")
+    p.add_argument(
+        "--limit",
+        type=int,
+        help="use at most this many held-out pairs, or driver frames (default: all)",
+    )
+    add_backend_flags(p)
+    from app.drive import add_driver_arguments  # app.drive builds on this module
+
+    add_driver_arguments(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument(
         "-v", "--verbose", action="store_true", help="debug logs and TensorFlow's own messages"
@@ -284,10 +298,22 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(message)s")
 
     def body() -> int:
+        if args.driver:
+            from app.drive import drive_main
+
+            return drive_main(args)
+        if not args.dataset:
+            raise InputError("--dataset is needed (or --driver VIDEO)")
         if args.json:
             _check_writable(args.json)
         report = evaluate_model(
-            args.model, args.dataset, args.limit, progress=not args.quiet, verbose=args.verbose
+            args.model,
+            args.dataset,
+            args.limit,
+            progress=not args.quiet,
+            verbose=args.verbose,
+            backend=args.backend,
+            threads=args.threads,
         )
         if args.json:
             _write_json(args.json, report)

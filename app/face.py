@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from app.pipeline import Frame
+from common.errors import InputError
 from landmarks import (
     Alignment,
     DrawingParams,
@@ -20,12 +23,22 @@ from landmarks import (
     retarget,
     transform_points,
 )
+from landmarks.identity import SAME_PERSON_DISTANCE, FaceDescriptor
+from landmarks.retarget import NeutralEstimator
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SIZE = 256  # the drawing's size while no model is loaded
-NEUTRAL_SECONDS = 1.0  # the driver's neutral face is their mean shape over this long
+NEUTRAL_SECONDS = 1.0  # "calibrating" while the neutral estimate has seen less than this
 DEFAULT_SMOOTHING = 0.5
+RETARGET_MODES = ("auto", "on", "off")
+DEFAULT_RETARGET = "auto"
+IDENTITY_SAMPLES = 5  # faces whose descriptors decide whether the driver is the target
+TARGET_PHOTOS = 48  # training photos averaged into the target's descriptor
+# How fast the smoothing opens with speed, in face widths per second: a blink or a word moves the
+# lids and lips by a tenth of a face in a frame or two, and must pass (beta 0.05 px⁻¹ halved the
+# eye-openness correlation of the sample driving itself, evaluate --driver: 0.41 against 0.63).
+MOTION_BETA = 100.0
 
 
 @dataclass(frozen=True)
@@ -36,16 +49,87 @@ class ModelSpec:
     alignment: Alignment = Alignment()
     drawing: DrawingParams = DrawingParams()
     reference_shape: np.ndarray | None = None
+    target_descriptor: np.ndarray | None = None  # 128-d: who the target is (auto retargeting)
 
     @classmethod
     def from_bundle(cls, bundle: Any) -> ModelSpec:
         ref = bundle.reference_shape
+        descriptor = (getattr(bundle, "info", None) or {}).get("target_descriptor")
         return cls(
             int(bundle.size),
             Alignment.from_dict(bundle.alignment),
             DrawingParams.from_dict(bundle.drawing),
             None if ref is None else np.asarray(ref, np.float32).reshape(68, 2),
+            None if descriptor is None else np.asarray(descriptor, np.float32).reshape(128),
         )
+
+
+def target_descriptor(bundle: Any, dataset: str | Path | None = None) -> np.ndarray | None:
+    """Who the target is: the bundle's own descriptor, else the mean over its training photos.
+
+    The photos come from `dataset`, else from the dataset the bundle records it was trained on,
+    when that is still there. None when neither is at hand: auto retargeting then retargets.
+    """
+    spec = ModelSpec.from_bundle(bundle)
+    if spec.target_descriptor is not None:
+        return spec.target_descriptor
+    if dataset is not None:
+        return dataset_descriptor(str(Path(dataset).resolve()))
+    recorded = (getattr(bundle, "info", None) or {}).get("dataset")
+    try:
+        if recorded is not None and (Path(recorded) / "manifest.json").is_file():
+            return dataset_descriptor(str(Path(recorded).resolve()))
+    except (InputError, OSError) as e:  # a dataset changed since: the model still works
+        log.warning("target descriptor from %s: %s", recorded, e)
+    log.info("no target descriptor: auto retargeting will retarget")
+    return None
+
+
+@functools.lru_cache(maxsize=4)
+def dataset_descriptor(dataset: str) -> np.ndarray:
+    """Mean dlib descriptor of a dataset's training photos, at their own dataset points."""
+    from landmarks.dataset_format import load_index, read_pair
+
+    index = load_index(dataset)
+    rows = index.rows("train")
+    rows = rows[np.linspace(0, len(rows) - 1, min(TARGET_PHOTOS, len(rows))).astype(int)]
+    descriptor = FaceDescriptor()
+    return np.mean(
+        [descriptor(read_pair(index.path(i))[1], index.points[i]) for i in rows], axis=0
+    ).astype(np.float32)
+
+
+def retarget_mode(value: str | bool) -> str:
+    """ "auto", "on" or "off"; True and False are the older spellings of on and off."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if value not in RETARGET_MODES:
+        raise ValueError(f"retarget must be one of {RETARGET_MODES}, not {value!r}")
+    return value
+
+
+class DriverIdentity:
+    """Is the driver the target? The median descriptor distance over their first few faces."""
+
+    def __init__(self) -> None:
+        self._net: FaceDescriptor | None = None  # loaded on first use: only auto needs it
+        self.distances: list[float] = []
+        self.is_target: bool | None = None  # None: not known yet
+
+    def reset(self) -> None:
+        """A new driver may be in view: sample again (the last verdict holds meanwhile)."""
+        self.distances = []
+
+    @property
+    def settled(self) -> bool:
+        return len(self.distances) >= IDENTITY_SAMPLES
+
+    def observe(self, bgr: np.ndarray, points: np.ndarray, target: np.ndarray) -> None:
+        if self._net is None:
+            self._net = FaceDescriptor()
+        rgb = np.ascontiguousarray(bgr[..., ::-1])
+        self.distances.append(float(np.linalg.norm(self._net(rgb, points) - target)))
+        self.is_target = bool(np.median(self.distances) < SAME_PERSON_DISTANCE)
 
 
 def smoothing_filter(strength: float) -> OneEuroFilter | None:
@@ -64,30 +148,33 @@ class FaceStage:
     """FaceTracker → One Euro smoothing → alignment → retargeting → drawing, as the bundle says.
 
     Without a face the last drawing is held and `frame.face` is False. The driver's neutral shape is
-    the mean of their aligned points over the first second with a face, or over the second after
-    `calibrate()`. `retarget=False`: self-reenactment, the driver's own aligned points are drawn.
+    estimated from every face seen since the start or `calibrate()` (landmarks.NeutralEstimator).
+    `retarget`: "on" moves the target's reference shape by the driver's expression; "off" draws
+    the driver's own aligned points (self-reenactment); "auto" draws their own points when the
+    driver is the target (dlib descriptor within the same-person distance of the spec's target
+    descriptor) and retargets otherwise, or when the spec carries no descriptor.
     """
 
     def __init__(
         self,
         spec: ModelSpec | None = None,
         smoothing: float = DEFAULT_SMOOTHING,
-        retarget: bool = True,
+        retarget: str | bool = DEFAULT_RETARGET,
         tracker: FaceTracker | None = None,
     ) -> None:
         self.tracker = tracker or FaceTracker()
-        self.retarget = retarget
+        self.retarget = retarget_mode(retarget)
         self._spec = spec or ModelSpec()
         self._pending_spec: ModelSpec | None = None
         self._smoothing = smoothing
         self._filter = smoothing_filter(smoothing)
         self._lock = threading.Lock()  # settings change from the UI thread, frames run in a worker
-        self._neutral: np.ndarray | None = None
-        self._collecting = True
-        self._neutral_sum: np.ndarray | None = None
-        self._neutral_n = 0
+        self._neutral = NeutralEstimator()
         self._neutral_start: float | None = None
+        self._neutral_t = 0.0  # the time of the latest shape the estimate has seen
+        self.identity = DriverIdentity()
         self._last_drawing: np.ndarray | None = None
+        self.drawn_points: np.ndarray | None = None  # the points of the last drawing made
 
     # -- settings, safe to change from any thread while frames flow ---------------------------
 
@@ -109,16 +196,31 @@ class FaceStage:
             self._smoothing = float(np.clip(strength, 0.0, 1.0))
             self._filter = smoothing_filter(self._smoothing)
 
-    def calibrate(self) -> None:
-        """Take the driver's neutral face again, from the next second of frames with a face."""
+    def set_retarget(self, mode: str | bool) -> None:
         with self._lock:
-            self._collecting = True
-            self._neutral_sum, self._neutral_n, self._neutral_start = None, 0, None
+            self.retarget = retarget_mode(mode)
+
+    def calibrate(self) -> None:
+        """Estimate the driver's neutral face afresh, and whether they are the target."""
+        with self._lock:
+            self._neutral.reset()
+            self._neutral_start = None
+            self.identity = DriverIdentity()
+
+    @property
+    def retargeting(self) -> bool:
+        """Whether the target's shape is moved now (False: the driver's own points are drawn)."""
+        if self.retarget == "off" or self.spec.reference_shape is None:
+            return False
+        return self.retarget == "on" or not self.identity.is_target
 
     @property
     def calibrating(self) -> bool:
-        """Still taking the driver's neutral face (only when retargeting onto a reference shape)."""
-        return self._collecting and self.retarget and self.spec.reference_shape is not None
+        """The neutral estimate has seen less than a second of faces (only when retargeting)."""
+        fresh = self._neutral_start is None or self._neutral_t - self._neutral_start <= (
+            NEUTRAL_SECONDS
+        )
+        return fresh and self.retargeting
 
     # -- the stage ------------------------------------------------------------------------------
 
@@ -128,45 +230,56 @@ class FaceStage:
             if self._pending_spec is not None:
                 self._spec, self._pending_spec = self._pending_spec, None
                 self._last_drawing = None
+                self.identity = DriverIdentity()  # another target
             spec, smoother = self._spec, self._filter
         t = frame.captured if t is None else t
         points = self.tracker(frame.image).points
         if points is None:
             if smoother is not None:
                 smoother.reset()  # the next face may be somewhere else entirely: no glide
+            self.identity.reset()  # and may be someone else
             frame.face, frame.drawing = False, self._last_drawing
             return frame
+        self._check_identity(frame.image, points, spec)
         if smoother is not None:
             # A jump of a quarter face width is a new face or a cut, not motion to smooth.
-            smoother.reset_distance = 0.25 * float(np.ptp(points[:, 0]))
+            width = float(np.ptp(points[:, 0]))
+            smoother.reset_distance = 0.25 * width
+            smoother.beta = MOTION_BETA / max(width, 1.0)
             points = smoother(points, t).astype(np.float32)
         frame.points = points
         matrix = spec.alignment.matrix(points, spec.size, frame.image.shape)
         aligned = transform_points(points, matrix)
-        drawn = self._retargeted(aligned, spec, t)
-        frame.drawing = draw_landmarks(drawn, spec.size, spec.drawing)
+        self.drawn_points = self._retargeted(aligned, spec, t)
+        frame.drawing = draw_landmarks(self.drawn_points, spec.size, spec.drawing)
         frame.face = True
         self._last_drawing = frame.drawing
         return frame
 
+    def _check_identity(self, bgr: np.ndarray, points: np.ndarray, spec: ModelSpec) -> None:
+        """In auto, the first few faces of each appearance say whether the driver is the target."""
+        if self.retarget != "auto" or spec.target_descriptor is None or self.identity.settled:
+            return
+        self.identity.observe(bgr, points, spec.target_descriptor)
+        if self.identity.settled:
+            log.info(
+                "driver %s the target (identity distance %.2f): %s",
+                "is" if self.identity.is_target else "is not",
+                float(np.median(self.identity.distances)),
+                "drawing their own points" if self.identity.is_target else "retargeting",
+            )
+
     def _retargeted(self, aligned: np.ndarray, spec: ModelSpec, t: float) -> np.ndarray:
-        if not self.retarget or spec.reference_shape is None:
+        if spec.reference_shape is None:
             return aligned
         with self._lock:
-            if self._collecting:
-                if self._neutral_start is None:
-                    self._neutral_start = t
-                if t - self._neutral_start <= NEUTRAL_SECONDS:
-                    self._neutral_sum = aligned.astype(np.float64) + (
-                        0.0 if self._neutral_sum is None else self._neutral_sum
-                    )
-                    self._neutral_n += 1
-                    # Until the second is over, the mean so far is the best neutral there is.
-                    self._neutral = (self._neutral_sum / self._neutral_n).astype(np.float32)
-                else:
-                    self._collecting = False
-                    log.info("driver's neutral face: the mean of %d frames", self._neutral_n)
-            neutral = self._neutral
+            # The estimate follows every face, so a switch to retargeting has a neutral at hand.
+            if self._neutral_start is None:
+                self._neutral_start = t
+            self._neutral_t = t
+            neutral = self._neutral.update(aligned)
+        if not self.retargeting:
+            return aligned
         return retarget(aligned, neutral, spec.reference_shape)
 
     def crop(self, frame: Frame) -> np.ndarray | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -9,7 +10,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.face import DEFAULT_SMOOTHING, FaceStage, GeneratorStage, ModelSpec
+from app.face import (
+    DEFAULT_RETARGET,
+    DEFAULT_SMOOTHING,
+    FaceStage,
+    GeneratorStage,
+    ModelSpec,
+    target_descriptor,
+)
 from app.pipeline import Frame, Pipeline
 from app.sinks import Recorder, RecorderSink, VirtualCameraSink
 from app.sources import Source, open_source
@@ -31,11 +39,15 @@ class LiveSession:
         on_model: Callable[[str, str | None], None] | None = None,
         smoothing: float = DEFAULT_SMOOTHING,
         verbose: bool = False,
+        backend: str = "auto",
+        threads: int | None = None,
+        retarget: str = DEFAULT_RETARGET,
     ) -> None:
         self.on_frame = on_frame
         self.verbose = verbose  # let TensorFlow's start-up messages through when a model loads
+        self.backend, self.threads = backend, threads  # what runs the generator (app.model)
         self.on_model = on_model
-        self.face = FaceStage(smoothing=smoothing)
+        self.face = FaceStage(smoothing=smoothing, retarget=retarget)
         self.generator = GeneratorStage()
         self.pipeline: Pipeline | None = None
         self.source_spec: str | None = None
@@ -121,7 +133,11 @@ class LiveSession:
 
         error = None
         try:
-            bundle = load_model(path, verbose=self.verbose)
+            bundle = load_model(
+                path, verbose=self.verbose, backend=self.backend, threads=self.threads
+            )
+            # Who the target is, so that auto retargeting knows the target driving themself.
+            descriptor = target_descriptor(bundle)
         except InputError as e:
             bundle, error = None, str(e)
         except Exception as e:  # a model that does not load must never take the window down
@@ -130,7 +146,8 @@ class LiveSession:
         if self._closed or self.loading != path:
             return  # closed meanwhile, or another model was asked for
         if bundle is not None:
-            self.face.set_spec(ModelSpec.from_bundle(bundle))
+            spec = dataclasses.replace(ModelSpec.from_bundle(bundle), target_descriptor=descriptor)
+            self.face.set_spec(spec)
             self.generator.set_bundle(bundle)
             self.model_path, self.model_error = path, None
         else:
@@ -150,6 +167,10 @@ class LiveSession:
 
     def set_smoothing(self, strength: float) -> None:
         self.face.set_smoothing(strength)
+
+    def set_retarget(self, mode: str) -> None:
+        """auto, on or off (see FaceStage)."""
+        self.face.set_retarget(mode)
 
     def start_recording(self, path: str | Path, side_by_side: bool = False) -> Path:
         """Record what is shown from now on; raises InputError for a path that cannot be written."""

@@ -2,73 +2,80 @@
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import logging
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
 from common.cli import quiet_native_stderr
-from common.errors import InputError
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 _first_load = True
 
 
 def check_model_path(path: str | Path) -> None:
-    """Fail on a mistyped model path now, before TensorFlow is imported and prints its notes.
+    """Fail on a mistyped path or a folder that is no bundle now, before TensorFlow loads."""
+    from gan.bundle import read_bundle_info  # numpy only: Keras loads with the model
 
-    The message is gan.bundle's own for the same mistake; the rest is checked when it loads.
-    """
-    if not Path(path).expanduser().is_dir():
-        raise InputError(f"model bundle not found: {Path(path).expanduser()}")
+    read_bundle_info(path)
 
 
-def import_gan(verbose: bool = False) -> Any:
-    """gan.bundle, imported once with TensorFlow quiet (unless `verbose`)."""
-    if "gan.bundle" not in sys.modules:
-        with quiet_native_stderr(verbose):
-            import gan.bundle  # noqa: F401
-    return sys.modules["gan.bundle"]
-
-
-def _held_back(work: Callable[[], T], verbose: bool) -> T:
-    """`work()` with native stderr held back; a user error leaves the held notes unprinted.
-
-    quiet_native_stderr replays what it held when its body fails, which is right for a bug but
-    would put TensorFlow's notes after a user's one-line error: that error leaves the block first.
-    """
-    with quiet_native_stderr(verbose):
-        try:
-            return work()
-        except InputError as e:
-            error = e
-    raise error
-
-
-def load_model(path: str | Path, warm_up: bool = True, verbose: bool = False) -> Any:
+def load_model(
+    path: str | Path,
+    warm_up: bool = True,
+    verbose: bool = False,
+    backend: str = "auto",
+    threads: int | None = None,
+) -> Any:
     """The model bundle at `path` (gan.bundle.Bundle); raises InputError with a one-line message.
 
+    `backend`: auto (ONNX Runtime when the bundle has generator.onnx, else Keras), onnx or keras.
+    `threads`: the ONNX generator's intra-op threads (None: one per core).
     `warm_up`: run one drawing through it now, so the first live frame does not pay for tracing.
     `verbose`: let TensorFlow's start-up notes through.
     """
-    check_model_path(path)
-    bundle_mod = import_gan(verbose)
+    from gan.bundle import load_bundle
 
     def load() -> Any:
-        bundle = bundle_mod.load_bundle(path)
+        bundle = load_bundle(path, backend=backend, threads=threads)
         if warm_up:
             bundle(np.zeros((bundle.size, bundle.size, 3), np.uint8))
         return bundle
 
     global _first_load
     # The first model to load initialises the devices, where TensorFlow prints its CUDA probe.
-    bundle = _held_back(load, verbose) if _first_load else load()
+    with quiet_native_stderr(verbose) if _first_load else contextlib.nullcontext():
+        bundle = load()
     _first_load = False
-    log.info("model %s: %d px, %s, %d steps", bundle.path, bundle.size, bundle.mode, bundle.steps)
+    log.info(
+        "model %s: %d px, %s, %d steps, %s",
+        bundle.path,
+        bundle.size,
+        bundle.mode,
+        bundle.steps,
+        bundle.backend_label,
+    )
     return bundle
+
+
+BACKENDS = ("auto", "onnx", "keras")  # gan.bundle.BACKENDS, spelled here so --help needs no gan
+
+
+def add_backend_flags(parser: argparse.ArgumentParser) -> None:
+    """--backend and --threads, the same for every command that runs a generator."""
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="auto",
+        help="what runs the generator: ONNX Runtime or Keras; auto (the default) = ONNX Runtime "
+        "when the bundle has generator.onnx",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="threads for the ONNX Runtime generator (default: one per core)",
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 import threading
@@ -11,8 +12,16 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from app.face import DEFAULT_SMOOTHING, FaceStage, GeneratorStage, ModelSpec
-from app.model import load_model
+from app.face import (
+    DEFAULT_RETARGET,
+    DEFAULT_SMOOTHING,
+    RETARGET_MODES,
+    FaceStage,
+    GeneratorStage,
+    ModelSpec,
+    target_descriptor,
+)
+from app.model import add_backend_flags, load_model
 from app.pipeline import Frame, run_sequential
 from app.sinks import Recorder, RecorderSink
 from app.sources import VideoSource, open_source
@@ -30,10 +39,13 @@ class ReenactConfig:
     source: str
     output: str
     side_by_side: bool = False
-    retarget: bool = True
+    retarget: str = DEFAULT_RETARGET  # auto | on | off
+    dataset: str | None = None  # where the target's descriptor comes from, for auto
     smoothing: float = DEFAULT_SMOOTHING
     progress: bool = True
     verbose: bool = False
+    backend: str = "auto"
+    threads: int | None = None
 
 
 def reenact(cfg: ReenactConfig) -> dict:
@@ -47,9 +59,13 @@ def reenact(cfg: ReenactConfig) -> dict:
         raise InputError(f"--source must be a video file, not a camera: {cfg.source}")
     try:
         recorder = Recorder(cfg.output, source.fps)  # checks the path before the slow model load
-        bundle = load_model(cfg.model, verbose=cfg.verbose)
+        bundle = load_model(
+            cfg.model, verbose=cfg.verbose, backend=cfg.backend, threads=cfg.threads
+        )
         face = FaceStage(
-            ModelSpec.from_bundle(bundle), smoothing=cfg.smoothing, retarget=cfg.retarget
+            face_spec(bundle, cfg.retarget, cfg.dataset),
+            smoothing=cfg.smoothing,
+            retarget=cfg.retarget,
         )
         generator = GeneratorStage(bundle)
         height = source.frame_shape[0] if cfg.side_by_side else bundle.size
@@ -72,11 +88,47 @@ def reenact(cfg: ReenactConfig) -> dict:
             except BaseException:
                 sink.recorder.abort()
                 raise
+        if stats["faces"] == 0:
+            sink.recorder.abort()  # a video of black frames is no answer
+            raise InputError(f"no face found in any frame of {cfg.source}")
         sink.close()
     finally:
         source.close()
     log.info("%d frames (%d with a face) → %s", stats["frames_out"], stats["faces"], cfg.output)
     return stats
+
+
+def face_spec(bundle: object, retarget: str, dataset: str | None) -> ModelSpec:
+    """The bundle's spec, with the target's descriptor when auto retargeting needs one."""
+    spec = ModelSpec.from_bundle(bundle)
+    if retarget != "auto":
+        return spec
+    return dataclasses.replace(spec, target_descriptor=target_descriptor(bundle, dataset))
+
+
+def add_retarget_arguments(p: argparse.ArgumentParser) -> None:
+    """--retarget (and its older --no-retarget), --dataset, --smoothing: how the driver is drawn."""
+    p.add_argument(
+        "--retarget",
+        choices=RETARGET_MODES,
+        default=DEFAULT_RETARGET,
+        help="move the target's own face shape by the driver's expression (on), draw the "
+        "driver's points (off), or off when the driver is the target, on otherwise "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--no-retarget",
+        dest="retarget",
+        action="store_const",
+        const="off",
+        help="the same as --retarget off",
+    )
+    p.add_argument(
+        "--smoothing",
+        type=float,
+        default=DEFAULT_SMOOTHING,
+        help="landmark smoothing, 0 (none) to 1 (default: %(default)s)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,18 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", required=True, help="driving video")
     p.add_argument("-o", "--output", required=True, help="output mp4")
     p.add_argument("--side-by-side", action="store_true", help="write driver | drawing | generated")
+    add_retarget_arguments(p)
     p.add_argument(
-        "--no-retarget",
-        dest="retarget",
-        action="store_false",
-        help="draw the driver's own points (self-reenactment) instead of moving the target's shape",
+        "--dataset",
+        help="the model's dataset, for the target's identity in --retarget auto "
+        "(default: the bundle's own, or the dataset it was trained on if still there)",
     )
-    p.add_argument(
-        "--smoothing",
-        type=float,
-        default=DEFAULT_SMOOTHING,
-        help="landmark smoothing, 0 (none) to 1 (default: %(default)s)",
-    )
+    add_backend_flags(p)
     p.add_argument("-q", "--quiet", dest="progress", action="store_false", help="no progress bar")
     p.add_argument(
         "-v", "--verbose", action="store_true", help="show TensorFlow's own start-up messages"

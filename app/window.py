@@ -32,6 +32,7 @@ from PyQt5.QtWidgets import (
 
 from app.face import DEFAULT_SMOOTHING
 from app.live import LiveSession
+from app.model import add_backend_flags
 from app.pipeline import Frame
 from common.cli import run_command
 from common.errors import InputError
@@ -151,6 +152,8 @@ class MirrorWindow(QMainWindow):
         source: str | None = None,
         loop: bool | None = None,
         verbose: bool = False,
+        backend: str = "auto",
+        threads: int | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings or QSettings(
@@ -166,6 +169,8 @@ class MirrorWindow(QMainWindow):
             lambda path, err: self.bridge.model_done.emit(path, err or ""),
             smoothing=smoothing,
             verbose=verbose,
+            backend=backend,
+            threads=threads,
         )
         self.frames_shown = 0
         self.last_face = False
@@ -377,7 +382,8 @@ class MirrorWindow(QMainWindow):
             return
         self.settings.setValue("model", path)
         bundle = self.session.bundle
-        self.say(f"model {model_name(path)}: {bundle.size} px, {bundle.steps} steps")
+        said = f"model {model_name(path)}: {bundle.size} px, {bundle.steps} steps, "
+        self.say(said + f"on {bundle.backend_label}" + (f" ({bundle.note})" if bundle.note else ""))
         self.views["generated"].show_message("waiting for a face…")
 
     def calibrate(self) -> None:
@@ -444,7 +450,9 @@ class MirrorWindow(QMainWindow):
         if self.session.loading:
             parts.append("loading model…")
         elif self.session.model_path:
-            parts.append(f"model {model_name(self.session.model_path)}")
+            bundle = self.session.bundle
+            backend = f" on {bundle.backend_label}" if bundle is not None else ""
+            parts.append(f"model {model_name(self.session.model_path)}{backend}")
         else:
             parts.append("no model")
         if self.session.recorded_frames is not None:
@@ -523,6 +531,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="play a video source in a loop (default: the last choice, else on)",
     )
     p.add_argument("--settings", help="settings file (INI) instead of the user's QSettings")
+    add_backend_flags(p)
     p.add_argument(
         "-v", "--verbose", action="store_true", help="log what happens, TensorFlow's notes too"
     )
@@ -541,7 +550,13 @@ def main(argv: list[str] | None = None) -> int:
         app.setApplicationName(APPLICATION)
         settings = QSettings(args.settings, QSettings.IniFormat) if args.settings else None
         window = MirrorWindow(
-            settings, model=args.model, source=args.source, loop=args.loop, verbose=args.verbose
+            settings,
+            model=args.model,
+            source=args.source,
+            loop=args.loop,
+            verbose=args.verbose,
+            backend=args.backend,
+            threads=args.threads,
         )
         window.show()
         return app.exec_()

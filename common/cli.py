@@ -35,7 +35,7 @@ def quiet_native_stderr(verbose: bool = False) -> Iterator[None]:
 
     TF_CPP_MIN_LOG_LEVEL does not reach the lines absl prints before it is initialised, so the
     descriptor itself is pointed at a file for the duration; if the body fails, what was held
-    back is replayed so that nothing needed for a bug report is lost.
+    back is replayed so that nothing needed for a bug report is lost (not for an InputError).
     """
     if verbose:
         yield
@@ -50,6 +50,9 @@ def quiet_native_stderr(verbose: bool = False) -> Iterator[None]:
         try:
             yield
             failed = False
+        except InputError:
+            failed = False  # the user's mistake, said in one line: the notes would only bury it
+            raise
         finally:
             sys.stderr.flush()
             os.dup2(saved, 2)

@@ -1,7 +1,10 @@
 """The model bundle: save a trained generator with what the app needs, and load it as a callable.
 
-Only keras and numpy at module level (gan.data imports TensorFlow lazily), so loading also
-works under the JAX Keras backend.
+A bundle is generator.keras, optionally generator.onnx, and bundle.json (written last), which
+lists every extra file with its checksum. Loading picks the backend: ONNX Runtime when the bundle
+has the ONNX file (no TensorFlow needed), Keras otherwise. Nothing here imports Keras or
+TensorFlow until a Keras model is saved or loaded, so the ONNX path starts fast and quiet, and the
+Keras path also works under the JAX backend.
 """
 
 from __future__ import annotations
@@ -12,12 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import keras
 import numpy as np
 
 from common.files import atomic_path, write_json_atomic
 from gan.data import to_model_range, to_uint8
 from gan.errors import InputError
+from gan.onnx_model import ONNX_FILE, export_onnx, open_session, sha256_of
 
 log = logging.getLogger(__name__)
 
@@ -26,29 +29,53 @@ BUNDLE_VERSION = 1
 GENERATOR_FILE = "generator.keras"
 BUNDLE_FILE = "bundle.json"
 MAX_BATCH = 16  # frames per generator call when a big batch comes in; bounds memory
+BACKENDS = ("auto", "onnx", "keras")
 
 
-def save_bundle(model_dir: str | Path, generator: keras.Model, info: dict[str, Any]) -> Path:
-    """Write generator.keras then bundle.json, each atomically (common.files).
+def save_bundle(
+    model_dir: str | Path, generator: Any, info: dict[str, Any], onnx: bool = False
+) -> Path:
+    """Write generator.keras (and generator.onnx when `onnx`), then bundle.json, each atomically.
 
-    bundle.json goes last, so a reader that finds it also finds the matching generator.
-    `info` is the bundle.json content; "format" and "version" are filled in here.
+    bundle.json goes last and lists the ONNX file with its checksum, so a reader that finds it
+    also finds matching generators; an ONNX file from an earlier save is removed after it, since
+    it no longer matches. `info` is the bundle.json content; "format", "version" and "files" are
+    filled in here.
     """
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(model_dir / GENERATOR_FILE) as tmp:  # keeps .keras, which Keras insists on
         generator.save(tmp)
-    content = {"format": BUNDLE_FORMAT, "version": BUNDLE_VERSION, **info}
+    files = {ONNX_FILE: export_onnx(generator, model_dir / ONNX_FILE)} if onnx else {}
+    content = {"format": BUNDLE_FORMAT, "version": BUNDLE_VERSION, **info, "files": files}
     write_json_atomic(model_dir / BUNDLE_FILE, content)
+    if not onnx:
+        (model_dir / ONNX_FILE).unlink(missing_ok=True)
     return model_dir
 
 
-def make_inference_fn(model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
+def add_onnx(model_dir: str | Path) -> dict[str, Any]:
+    """Export a saved bundle's generator.keras to generator.onnx and list it in bundle.json.
+
+    For bundles written before ONNX, or trained with --no-onnx. Returns the file record.
+    """
+    model_dir = Path(model_dir).expanduser()
+    info = read_bundle_info(model_dir)
+    model = _load_keras(model_dir, info)
+    record = export_onnx(model, model_dir / ONNX_FILE)
+    info["files"] = {**dict(info.get("files") or {}), ONNX_FILE: record}
+    write_json_atomic(model_dir / BUNDLE_FILE, info)
+    return record
+
+
+def make_inference_fn(model: Any) -> Callable[[np.ndarray], np.ndarray]:
     """float32 [-1, 1] batch -> float32 [-1, 1] batch, compiled once for the current backend.
 
     training=False: no dropout; instance norm has no batch statistics, so output is
     deterministic and independent of what else is in the batch.
     """
+    import keras
+
     backend = keras.backend.backend()
     size = model.input_shape[1]
     if backend == "tensorflow":
@@ -74,12 +101,27 @@ def make_inference_fn(model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
 
 
 class Bundle:
-    """A loaded model bundle: call it with drawings (uint8 RGB), get faces (uint8 RGB)."""
+    """A loaded model bundle: call it with drawings (uint8 RGB), get faces (uint8 RGB).
 
-    def __init__(self, path: Path, info: dict[str, Any], model: keras.Model) -> None:
+    `backend` says what runs the generator: "onnx" (ONNX Runtime, `provider` names the device)
+    or "keras"; `note` says why auto did not take ONNX when it could not.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        info: dict[str, Any],
+        infer: Callable[[np.ndarray], np.ndarray],
+        backend: str,
+        model: Any = None,
+        note: str | None = None,
+    ) -> None:
         self.path = path
         self.info = info
-        self.model = model
+        self.backend = backend
+        self.provider: str = getattr(infer, "provider", "")
+        self.note = note
+        self._model = model
         self.size: int = int(info["size"])
         self.mode: str = str(info.get("mode", "frame"))
         self.drawing: dict = dict(info.get("drawing") or {})
@@ -90,7 +132,28 @@ class Bundle:
         )
         self.steps: int = int(info.get("steps", 0))
         self.metrics: dict = dict(info.get("metrics") or {})
-        self._infer = make_inference_fn(model)
+        self._infer = infer
+
+    @property
+    def model(self) -> Any:
+        """The Keras generator (loaded on first use when ONNX Runtime runs the bundle)."""
+        if self._model is None:
+            self._model = _load_keras(self.path, self.info)
+        return self._model
+
+    @property
+    def backend_label(self) -> str:
+        """What runs the generator, for people: "ONNX Runtime (CPU)", "Keras (tensorflow)"."""
+        if self.backend == "onnx":
+            device = self.provider.removesuffix("ExecutionProvider") or "CPU"
+            return f"ONNX Runtime ({device})"
+        import keras
+
+        return f"Keras ({keras.backend.backend()})"
+
+    def raw(self, x: np.ndarray) -> np.ndarray:
+        """The generator itself: float32 [-1, 1] batch in, float32 [-1, 1] batch out."""
+        return self._infer(x)
 
     def __call__(self, drawings: np.ndarray) -> np.ndarray:
         """(H, W, 3) or (N, H, W, 3) uint8 RGB at the bundle size -> the same shape, uint8 RGB."""
@@ -145,10 +208,10 @@ def read_bundle_info(path: str | Path) -> dict[str, Any]:
     return info
 
 
-def load_bundle(path: str | Path) -> Bundle:
-    """Load MODEL_DIR (generator.keras + bundle.json) in Keras safe mode; raises InputError."""
-    path = Path(path).expanduser()
-    info = read_bundle_info(path)
+def _load_keras(path: Path, info: dict[str, Any]) -> Any:
+    """generator.keras in Keras safe mode (no code from the file), checked against bundle.json."""
+    import keras
+
     model_file = path / GENERATOR_FILE
     if not model_file.is_file():
         raise InputError(f"model bundle has no {GENERATOR_FILE}: {path}")
@@ -164,5 +227,45 @@ def load_bundle(path: str | Path) -> Bundle:
             f"{model_file} takes {model.input_shape[1:]}, but {BUNDLE_FILE} says "
             f"size {info['size']}"
         )
+    return model
+
+
+def _load_onnx(path: Path, info: dict[str, Any], threads: int | None) -> Callable:
+    """generator.onnx through ONNX Runtime, after its checksum matches bundle.json's."""
+    record = (info.get("files") or {}).get(ONNX_FILE)
+    onnx_file = path / ONNX_FILE
+    if record is None:
+        raise InputError(f"{path} has no {ONNX_FILE}: add one with `export-onnx {path}`")
+    if not onnx_file.is_file():
+        raise InputError(f"{onnx_file} is missing (listed in {BUNDLE_FILE})")
+    if sha256_of(onnx_file) != record.get("sha256"):
+        raise InputError(f"{onnx_file} does not match its checksum in {BUNDLE_FILE} (damaged?)")
+    return open_session(onnx_file, threads)
+
+
+def load_bundle(path: str | Path, backend: str = "auto", threads: int | None = None) -> Bundle:
+    """Load a model bundle; raises InputError.
+
+    `backend`: "onnx" (ONNX Runtime; the bundle must have generator.onnx), "keras"
+    (generator.keras), or "auto": ONNX when the bundle lists it, else Keras. A damaged ONNX file
+    under auto falls back to Keras and says so (a warning, and `Bundle.note`). `threads`: ONNX
+    Runtime's intra-op threads (None: one per core).
+    """
+    if backend not in BACKENDS:
+        raise InputError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
+    path = Path(path).expanduser()
+    info = read_bundle_info(path)
+    note = None
+    if backend == "onnx" or (backend == "auto" and ONNX_FILE in (info.get("files") or {})):
+        try:
+            infer = _load_onnx(path, info, threads)
+            log.info("loaded %s with ONNX Runtime (%s)", path, infer.provider)
+            return Bundle(path.resolve(), info, infer, "onnx")
+        except InputError as e:
+            if backend == "onnx":
+                raise
+            note = f"{e}; using {GENERATOR_FILE}"
+            log.warning("%s", note)
+    model = _load_keras(path, info)
     log.info("loaded %s (size %d, %s steps)", path, info["size"], info.get("steps"))
-    return Bundle(path.resolve(), info, model)
+    return Bundle(path.resolve(), info, make_inference_fn(model), "keras", model, note)

@@ -1,4 +1,4 @@
-"""Timings of the landmark stage: tracking against detecting every frame; make-dataset's speed."""
+"""Timings of the landmark stage: tracking, detection every frame, fallbacks, make-dataset."""
 
 from __future__ import annotations
 
@@ -43,6 +43,42 @@ def time_landmarks(video: str, width: int = 640, height: int = 480, frames: int 
         "faces_found_tracking": found,
         "ratio": detect["mean_ms"] / track["mean_ms"],
     }
+
+
+def _ms_per_frame(tracker: FaceTracker, clip: list[np.ndarray]) -> tuple[float, int]:
+    t = time.perf_counter()
+    found = sum(tracker(frame).found for frame in clip)
+    return (time.perf_counter() - t) * 1000 / len(clip), found
+
+
+def time_fallbacks(video: str, width: int = 640, height: int = 480, frames: int = 120) -> dict:
+    """The landmark stage with its roll and fine-scale fallbacks against the upright-only stage.
+
+    On the sample (a face in every frame: the fallbacks should cost about nothing) and on the same
+    frames upside down (no face the detector can find: the fallbacks cost the most there), live
+    (rate-limited) and as make-dataset runs them (every faceless frame).
+    """
+    clip = [cv2.resize(f, (width, height)) for _, f in open_source(video).read() if f is not None][
+        :frames
+    ]
+    faceless = [f[::-1] for f in clip]  # texture, lighting and size of a real frame; no face
+    upright = dict(rolls=(), min_face=0)
+    report: dict = {"frames": len(clip), "resolution": f"{width}x{height}"}
+    _ms_per_frame(FaceTracker(), clip[:10])  # warm caches, so the first tracker timed pays no more
+    for name, frames_ in (("face", clip), ("no_face", faceless)):
+        base, base_found = _ms_per_frame(FaceTracker(**upright), frames_)
+        live, live_found = _ms_per_frame(FaceTracker(), frames_)
+        report[name] = {
+            "upright_ms": base,
+            "fallbacks_ms": live,
+            "ratio": live / base,
+            "found_upright": base_found,
+            "found_fallbacks": live_found,
+        }
+    every, _ = _ms_per_frame(FaceTracker(fallback_every=1), faceless)
+    report["no_face"]["every_frame_ms"] = every
+    report["no_face"]["every_frame_ratio"] = every / report["no_face"]["upright_ms"]
+    return report
 
 
 def upscaled_copy(video: str, path: str, width: int = 640, height: int = 480) -> str:

@@ -37,10 +37,10 @@ from landmarks.track import FaceTracker, TrackResult
 from landmarks.video import FrameSource, open_source
 
 STATE = ".make-dataset-state.npz"
-SKIP_REASONS = ("no_face", "several_faces", "off_crop", "unreadable")
-# After these the next frame starts with a detection: the track is from before a gap, or could be
-# on either of two faces.
-LOSES_TRACK = ("unreadable", "several_faces")
+SKIP_REASONS = ("no_face", "off_crop", "unreadable")
+# After these the next frame starts with a detection: the track is from before a gap. A second
+# face does not skip the frame: the tracker keeps the face it follows (the largest at first).
+LOSES_TRACK = ("unreadable",)
 # Seconds of work between progress checkpoints: at most this much is redone after an interruption.
 # By time, not by pairs: the checkpoint holds every pair's points so far, and rewriting it every
 # few pairs would grow quadratically on a long video.
@@ -352,8 +352,6 @@ def _pair(
     """One frame's pair (the A|B image, and the points in crop pixels), or why it is skipped."""
     if not found.found:
         return "no_face"
-    if found.ambiguous:
-        return "several_faces"
     crop, _, points = align_frame(frame, found.points, size, alignment)
     if points.min() < 0 or points.max() > size - 1:
         return "off_crop"
@@ -369,7 +367,10 @@ class _Build:
     progress: Progress
     bar: tqdm
     stop_after: int | None = None
-    tracker: FaceTracker = field(default_factory=lambda: FaceTracker(redetect_every=REDETECT_EVERY))
+    # The roll and fine-scale searches on every faceless frame: every pair counts here.
+    tracker: FaceTracker = field(
+        default_factory=lambda: FaceTracker(redetect_every=REDETECT_EVERY, fallback_every=1)
+    )
     drawing: DrawingParams = field(default_factory=DrawingParams)
     frames_read: int = 0
     alignment: Alignment = field(init=False)

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+from collections import deque
+
 import numpy as np
+
+from landmarks.regions import LEFT_EYE_OUTER, REGIONS, RIGHT_EYE_OUTER
+
+# Inner lips run 60-67 from the right corner over the top: 62 is the top middle, 66 the bottom.
+LIP_TOP, LIP_BOTTOM = REGIONS["inner_lips"].start + 2, REGIONS["inner_lips"].start + 6
+EYES = (REGIONS["right_eye"], REGIONS["left_eye"])
+BROWS = (REGIONS["right_brow"], REGIONS["left_brow"])
+# What opening the mouth moves: the lips, and the chin with the jaw below the ears.
+MOUTH_POINTS = [*range(5, 12), *REGIONS["outer_lips"].indices, *REGIONS["inner_lips"].indices]
 
 
 def retarget(
@@ -22,3 +33,78 @@ def retarget(
         np.asarray(target_reference, np.float32)
         + strength * (driver - np.asarray(driver_neutral, np.float32))
     ).astype(np.float32)
+
+
+def _dist(points: np.ndarray, a: int, b: int) -> np.ndarray:
+    return np.linalg.norm(points[..., a, :] - points[..., b, :], axis=-1)
+
+
+def _iod(points: np.ndarray) -> np.ndarray:
+    return _dist(points, LEFT_EYE_OUTER, RIGHT_EYE_OUTER)
+
+
+def mouth_opening(points: np.ndarray) -> np.ndarray:
+    """Inner-lip gap (top middle to bottom middle) ÷ inter-ocular distance; (..., 68, 2) → (...)."""
+    points = np.asarray(points, np.float64)
+    return _dist(points, LIP_TOP, LIP_BOTTOM) / _iod(points)
+
+
+def eye_openness(points: np.ndarray) -> np.ndarray:
+    """Mean lid gap of both eyes (two upper-lower pairs each) ÷ inter-ocular distance."""
+    points = np.asarray(points, np.float64)
+    # An eye runs outer corner, two upper lid points, inner corner, two lower lid points.
+    gaps = [_dist(points, e.start + 1, e.start + 5) for e in EYES]
+    gaps += [_dist(points, e.start + 2, e.start + 4) for e in EYES]
+    return np.mean(gaps, axis=0) / _iod(points)
+
+
+def brow_raise(points: np.ndarray) -> np.ndarray:
+    """Mean distance from each brow's centre to its eye's centre ÷ inter-ocular distance."""
+    points = np.asarray(points, np.float64)
+    gaps = [
+        np.linalg.norm(
+            points[..., b.indices, :].mean(-2) - points[..., e.indices, :].mean(-2), axis=-1
+        )
+        for b, e in zip(BROWS, EYES, strict=True)
+    ]
+    return np.mean(gaps, axis=0) / _iod(points)
+
+
+EXPRESSION_FEATURES = {"mouth": mouth_opening, "eyes": eye_openness, "brows": brow_raise}
+
+
+class NeutralEstimator:
+    """The driver's neutral shape, estimated from what the camera sees, no staged pose needed.
+
+    Over a rolling window of aligned shapes: the per-point median for the face as a whole (a blink
+    or a raised brow is brief, the median passes over it), and for the mouth the mean of the frames
+    whose opening is at or below a low percentile, because a talking mouth is open more often than
+    shut: a median, or the mean of a first second spent mid-sentence, takes an open mouth as rest.
+    """
+
+    def __init__(self, window: int = 300, mouth_percentile: float = 10.0) -> None:
+        self.window = window  # frames: 10 s at 30 fps
+        self.mouth_percentile = mouth_percentile
+        self._shapes: deque[np.ndarray] = deque(maxlen=window)
+        self._openings: deque[float] = deque(maxlen=window)
+        self.neutral: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self._shapes)
+
+    def reset(self) -> None:
+        self._shapes.clear()
+        self._openings.clear()
+        self.neutral = None
+
+    def update(self, aligned: np.ndarray) -> np.ndarray:
+        """Add one aligned (68, 2) shape; the neutral shape estimated from the window so far."""
+        aligned = np.asarray(aligned, np.float32)
+        self._shapes.append(aligned)
+        self._openings.append(float(mouth_opening(aligned)))
+        shapes, openings = np.stack(self._shapes), np.asarray(self._openings)
+        neutral = np.median(shapes, axis=0)
+        shut = openings <= np.percentile(openings, self.mouth_percentile)
+        neutral[MOUTH_POINTS] = shapes[shut][:, MOUTH_POINTS].mean(axis=0)
+        self.neutral = neutral.astype(np.float32)
+        return self.neutral

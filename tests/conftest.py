@@ -26,6 +26,14 @@ def sample_video() -> Path:
 
 
 @pytest.fixture(scope="session")
+def sample_frames(sample_video: Path) -> list:
+    """The sample's 120 BGR frames, decoded once."""
+    from landmarks.video import open_source
+
+    return [f for _, f in open_source(str(sample_video)).read()]
+
+
+@pytest.fixture(scope="session")
 def sample_dataset(tmp_path_factory: pytest.TempPathFactory, sample_video: Path) -> Path:
     """The sample video as a 64 px aligned dataset (the size the tiny test model trains at)."""
     from landmarks.dataset import DatasetConfig, build_dataset

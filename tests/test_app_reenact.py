@@ -106,6 +106,11 @@ def corrupt_model(tiny_model, tmp_path) -> Path:
     model = tmp_path / "corrupt"
     shutil.copytree(tiny_model, model)
     (model / "generator.keras").write_bytes(b"not a zip file")
+    # Without its ONNX file the bundle runs on generator.keras (tests/test_onnx.py: damaged ONNX).
+    (model / "generator.onnx").unlink(missing_ok=True)
+    info = json.loads((model / "bundle.json").read_text())
+    info["files"] = {}
+    (model / "bundle.json").write_text(json.dumps(info))
     return model
 
 

@@ -1,0 +1,277 @@
+"""`evaluate --driver`: a driving video through the live mirror's own stages, in numbers.
+
+Every frame goes through the same FaceStage and GeneratorStage as the window and `reenact`, with
+their defaults for smoothing and retargeting. Then the landmark stage and dlib's identity network
+are run on each output: is a face there, is it the target, does it follow the driver's
+expression (mouth opening, eye openness and brow raise, each ÷ inter-ocular distance, correlated
+over the clip), does it draw what was drawn (NME), and does it move as much as the driver does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from app.evaluate import FaceMeasures, _check_writable, _write_json
+from app.face import DEFAULT_RETARGET, DEFAULT_SMOOTHING, FaceStage, GeneratorStage
+from app.model import check_model_path, load_model
+from app.pipeline import Frame, run_sequential
+from app.reenact import face_spec
+from app.sources import VideoSource, open_source
+from common.errors import InputError
+from landmarks.identity import SAME_PERSON_DISTANCE
+from landmarks.regions import inter_ocular
+from landmarks.retarget import EXPRESSION_FEATURES, mouth_opening
+
+
+@dataclass
+class DriveConfig:
+    """One `evaluate --driver` run; the command's flags map onto these fields."""
+
+    model: str
+    driver: str
+    dataset: str | None = None
+    retarget: str = DEFAULT_RETARGET
+    smoothing: float = DEFAULT_SMOOTHING
+    limit: int | None = None  # frames
+    progress: bool = True
+    verbose: bool = False
+    backend: str = "auto"
+    threads: int | None = None
+
+
+class _RecordingTracker:
+    """The stage's tracker, keeping the raw points it found: the driver before smoothing."""
+
+    def __init__(self, tracker: Any) -> None:
+        self.tracker = tracker
+        self.points: np.ndarray | None = None
+
+    def __call__(self, image: np.ndarray) -> Any:
+        found = self.tracker(image)
+        self.points = found.points
+        return found
+
+    def reset(self) -> None:
+        self.tracker.reset()
+
+
+@dataclass
+class DriveRecord:
+    """What one run of the live stages produced, frame by frame (faces only)."""
+
+    frames: int = 0
+    driver: list[np.ndarray] = field(default_factory=list)  # raw driver points, frame pixels
+    drawn: list[np.ndarray] = field(default_factory=list)  # the drawing's points, model pixels
+    outputs: list[np.ndarray] = field(default_factory=list)  # generated faces, uint8 RGB
+    crops: list[np.ndarray] = field(default_factory=list)  # the driver's crop, as the model sees
+    stats: dict = field(default_factory=dict)
+
+
+def run_live_stages(
+    cfg: DriveConfig, bundle: Any, source: VideoSource, face: FaceStage
+) -> DriveRecord:
+    """Every frame of `source` through the face and generator stages, as `reenact` runs them."""
+    record, generator, fps = DriveRecord(), GeneratorStage(bundle), source.fps
+    tracker = face.tracker
+
+    def keep(frame: Frame) -> None:
+        record.frames += 1
+        bar.update()
+        if frame.face:
+            record.driver.append(tracker.points.copy())
+            record.drawn.append(face.drawn_points.copy())
+            record.outputs.append(frame.generated)
+            record.crops.append(face.crop(frame))
+
+    stages = [("landmarks", lambda f: face(f, f.index / fps)), ("generator", generator)]
+    with tqdm(
+        total=cfg.limit or source.frames or None,
+        unit="frame",
+        desc="drive",
+        disable=not cfg.progress,
+        file=sys.stderr,
+    ) as bar:
+        record.stats = run_sequential(
+            source, stages, [keep], max_frames=cfg.limit, stop=threading.Event()
+        )
+    return record
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float | None:
+    if len(a) < 3 or a.std() == 0 or b.std() == 0:
+        return None
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def _change(images: list[np.ndarray]) -> float:
+    if len(images) < 2:
+        return math.nan
+    stack = np.stack(images).astype(np.float32)
+    return float(np.abs(np.diff(stack, axis=0)).mean())
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or not b or math.isnan(a) or math.isnan(b) else a / b
+
+
+def _mean(values: list[float]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+def measure_outputs(record: DriveRecord, target: np.ndarray | None, progress: bool) -> dict:
+    """Face found, identity, expression fidelity, NME and temporal change of the outputs."""
+    measures, found, distances, errors = FaceMeasures(), [], [], []
+    out_points = []
+    for i, out in enumerate(
+        tqdm(record.outputs, desc="measure", disable=not progress, leave=False, file=sys.stderr)
+    ):
+        points, descriptor = measures(out)
+        if points is None:
+            continue
+        found.append(i)
+        out_points.append(points)
+        drawn = record.drawn[i]
+        errors.append(float(np.linalg.norm(points - drawn, axis=-1).mean() / inter_ocular(drawn)))
+        if target is not None:
+            distances.append(float(np.linalg.norm(descriptor - target)))
+    driver = np.asarray([record.driver[i] for i in found]).reshape(-1, 68, 2)
+    output = np.asarray(out_points).reshape(-1, 68, 2)
+    change, driver_change = _change(record.outputs), _change(record.crops)
+    return {
+        "output_face_found": len(found) / len(record.outputs) if record.outputs else 0.0,
+        "identity_distance": _mean(distances),
+        "identity_same": _mean([d < SAME_PERSON_DISTANCE for d in distances]),
+        "correlation": {
+            name: _pearson(fn(driver), fn(output)) for name, fn in EXPRESSION_FEATURES.items()
+        },
+        "mouth_opening": {
+            "driver": _mean(list(mouth_opening(driver))),
+            "output": _mean(list(mouth_opening(output))),
+            "ratio": _ratio(_mean(list(mouth_opening(output))), _mean(list(mouth_opening(driver)))),
+        },
+        "nme": _mean(errors),
+        "temporal_change": None if math.isnan(change) else change,
+        "temporal_change_driver": None if math.isnan(driver_change) else driver_change,
+        "temporal_ratio": _ratio(change, driver_change),
+    }
+
+
+def _open_driver(path: str) -> VideoSource:
+    source = open_source(path, loop=False, paced=False)
+    if not isinstance(source, VideoSource):
+        source.close()
+        raise InputError(f"--driver must be a video file, not a camera: {path}")
+    return source
+
+
+def drive_report(cfg: DriveConfig) -> dict:
+    """Run the driver through the live stages and measure what came out; InputError on bad input."""
+    check_model_path(cfg.model)
+    source = _open_driver(cfg.driver)
+    try:
+        bundle = load_model(
+            cfg.model, warm_up=False, verbose=cfg.verbose, backend=cfg.backend, threads=cfg.threads
+        )
+        # The target's descriptor in every mode: the outputs' identity is measured against it.
+        spec = face_spec(bundle, "auto", cfg.dataset)
+        face = FaceStage(spec, smoothing=cfg.smoothing, retarget=cfg.retarget)
+        face.tracker = _RecordingTracker(face.tracker)
+        record = run_live_stages(cfg, bundle, source, face)
+    finally:
+        source.close()
+    if not record.outputs:
+        raise InputError(f"no face found in any frame of {cfg.driver}")
+    distances = face.identity.distances
+    sm = record.stats["stage_ms"]
+    return {
+        "model": str(cfg.model),
+        "driver": str(cfg.driver),
+        "frames": record.frames,
+        "size": int(bundle.size),
+        "retarget": cfg.retarget,
+        "smoothing": cfg.smoothing,
+        "target_descriptor": spec.target_descriptor is not None,
+        "driver_identity_distance": float(np.median(distances)) if distances else None,
+        "retargeting": face.retargeting,
+        "driver_face_found": len(record.outputs) / record.frames,
+        **measure_outputs(record, spec.target_descriptor, cfg.progress),
+        "stage_ms": {name: float(sm[name]["mean"]) for name in ("landmarks", "generator")},
+    }
+
+
+ROWS = [  # key path, label, good
+    (("driver_face_found",), "driver frames with a face", "near 1"),
+    (("output_face_found",), "outputs with a face", "near 1"),
+    (("identity_distance",), "identity distance to target", "< 0.6"),
+    (("correlation", "mouth"), "mouth opening correlation", "near 1"),
+    (("correlation", "eyes"), "eye openness correlation", "near 1"),
+    (("correlation", "brows"), "brow raise correlation", "near 1"),
+    (("mouth_opening", "driver"), "mouth opening, driver", ""),
+    (("mouth_opening", "output"), "mouth opening, output", "near the driver's"),
+    (("nme",), "NME against the drawing", "< 0.08"),
+    (("temporal_ratio",), "change vs driver", "near 1"),
+    (("stage_ms", "landmarks"), "landmarks ms / frame", ""),
+    (("stage_ms", "generator"), "generator ms / frame", ""),
+]
+
+
+def format_drive_table(report: dict) -> str:
+    """The report as a table for people: one figure a line."""
+    mode = "retargeting" if report["retargeting"] else "the driver's own points"
+    lines = [
+        f"{report['frames']} driver frames at {report['size']} px, --retarget "
+        f"{report['retarget']}: {mode}",
+        f"{'figure':<30}{'value':>10}   good",
+    ]
+    for path, label, good in ROWS:
+        value: Any = report
+        for key in path:
+            value = value[key]
+        cell = "—" if value is None else f"{value:.3f}"
+        lines.append(f"{label:<30}{cell:>10}   {good}")
+    return "\n".join(lines)
+
+
+def add_driver_arguments(p: argparse.ArgumentParser) -> None:
+    """`evaluate --driver` and the live path's settings it takes."""
+    from app.reenact import add_retarget_arguments
+
+    p.add_argument(
+        "--driver",
+        help="a driving video: measure the live path on it instead of the dataset's tail "
+        "(--dataset then only says who the target is)",
+    )
+    add_retarget_arguments(p)
+
+
+def drive_main(args: argparse.Namespace) -> int:
+    """The body of `evaluate --driver`: the table on stdout, the JSON atomically."""
+    if args.json:
+        _check_writable(args.json)
+    cfg = DriveConfig(
+        model=args.model,
+        driver=args.driver,
+        dataset=args.dataset,
+        retarget=args.retarget,
+        smoothing=args.smoothing,
+        limit=args.limit,
+        progress=not args.quiet,
+        verbose=args.verbose,
+        backend=args.backend,
+        threads=args.threads,
+    )
+    report = drive_report(cfg)
+    if args.json:
+        _write_json(args.json, report)
+    print(format_drive_table(report))
+    if args.json:
+        print(f"figures written to {args.json}")
+    return 0
