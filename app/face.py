@@ -23,7 +23,7 @@ from landmarks import (
     retarget,
     transform_points,
 )
-from landmarks.identity import SAME_PERSON_DISTANCE, FaceDescriptor
+from landmarks.identity import SAME_PERSON_DISTANCE, FaceDescriptor, mean_descriptor, spread
 from landmarks.retarget import NeutralEstimator
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,6 @@ DEFAULT_SMOOTHING = 0.5
 RETARGET_MODES = ("auto", "on", "off")
 DEFAULT_RETARGET = "auto"
 IDENTITY_SAMPLES = 5  # faces whose descriptors decide whether the driver is the target
-TARGET_PHOTOS = 48  # training photos averaged into the target's descriptor
 # How fast the smoothing opens with speed, in face widths per second: a blink or a word moves the
 # lids and lips by a tenth of a face in a frame or two, and must pass (beta 0.05 px⁻¹ halved the
 # eye-openness correlation of the sample driving itself, evaluate --driver: 0.41 against 0.63).
@@ -48,20 +47,45 @@ class ModelSpec:
     size: int = DEFAULT_SIZE
     alignment: Alignment = Alignment()
     drawing: DrawingParams = DrawingParams()
-    reference_shape: np.ndarray | None = None
+    reference_shape: np.ndarray | None = None  # the target's mean aligned shape
     target_descriptor: np.ndarray | None = None  # 128-d: who the target is (auto retargeting)
+    neutral_shape: np.ndarray | None = None  # the target at rest (bundles since issue 11)
 
     @classmethod
     def from_bundle(cls, bundle: Any) -> ModelSpec:
-        ref = bundle.reference_shape
-        descriptor = (getattr(bundle, "info", None) or {}).get("target_descriptor")
+        info = getattr(bundle, "info", None) or {}
         return cls(
             int(bundle.size),
             Alignment.from_dict(bundle.alignment),
             DrawingParams.from_dict(bundle.drawing),
-            None if ref is None else np.asarray(ref, np.float32).reshape(68, 2),
-            None if descriptor is None else np.asarray(descriptor, np.float32).reshape(128),
+            _bundle_array(bundle.reference_shape, "reference_shape", (68, 2)),
+            _bundle_array(info.get("target_descriptor"), "target_descriptor", (128,)),
+            _bundle_array(info.get("neutral_shape"), "neutral_shape", (68, 2)),
         )
+
+    @property
+    def target_shape(self) -> np.ndarray | None:
+        """What retargeting adds the driver's expression to: the target's face at rest.
+
+        The neutral shape when the bundle has one; older bundles have only the mean shape, whose
+        mouth is half open on a talking target, so every output mouth is opened by that much.
+        """
+        return self.reference_shape if self.neutral_shape is None else self.neutral_shape
+
+
+def _bundle_array(
+    value: Any, name: str, shape: tuple[int, ...], where: str = "bundle.json"
+) -> np.ndarray | None:
+    """A field of `where` as a float32 array of `shape`; InputError when it is another shape."""
+    if value is None:
+        return None
+    try:
+        array = np.asarray(value, np.float32)
+    except (TypeError, ValueError):
+        array = None
+    if array is None or array.size != np.prod(shape) or not np.isfinite(array).all():
+        raise InputError(f"{where}: {name} must be {' × '.join(map(str, shape))} numbers")
+    return array.reshape(shape)
 
 
 def target_descriptor(bundle: Any, dataset: str | Path | None = None) -> np.ndarray | None:
@@ -87,16 +111,16 @@ def target_descriptor(bundle: Any, dataset: str | Path | None = None) -> np.ndar
 
 @functools.lru_cache(maxsize=4)
 def dataset_descriptor(dataset: str) -> np.ndarray:
-    """Mean dlib descriptor of a dataset's training photos, at their own dataset points."""
+    """The dataset's target descriptor: its manifest's, else computed as make-dataset does."""
     from landmarks.dataset_format import load_index, read_pair
 
     index = load_index(dataset)
-    rows = index.rows("train")
-    rows = rows[np.linspace(0, len(rows) - 1, min(TARGET_PHOTOS, len(rows))).astype(int)]
-    descriptor = FaceDescriptor()
-    return np.mean(
-        [descriptor(read_pair(index.path(i))[1], index.points[i]) for i in rows], axis=0
-    ).astype(np.float32)
+    recorded = index.manifest.get("target_descriptor")
+    if recorded is not None:
+        return _bundle_array(recorded, "target_descriptor", (128,), f"{dataset}/manifest.json")
+    # Datasets made before the manifest carried it: the mean over training photos, at their points.
+    rows = spread(index.rows("train"))
+    return mean_descriptor((read_pair(index.path(i))[1], index.points[i]) for i in rows)
 
 
 def retarget_mode(value: str | bool) -> str:
@@ -149,10 +173,11 @@ class FaceStage:
 
     Without a face the last drawing is held and `frame.face` is False. The driver's neutral shape is
     estimated from every face seen since the start or `calibrate()` (landmarks.NeutralEstimator).
-    `retarget`: "on" moves the target's reference shape by the driver's expression; "off" draws
-    the driver's own aligned points (self-reenactment); "auto" draws their own points when the
-    driver is the target (dlib descriptor within the same-person distance of the spec's target
-    descriptor) and retargets otherwise, or when the spec carries no descriptor.
+    `retarget`: "on" moves the target's shape at rest (ModelSpec.target_shape) by the driver's
+    expression; "off" draws the driver's own aligned points (self-reenactment); "auto" draws
+    their own points when the driver is the target (dlib descriptor within the same-person
+    distance of the spec's target descriptor) and retargets otherwise, or when the spec carries
+    no descriptor.
     """
 
     def __init__(
@@ -210,7 +235,7 @@ class FaceStage:
     @property
     def retargeting(self) -> bool:
         """Whether the target's shape is moved now (False: the driver's own points are drawn)."""
-        if self.retarget == "off" or self.spec.reference_shape is None:
+        if self.retarget == "off" or self.spec.target_shape is None:
             return False
         return self.retarget == "on" or not self.identity.is_target
 
@@ -270,7 +295,7 @@ class FaceStage:
             )
 
     def _retargeted(self, aligned: np.ndarray, spec: ModelSpec, t: float) -> np.ndarray:
-        if spec.reference_shape is None:
+        if spec.target_shape is None:
             return aligned
         with self._lock:
             # The estimate follows every face, so a switch to retargeting has a neutral at hand.
@@ -280,7 +305,7 @@ class FaceStage:
             neutral = self._neutral.update(aligned)
         if not self.retargeting:
             return aligned
-        return retarget(aligned, neutral, spec.reference_shape)
+        return retarget(aligned, neutral, spec.target_shape)
 
     def crop(self, frame: Frame) -> np.ndarray | None:
         """The camera frame cropped the way the model sees faces (RGB), for side-by-side views."""

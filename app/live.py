@@ -80,8 +80,13 @@ class LiveSession:
         self.face.calibrate()  # a new source may be a new driver: take their neutral again
         sinks: list[Callable[[Frame], None]] = [self.on_frame]
         sinks += [s for s in (self.recorder, self.virtual_camera) if s is not None]
+        # On demand: the landmark stage works only on frames the generator will take, so on two
+        # cores the generator is not slowed by drawings that would be dropped (scripts/bench).
         self.pipeline = Pipeline(
-            source, [("landmarks", self.face), ("generator", self.generator)], sinks
+            source,
+            [("landmarks", self.face), ("generator", self.generator)],
+            sinks,
+            on_demand=True,
         ).start()
         log.info("started %s", source.name)
 
@@ -112,6 +117,16 @@ class LiveSession:
         return self.face.calibrating
 
     @property
+    def retarget(self) -> str:
+        """The retarget setting: auto, on or off."""
+        return self.face.retarget
+
+    @property
+    def retargeting(self) -> bool:
+        """Whether the target's shape is moved now (False: the driver's own points are drawn)."""
+        return self.face.retargeting
+
+    @property
     def recorded_frames(self) -> int | None:
         """Frames recorded so far, or None when not recording."""
         return self.recorder.recorder.frames if self.recorder is not None else None
@@ -137,7 +152,9 @@ class LiveSession:
                 path, verbose=self.verbose, backend=self.backend, threads=self.threads
             )
             # Who the target is, so that auto retargeting knows the target driving themself.
-            descriptor = target_descriptor(bundle)
+            spec = dataclasses.replace(
+                ModelSpec.from_bundle(bundle), target_descriptor=target_descriptor(bundle)
+            )
         except InputError as e:
             bundle, error = None, str(e)
         except Exception as e:  # a model that does not load must never take the window down
@@ -146,7 +163,6 @@ class LiveSession:
         if self._closed or self.loading != path:
             return  # closed meanwhile, or another model was asked for
         if bundle is not None:
-            spec = dataclasses.replace(ModelSpec.from_bundle(bundle), target_descriptor=descriptor)
             self.face.set_spec(spec)
             self.generator.set_bundle(bundle)
             self.model_path, self.model_error = path, None

@@ -59,6 +59,7 @@ class Mailbox(Generic[T]):
         self._item: T | None = None
         self._full = False
         self._closed = False
+        self._takers = 0  # consumers blocked in get(): the stage downstream is idle
 
     def put(self, item: T) -> None:
         with self._cond:
@@ -70,7 +71,13 @@ class Mailbox(Generic[T]):
     def get(self, timeout: float | None = None) -> T | None:
         """The newest item; None on timeout; raises Closed once closed and empty."""
         with self._cond:
-            if not self._cond.wait_for(lambda: self._full or self._closed, timeout):
+            self._takers += 1
+            self._cond.notify_all()
+            try:
+                ready = self._cond.wait_for(lambda: self._full or self._closed, timeout)
+            finally:
+                self._takers -= 1
+            if not ready:
                 return None
             if not self._full:
                 raise Closed(self.name)
@@ -83,6 +90,19 @@ class Mailbox(Generic[T]):
         """Block until the item was taken (back-pressure for throughput runs); False if stopped."""
         with self._cond:
             while self._full and not self._closed:
+                if stop.is_set():
+                    return False
+                self._cond.wait(POLL_SECONDS)
+            return not self._closed
+
+    def wait_wanted(self, stop: threading.Event) -> bool:
+        """Block until the consumer is idle, waiting in get() on an empty box; False if stopped.
+
+        On-demand running: a stage starts its next frame only when the one after it is ready to
+        take the result, so no work goes into a frame that would be dropped.
+        """
+        with self._cond:
+            while (self._full or not self._takers) and not self._closed:
                 if stop.is_set():
                     return False
                 self._cond.wait(POLL_SECONDS)
@@ -178,7 +198,11 @@ class Pipeline:
     `back_pressure`: every step waits until its last output was taken before making the next, so
     nothing is dropped and no work is wasted on frames a slower stage would drop: classic
     pipelining, for measuring throughput from a file that could be read far faster than processed.
-    Live use leaves it off: the newest frame wins at every step, which keeps latency lowest.
+    `on_demand` (live use): the source reads on, the newest frame wins at every step, and each
+    stage starts a frame only when the stage after it is idle. On few cores a stage that ran
+    ahead would only take CPU from the slow stage for frames that get dropped; on demand, the
+    slow stage gets the cores, every frame worked on is shown, and latency is the stages' sum.
+    With neither, every stage runs free on the newest frame.
     """
 
     def __init__(
@@ -187,8 +211,10 @@ class Pipeline:
         stages: Sequence[tuple[str, Stage]],
         sinks: Sequence[Sink] = (),
         back_pressure: bool = False,
+        on_demand: bool = False,
     ) -> None:
         self.source = source
+        self.on_demand = on_demand
         self.stages = list(stages)
         self._sinks: list[Sink] = list(sinks)
         self._sinks_lock = threading.Lock()
@@ -282,6 +308,8 @@ class Pipeline:
         try:
             while not self._stop.is_set():
                 if self.back_pressure and not out.wait_empty(self._stop):
+                    break
+                if self.on_demand and i < len(self.stages) - 1 and not out.wait_wanted(self._stop):
                     break
                 frame = inbox.get(POLL_SECONDS)
                 if frame is not None:

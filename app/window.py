@@ -17,6 +17,7 @@ from PyQt5.QtCore import QObject, QSettings, Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QImage, QKeySequence, QPixmap
 from PyQt5.QtWidgets import (
     QAction,
+    QActionGroup,
     QApplication,
     QComboBox,
     QFileDialog,
@@ -30,7 +31,7 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from app.face import DEFAULT_SMOOTHING
+from app.face import DEFAULT_RETARGET, DEFAULT_SMOOTHING, RETARGET_MODES
 from app.live import LiveSession
 from app.model import add_backend_flags
 from app.pipeline import Frame
@@ -44,6 +45,12 @@ CAMERAS = 4  # camera indices offered in the picker
 VIEW_SIZE = 320
 STATUS_MS = 250
 STAGE_LABELS = (("landmarks", "landmarks"), ("generator", "generator"), ("sinks", "view"))
+RETARGET_KEY = "T"  # cycles auto → on → off
+RETARGET_CHOICES = {  # the menu's words for each --retarget mode
+    "auto": "Retarget auto: your own points when you are the target",
+    "on": "Retarget on: the target's face moved by your expression",
+    "off": "Retarget off: your own points",
+}
 
 
 @dataclass(frozen=True)
@@ -164,6 +171,8 @@ class MirrorWindow(QMainWindow):
         self.bridge.frame_ready.connect(self._show_frame)
         self.bridge.model_done.connect(self._model_done)
         smoothing = float(self.settings.value("smoothing", DEFAULT_SMOOTHING))
+        retarget = str(self.settings.value("retarget", DEFAULT_RETARGET))
+        retarget = retarget if retarget in RETARGET_MODES else DEFAULT_RETARGET
         self.session = LiveSession(
             self.bridge.push,
             lambda path, err: self.bridge.model_done.emit(path, err or ""),
@@ -171,6 +180,7 @@ class MirrorWindow(QMainWindow):
             verbose=verbose,
             backend=backend,
             threads=threads,
+            retarget=retarget,
         )
         self.frames_shown = 0
         self.last_face = False
@@ -247,9 +257,23 @@ class MirrorWindow(QMainWindow):
                 shown,
             )
             self.views[spec.name].setVisible(shown)
+        self._build_retarget_actions()
         self.act_less = self._action("Less smoothing", "[", lambda: self.nudge_smoothing(-10))
         self.act_more = self._action("More smoothing", "]", lambda: self.nudge_smoothing(10))
         self.act_quit = self._action("Quit", "Ctrl+Q", self.close)
+
+    def _build_retarget_actions(self) -> None:
+        """One toolbar button that cycles the mode (T), and the three modes as menu choices."""
+        self.act_retarget = self._action("Retarget", RETARGET_KEY, self.next_retarget)
+        group = QActionGroup(self)
+        group.setExclusive(True)
+        self.act_retarget_modes = {}
+        for mode in RETARGET_MODES:
+            action = QAction(RETARGET_CHOICES[mode], self, checkable=True)
+            action.triggered.connect(lambda _=False, m=mode: self.set_retarget(m))
+            group.addAction(action)
+            self.act_retarget_modes[mode] = action
+        self._show_retarget(self.session.retarget)
 
     def _build_toolbar(self, smoothing: float) -> None:
         self.camera_picker = QComboBox()
@@ -272,6 +296,7 @@ class MirrorWindow(QMainWindow):
         bar.addSeparator()
         bar.addAction(self.act_start)
         bar.addAction(self.act_calibrate)
+        bar.addAction(self.act_retarget)
         bar.addWidget(QLabel(" smoothing "))
         bar.addWidget(self.smoothing)
         bar.addSeparator()
@@ -282,9 +307,10 @@ class MirrorWindow(QMainWindow):
     def _build_menus(self) -> None:
         file_menu = [self.act_model, self.act_video, None, self.act_record, self.act_vcam]
         camera_menu = [self.act_start, self.act_next_camera, self.act_calibrate]
+        retarget_menu = [self.act_retarget, *self.act_retarget_modes.values()]
         for title, actions in (
             ("&File", [*file_menu, None, self.act_quit]),
-            ("&Camera", [*camera_menu, self.act_less, self.act_more]),
+            ("&Camera", [*camera_menu, self.act_less, self.act_more, None, *retarget_menu]),
             ("&View", [self.act_mirror, None, *self.act_views.values()]),
         ):
             menu = self.menuBar().addMenu(title)
@@ -390,6 +416,22 @@ class MirrorWindow(QMainWindow):
         self.session.calibrate()
         self.say("calibrating: look at the camera with a neutral face for a second")
 
+    def next_retarget(self) -> None:
+        modes = RETARGET_MODES
+        self.set_retarget(modes[(modes.index(self.session.retarget) + 1) % len(modes)])
+
+    def set_retarget(self, mode: str) -> None:
+        """auto, on or off: how the driver's points become the drawing (see app.face.FaceStage)."""
+        self.session.set_retarget(mode)
+        self.settings.setValue("retarget", mode)
+        self._show_retarget(mode)
+        self.say(RETARGET_CHOICES[mode])
+
+    def _show_retarget(self, mode: str) -> None:
+        self.act_retarget.setText(f"Retarget: {mode}")
+        self.act_retarget.setToolTip(f"retarget {mode}: {RETARGET_KEY} for the next mode")
+        self.act_retarget_modes[mode].setChecked(True)
+
     def nudge_smoothing(self, step: int) -> None:
         self.smoothing.setValue(self.smoothing.value() + step)
 
@@ -446,6 +488,9 @@ class MirrorWindow(QMainWindow):
     def status_text(self) -> str:
         stats = self.session.stats()
         parts = [] if stats is None else _pipeline_status(stats, self.session.calibrating)
+        if stats is not None:
+            drawn = "retargeted" if self.session.retargeting else "self"
+            parts.append(f"retarget {self.session.retarget}: {drawn}")
         parts.append(self.session.source_status)
         if self.session.loading:
             parts.append("loading model…")

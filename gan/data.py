@@ -39,6 +39,8 @@ class DatasetInfo:
     drawing: dict = field(default_factory=dict)
     alignment: dict = field(default_factory=dict)
     reference_shape: np.ndarray | None = None  # (68, 2) in crop pixels of image_size
+    neutral_shape: np.ndarray | None = None  # (68, 2) the target at rest, as reference_shape
+    target_descriptor: np.ndarray | None = None  # (128,) dlib's descriptor: who the target is
 
 
 def _images(folder: Path) -> list[Path]:
@@ -121,6 +123,22 @@ def _reference_shape(root: Path) -> np.ndarray | None:
     return train.mean(axis=0).astype(np.float32)
 
 
+def _manifest_array(
+    root: Path, manifest: dict, key: str, shape: tuple[int, ...]
+) -> np.ndarray | None:
+    """A float array the manifest may carry (datasets made before it was added do not)."""
+    value = manifest.get(key)
+    if value is None:
+        return None
+    try:
+        array = np.asarray(value, np.float32)
+    except (TypeError, ValueError):
+        array = None
+    if array is None or array.shape != shape or not np.isfinite(array).all():
+        raise InputError(f"{root / MANIFEST}: {key} must be {' × '.join(map(str, shape))} numbers")
+    return array
+
+
 def find_dataset(path: str | Path) -> DatasetInfo:
     """Recognise a face-mirror dataset or a plain pix2pix A|B folder; raise InputError if neither.
 
@@ -166,6 +184,8 @@ def find_dataset(path: str | Path) -> DatasetInfo:
         info.drawing = dict(manifest.get("drawing") or {})
         info.alignment = dict(manifest.get("alignment") or {})
         info.reference_shape = _reference_shape(root)
+        info.neutral_shape = _manifest_array(root, manifest, "neutral_shape", (68, 2))
+        info.target_descriptor = _manifest_array(root, manifest, "target_descriptor", (128,))
     return info
 
 

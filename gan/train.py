@@ -516,6 +516,15 @@ def _export_generator(generator, cfg: TrainConfig, plain: bool):
     return clone
 
 
+def _shape_at(shape: Any, size: int, dataset_size: int) -> list[list[float]] | None:
+    """68 points from the dataset's crop pixels to the model's, as bundle.json lists them."""
+    if shape is None:
+        return None
+    if size != dataset_size:
+        shape = shape * (size / dataset_size)
+    return [[float(x), float(y)] for x, y in shape]
+
+
 def bundle_info(
     cfg: TrainConfig,
     info: DatasetInfo,
@@ -523,15 +532,15 @@ def bundle_info(
     metrics: dict[str, float],
     validation: dict[str, Any],
 ) -> dict[str, Any]:
-    ref = info.reference_shape
-    if ref is not None and cfg.size != info.image_size:
-        ref = ref * (cfg.size / info.image_size)  # points live in crop pixels of the model size
+    descriptor = info.target_descriptor
     return {
         "size": cfg.size,
         "mode": info.mode,
         "drawing": info.drawing,
         "alignment": info.alignment,
-        "reference_shape": None if ref is None else [[float(x), float(y)] for x, y in ref],
+        "reference_shape": _shape_at(info.reference_shape, cfg.size, info.image_size),
+        "neutral_shape": _shape_at(info.neutral_shape, cfg.size, info.image_size),
+        "target_descriptor": None if descriptor is None else [float(v) for v in descriptor],
         "steps": step,
         "direction": "AtoB",
         "ngf": cfg.ngf,

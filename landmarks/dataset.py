@@ -31,8 +31,18 @@ from common.cli import run_command
 from common.errors import InputError
 from common.files import atomic_path, write_atomic, write_json_atomic
 from landmarks.align import MODES, Alignment, align_frame
-from landmarks.dataset_format import FORMAT, LANDMARKS, MANIFEST, SPLITS, VERSION, pair_path
+from landmarks.dataset_format import (
+    FORMAT,
+    LANDMARKS,
+    MANIFEST,
+    SPLITS,
+    VERSION,
+    pair_path,
+    read_pair,
+)
 from landmarks.draw import DrawingParams, draw_landmarks
+from landmarks.identity import mean_descriptor, spread
+from landmarks.retarget import neutral_shape
 from landmarks.track import FaceTracker, TrackResult
 from landmarks.video import FrameSource, open_source
 
@@ -438,6 +448,30 @@ class _Build:
         self.progress.save(os.path.join(self.cfg.output, STATE))
 
 
+def _target(out: str, arrays: dict[str, np.ndarray]) -> dict:
+    """Who the target is and their face at rest, from the training pairs already written.
+
+    The descriptor (mean of dlib's over a few photos spread across the training split) lets the
+    app tell the target driving themself; the neutral shape (the live driver's rule, on every
+    training shape) is what retargeting adds the driver's expression to. Both come from the
+    files and points, so a resumed build computes them exactly as an unbroken one does.
+    """
+    split, index, points = arrays["split"], arrays["index"], arrays["points"]
+    rows = np.flatnonzero(split == 0)
+    if len(rows) == 0:  # every pair is held out: they still show the target
+        rows = np.arange(len(index))
+    faces = (
+        (read_pair(pair_path(out, SPLITS[split[i]], int(index[i])))[1], points[i])
+        for i in spread(rows)
+    )
+    return {
+        "target_descriptor": [round(float(v), 6) for v in mean_descriptor(faces)],
+        "neutral_shape": [
+            [round(float(x), 4), round(float(y), 4)] for x, y in neutral_shape(points[rows])
+        ],
+    }
+
+
 def _manifest(
     cfg: DatasetConfig,
     sources: list[FrameSource],
@@ -445,7 +479,7 @@ def _manifest(
     progress: Progress,
     arrays: dict[str, np.ndarray],
 ) -> dict:
-    """manifest.json: how the dataset was made, from what, and what came of it."""
+    """manifest.json: how the dataset was made, from what, what came of it, and who it shows."""
     pairs = {s: int((arrays["split"] == i).sum()) for i, s in enumerate(SPLITS)}
     return {
         "format": FORMAT,
@@ -474,6 +508,7 @@ def _manifest(
             "skipped": dict(progress.skipped),
             "several_faces_seen": progress.several_seen,
         },
+        **_target(cfg.output, arrays),
     }
 
 

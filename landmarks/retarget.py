@@ -73,16 +73,37 @@ def brow_raise(points: np.ndarray) -> np.ndarray:
 EXPRESSION_FEATURES = {"mouth": mouth_opening, "eyes": eye_openness, "brows": brow_raise}
 
 
+MOUTH_PERCENTILE = 10.0  # "shut" is the least open tenth of the frames
+
+
+def neutral_shape(
+    shapes: np.ndarray,
+    openings: np.ndarray | None = None,
+    mouth_percentile: float = MOUTH_PERCENTILE,
+) -> np.ndarray:
+    """The robust neutral of (N, 68, 2) shapes: the per-point median, the mouth from shut frames.
+
+    A blink or a raised brow is brief, so the median passes over it; a talking mouth is open more
+    often than shut, so the mouth is the mean of the frames whose opening is at or below a low
+    percentile. `openings` (mouth_opening of each shape) may be passed when already at hand.
+    """
+    shapes = np.asarray(shapes, np.float32)
+    openings = mouth_opening(shapes) if openings is None else np.asarray(openings)
+    neutral = np.median(shapes, axis=0)
+    shut = openings <= np.percentile(openings, mouth_percentile)
+    neutral[MOUTH_POINTS] = shapes[shut][:, MOUTH_POINTS].mean(axis=0)
+    return neutral.astype(np.float32)
+
+
 class NeutralEstimator:
     """The driver's neutral shape, estimated from what the camera sees, no staged pose needed.
 
-    Over a rolling window of aligned shapes: the per-point median for the face as a whole (a blink
-    or a raised brow is brief, the median passes over it), and for the mouth the mean of the frames
-    whose opening is at or below a low percentile, because a talking mouth is open more often than
-    shut: a median, or the mean of a first second spent mid-sentence, takes an open mouth as rest.
+    neutral_shape() over a rolling window of aligned shapes: a median, or the mean of a first
+    second spent mid-sentence, would take an open mouth as rest. make-dataset applies the same
+    rule to the target's training points, so driver and target neutrals mean the same thing.
     """
 
-    def __init__(self, window: int = 300, mouth_percentile: float = 10.0) -> None:
+    def __init__(self, window: int = 300, mouth_percentile: float = MOUTH_PERCENTILE) -> None:
         self.window = window  # frames: 10 s at 30 fps
         self.mouth_percentile = mouth_percentile
         self._shapes: deque[np.ndarray] = deque(maxlen=window)
@@ -102,9 +123,7 @@ class NeutralEstimator:
         aligned = np.asarray(aligned, np.float32)
         self._shapes.append(aligned)
         self._openings.append(float(mouth_opening(aligned)))
-        shapes, openings = np.stack(self._shapes), np.asarray(self._openings)
-        neutral = np.median(shapes, axis=0)
-        shut = openings <= np.percentile(openings, self.mouth_percentile)
-        neutral[MOUTH_POINTS] = shapes[shut][:, MOUTH_POINTS].mean(axis=0)
-        self.neutral = neutral.astype(np.float32)
+        self.neutral = neutral_shape(
+            np.stack(self._shapes), np.asarray(self._openings), self.mouth_percentile
+        )
         return self.neutral

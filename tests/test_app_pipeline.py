@@ -154,11 +154,12 @@ def test_no_retarget_draws_the_drivers_own_points(bundle, sample_frames):
     assert np.array_equal(
         f.drawing, draw_landmarks(transform_points(f.points, own), spec.size, spec.drawing)
     )
-    retargeting = FaceStage(ModelSpec.from_bundle(bundle), smoothing=0.0)
+    retargeting = FaceStage(ModelSpec.from_bundle(bundle), smoothing=0.0, retarget="on")
     first = retargeting(Frame(0, 0.0, sample_frames[0]))
-    # The first frame is its own neutral: the drawing is the target's reference shape exactly.
+    # The first frame is its own neutral: the drawing is the target's neutral shape exactly.
+    assert spec.neutral_shape is not None
     assert np.array_equal(
-        first.drawing, draw_landmarks(bundle.reference_shape, spec.size, spec.drawing)
+        first.drawing, draw_landmarks(spec.neutral_shape, spec.size, spec.drawing)
     )
     assert retargeting.calibrating
     retargeting(Frame(1, 1.5, sample_frames[1]))
@@ -230,3 +231,40 @@ def test_the_benchmark_times_the_pipeline_at_camera_size(tiny_model, sample_vide
     assert r["threaded_vs_sequential"] == pytest.approx(
         r["threaded_fps"] / r["sequential_fps"], rel=0.02
     )
+
+
+def test_on_demand_the_first_stage_works_only_on_frames_the_slow_stage_takes():
+    """A cheap stage before a slow one: free-running it works on every camera frame and most of
+    that work is dropped; on demand it starts a frame only when the slow stage is idle."""
+    frames = [np.full((8, 8, 3), i, np.uint8) for i in range(10)]
+
+    def run(on_demand: bool) -> tuple[int, int, dict]:
+        calls = {"first": 0, "slow": 0}
+
+        def first(frame: Frame) -> Frame:
+            calls["first"] += 1
+            time.sleep(0.002)
+            return frame
+
+        def slow(frame: Frame) -> Frame:
+            calls["slow"] += 1
+            time.sleep(0.1)
+            return frame
+
+        shown: list[int] = []
+        source = MemorySource(frames, fps=60, loop=True, paced=True)
+        pipe = Pipeline(
+            source,
+            [("first", first), ("slow", slow)],
+            [lambda f: shown.append(f.index)],
+            on_demand=on_demand,
+        ).start()
+        time.sleep(1.2)
+        assert pipe.stop()
+        assert shown == sorted(shown) and len(shown) >= 5
+        return calls["first"], calls["slow"], pipe.stats()["dropped"]
+
+    first, slow, dropped = run(on_demand=True)
+    assert first <= slow + 2 and dropped["to slow"] == 0
+    first_free, slow_free, dropped_free = run(on_demand=False)
+    assert first_free > 3 * slow_free and dropped_free["to slow"] > 0

@@ -160,3 +160,34 @@ def test_without_a_model_or_camera_the_window_says_so(qtbot, settings):
     )
     assert "camera 7" in window.views["camera"].picture.text()
     close_within_a_second(window)
+
+
+def test_the_retarget_control_drives_the_session_and_is_kept(
+    qtbot, tiny_model, sample_video, settings
+):
+    window = open_window(
+        qtbot, settings, model=str(tiny_model), source=str(sample_video), loop=True
+    )
+    qtbot.waitUntil(lambda: window.session.model_path is not None, timeout=60_000)
+    assert window.session.retarget == "auto" and window.act_retarget_modes["auto"].isChecked()
+    # The sample is the target, and the bundle says who the target is: auto draws his own points.
+    qtbot.waitUntil(lambda: "retarget auto: self" in window.stats_label.text(), timeout=20_000)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=2_000)
+    qtbot.keyClick(window, Qt.Key_T)
+    assert window.session.face.retarget == "on" and window.session.retargeting
+    assert (
+        window.act_retarget.text() == "Retarget: on" and window.act_retarget_modes["on"].isChecked()
+    )
+    qtbot.waitUntil(lambda: "retarget on: retargeted" in window.stats_label.text(), timeout=5_000)
+    qtbot.keyClick(window, Qt.Key_T)
+    assert window.session.face.retarget == "off" and not window.session.retargeting
+    qtbot.waitUntil(lambda: "retarget off: self" in window.stats_label.text(), timeout=5_000)
+    window.act_retarget_modes["on"].trigger()  # the menu's choice
+    assert window.session.face.retarget == "on" and settings.value("retarget") == "on"
+    close_within_a_second(window)
+
+    settings.remove("model")
+    again = open_window(qtbot, settings, source="7")
+    assert again.session.face.retarget == "on" and again.act_retarget_modes["on"].isChecked()
+    close_within_a_second(again)

@@ -35,6 +35,13 @@ def test_demo_runs_end_to_end_and_a_rerun_reuses_its_outputs(tmp_path):
         "val_from_frame"
     ]
     assert frames == 120 - tail
+    # The same tail through the live path, measured: the sample is the target driving himself.
+    driver = json.loads((out / "driver.json").read_text())
+    assert driver["frames"] == 120 - tail and driver["retarget"] == "auto"
+    assert driver["target_descriptor"] is True and driver["driver_face_found"] > 0.9
+    assert driver["driver_identity_distance"] < 0.6 and driver["retargeting"] is False
+    assert 0 <= driver["output_face_found"] <= 1 and 0 < driver["mouth_opening"]["driver"] < 1
+    assert all(driver["stage_ms"][stage] > 0 for stage in ("landmarks", "generator"))
     assert "live-mirror" in run.stderr  # says how to open the window where there is no screen
 
     again = subprocess.run(
