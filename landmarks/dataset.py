@@ -572,33 +572,40 @@ def parse_args(argv: list[str] | None) -> DatasetConfig:
         prog="make-dataset",
         description="Turn speech videos (or folders of images) of one target person into a pix2pix "
         "dataset: each frame paired with a drawing of its 68 dlib landmarks.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument(
         "inputs", nargs="+", metavar="VIDEO_OR_DIR", help="speech videos or folders of images"
     )
-    p.add_argument("-o", "--output", default=d.output, help="dataset directory to write")
+    p.add_argument(
+        "-o", "--output", default=d.output, help="dataset directory to write (default: %(default)s)"
+    )
     p.add_argument(
         "--size",
         type=int,
         default=d.size,
-        help="side of each image, a power of two from 64 to 1024",
+        help="side of each image, a power of two from 64 to 1024 (default: %(default)s)",
     )
     p.add_argument(
         "--mode",
         choices=MODES,
         default=d.mode,
-        help="aligned: rotate and scale each face onto a template; frame: the whole frame",
+        help="aligned (the default): rotate and scale each face onto a template; "
+        "frame: the whole frame",
     )
-    p.add_argument("--every", type=int, default=d.every, help="use every N-th frame")
     p.add_argument(
-        "--max-pairs", type=int, default=d.max_pairs, help="at most this many pairs per video"
+        "--every", type=int, default=d.every, help="use every N-th frame (default: every frame)"
+    )
+    p.add_argument(
+        "--max-pairs",
+        type=int,
+        default=d.max_pairs,
+        help="at most this many pairs per video (default: no limit)",
     )
     p.add_argument(
         "--val-fraction",
         type=float,
         default=d.val_fraction,
-        help="share of each video's tail held out for validation",
+        help="share of each video's tail held out for validation (default: %(default)s)",
     )
     p.add_argument(
         "--force", action="store_true", help="replace a different dataset in the output directory"
