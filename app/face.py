@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from app.pipeline import Frame
+from common.arrays import json_array
 from common.errors import InputError
 from landmarks import (
     Alignment,
@@ -49,7 +50,7 @@ class ModelSpec:
     drawing: DrawingParams = DrawingParams()
     reference_shape: np.ndarray | None = None  # the target's mean aligned shape
     target_descriptor: np.ndarray | None = None  # 128-d: who the target is (auto retargeting)
-    neutral_shape: np.ndarray | None = None  # the target at rest (bundles since issue 11)
+    neutral_shape: np.ndarray | None = None  # the target at rest (newer bundles only)
 
     @classmethod
     def from_bundle(cls, bundle: Any) -> ModelSpec:
@@ -77,15 +78,7 @@ def _bundle_array(
     value: Any, name: str, shape: tuple[int, ...], where: str = "bundle.json"
 ) -> np.ndarray | None:
     """A field of `where` as a float32 array of `shape`; InputError when it is another shape."""
-    if value is None:
-        return None
-    try:
-        array = np.asarray(value, np.float32)
-    except (TypeError, ValueError):
-        array = None
-    if array is None or array.size != np.prod(shape) or not np.isfinite(array).all():
-        raise InputError(f"{where}: {name} must be {' × '.join(map(str, shape))} numbers")
-    return array.reshape(shape)
+    return json_array(value, shape, f"{where}: {name}")
 
 
 def target_descriptor(bundle: Any, dataset: str | Path | None = None) -> np.ndarray | None:

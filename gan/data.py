@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common.arrays import json_array
 from gan.errors import InputError
 from gan.options import SUPPORTED_SIZES
 
@@ -127,16 +128,7 @@ def _manifest_array(
     root: Path, manifest: dict, key: str, shape: tuple[int, ...]
 ) -> np.ndarray | None:
     """A float array the manifest may carry (datasets made before it was added do not)."""
-    value = manifest.get(key)
-    if value is None:
-        return None
-    try:
-        array = np.asarray(value, np.float32)
-    except (TypeError, ValueError):
-        array = None
-    if array is None or array.shape != shape or not np.isfinite(array).all():
-        raise InputError(f"{root / MANIFEST}: {key} must be {' × '.join(map(str, shape))} numbers")
-    return array
+    return json_array(manifest.get(key), shape, f"{root / MANIFEST}: {key}")
 
 
 def find_dataset(path: str | Path) -> DatasetInfo:
