@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from app.evaluate import FaceMeasures, _check_writable, _write_json
+from app.evaluate import FaceMeasures
 from app.face import DEFAULT_RETARGET, DEFAULT_SMOOTHING, FaceStage, GeneratorStage
 from app.model import check_model_path, load_model
 from app.pipeline import Frame, run_sequential
@@ -252,26 +252,19 @@ def add_driver_arguments(p: argparse.ArgumentParser) -> None:
     add_retarget_arguments(p)
 
 
-def drive_main(args: argparse.Namespace) -> int:
-    """The body of `evaluate --driver`: the table on stdout, the JSON atomically."""
-    if args.json:
-        _check_writable(args.json)
-    cfg = DriveConfig(
-        model=args.model,
-        driver=args.driver,
-        dataset=args.dataset,
-        retarget=args.retarget,
-        smoothing=args.smoothing,
-        limit=args.limit,
-        progress=not args.quiet,
-        verbose=args.verbose,
-        backend=args.backend,
-        threads=args.threads,
+def drive_report_from_args(args: argparse.Namespace) -> dict:
+    """`evaluate --driver`'s flags as a DriveConfig, measured."""
+    return drive_report(
+        DriveConfig(
+            model=args.model,
+            driver=args.driver,
+            dataset=args.dataset,
+            retarget=args.retarget,
+            smoothing=args.smoothing,
+            limit=args.limit,
+            progress=not args.quiet,
+            verbose=args.verbose,
+            backend=args.backend,
+            threads=args.threads,
+        )
     )
-    report = drive_report(cfg)
-    if args.json:
-        _write_json(args.json, report)
-    print(format_drive_table(report))
-    if args.json:
-        print(f"figures written to {args.json}")
-    return 0

@@ -291,36 +291,47 @@ def _write_json(path: str, report: dict) -> None:
         raise InputError(f"{path}: cannot write there ({e.strerror or e})") from None
 
 
+def publish(
+    json_path: str | None, measure: Callable[[], dict], table: Callable[[dict], str]
+) -> int:
+    """Check the JSON's folder first (before the long measurement), then measure, write the JSON
+    atomically and print the table: the same for both of evaluate's modes."""
+    if json_path:
+        _check_writable(json_path)
+    report = measure()
+    if json_path:
+        _write_json(json_path, report)
+    print(table(report))
+    if json_path:
+        print(f"figures written to {json_path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # Not common.cli.setup_logging: its force=True would replace handlers already in place.
     level = logging.DEBUG if args.verbose else logging.INFO
     logging.basicConfig(level=level, format="%(message)s")
 
     def body() -> int:
         if args.driver:
-            from app.drive import drive_main
+            from app.drive import drive_report_from_args, format_drive_table
 
-            return drive_main(args)
+            return publish(args.json, lambda: drive_report_from_args(args), format_drive_table)
         if not args.dataset:
             raise InputError("--dataset is needed (or --driver VIDEO)")
-        if args.json:
-            _check_writable(args.json)
-        report = evaluate_model(
-            args.model,
-            args.dataset,
-            args.limit,
-            progress=not args.quiet,
-            verbose=args.verbose,
-            backend=args.backend,
-            threads=args.threads,
+        return publish(
+            args.json,
+            lambda: evaluate_model(
+                args.model,
+                args.dataset,
+                args.limit,
+                progress=not args.quiet,
+                verbose=args.verbose,
+                backend=args.backend,
+                threads=args.threads,
+            ),
+            format_table,
         )
-        if args.json:
-            _write_json(args.json, report)
-        print(format_table(report))
-        if args.json:
-            print(f"figures written to {args.json}")
-        return 0
 
     return run_command("evaluate", body)
 

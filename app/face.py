@@ -152,13 +152,14 @@ class DriverIdentity:
 def smoothing_filter(strength: float) -> OneEuroFilter | None:
     """A One Euro filter for a smoothing strength in [0, 1] (0: none).
 
-    Strength maps onto the rest cutoff on a log scale, 10 Hz (barely any) down to 0.1 Hz (heavy);
-    beta keeps fast motion responsive at every strength.
+    Strength maps onto the rest cutoff on a log scale, 10 Hz (barely any) down to 0.1 Hz (heavy).
+    Beta, which keeps fast motion responsive, depends on the face's size: FaceStage sets it on
+    every frame from MOTION_BETA.
     """
     strength = float(np.clip(strength, 0.0, 1.0))
     if strength <= 0:
         return None
-    return OneEuroFilter(min_cutoff=10 ** (1 - 2 * strength), beta=0.05)
+    return OneEuroFilter(min_cutoff=10 ** (1 - 2 * strength))
 
 
 class FaceStage:
