@@ -270,6 +270,7 @@ class FaceStage:
         matrix = spec.alignment.matrix(points, spec.size, frame.image.shape)
         aligned = transform_points(points, matrix)
         self.drawn_points = self._retargeted(aligned, spec, t)
+        frame.drawn_points = self.drawn_points
         frame.drawing = draw_landmarks(self.drawn_points, spec.size, spec.drawing)
         frame.face = True
         self._last_drawing = frame.drawing
@@ -312,7 +313,12 @@ class FaceStage:
 
 
 class GeneratorStage:
-    """The model bundle on the drawing. Without a face (or a model) the last face is held."""
+    """The model bundle on the frame's face. Without a face (or a model) the last output is held.
+
+    The bundle's kind says what it answers: `pix2pix` bundles make the target's face from the
+    drawing (and its points, for recipes that retrieve a reference photo); `swap` bundles put the
+    target's face into the camera frame (app.swap).
+    """
 
     def __init__(self, bundle: Any = None) -> None:
         self._bundle = bundle
@@ -334,6 +340,15 @@ class GeneratorStage:
             frame.generated = self._last if bundle is not None else None
             return frame
         if frame.face or self._last is None:
-            self._last = bundle(drawing)
+            self._last = render(bundle, frame)
         frame.generated = self._last
         return frame
+
+
+def render(bundle: Any, frame: Frame) -> np.ndarray:
+    """What the bundle shows for this frame (RGB uint8): the one question the app asks a model."""
+    if getattr(bundle, "kind", "pix2pix") == "swap":
+        from app.swap import render_swap  # the swap mode's compositing
+
+        return render_swap(bundle, frame)
+    return bundle(frame.drawing)

@@ -31,6 +31,7 @@ class Frame:
     points: np.ndarray | None = None  # the smoothed 68 points in frame pixels (None without a face)
     # RGB line drawing at the model size (the last one held without a face)
     drawing: np.ndarray | None = None
+    drawn_points: np.ndarray | None = None  # the drawing's 68 points, in model pixels
     generated: np.ndarray | None = None  # RGB generated face (the last one held without a face)
     face: bool = False  # a face was found in *this* frame
     ms: dict[str, float] = field(default_factory=dict)  # stage name → ms spent on this frame
