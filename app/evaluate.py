@@ -5,7 +5,9 @@ compared with the real frame: pixels (L1, PSNR, SSIM), expression (the landmark 
 output, its error ÷ inter-ocular distance, and how often a face is found at all), identity (dlib's
 face-recognition distance to the real frame) and temporal stability (frame-to-frame change of the
 output against that of the real video). The nearest-neighbour baseline answers each drawing with
-the training photo whose points are closest: a model must beat it to be worth having.
+the training photo whose points are closest: a model must beat it to be worth having, and beat it
+beyond noise: each metric gets a 95 % paired-bootstrap interval of the difference model − baseline
+over the held-out pairs, and a win is called only when the interval excludes zero.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ log = logging.getLogger(__name__)
 
 # The HOG detector wants faces of 80 px and up: small outputs are enlarged before they are measured.
 MEASURE_SIZE = 256
+BOOTSTRAP_SAMPLES = 10000
+CONFIDENCE = 0.95
 # (drawings, their positions in the ValSet) -> faces, uint8 RGB
 Generate = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -151,20 +155,27 @@ def evaluate_outputs(
             for i in range(0, n, batch)
         ]
     )
-    errors, distances, found = [], [], 0
+    per_pair: dict[str, list] = {"l1": [], "psnr": [], "ssim": [], "nme": [], "identity": []}
     for i in tqdm(
         range(n), desc=f"evaluate {name}", disable=not progress, file=sys.stderr, leave=False
     ):
+        for key, value in image_metrics(outputs[i], val.real[i]).items():
+            per_pair[key].append(value)
         points, descriptor = measures(outputs[i])
-        if points is None:
-            continue
-        found += 1
         driving = val.points[i]
-        errors.append(
-            float(np.linalg.norm(points - driving, axis=-1).mean() / inter_ocular(driving))
+        per_pair["nme"].append(
+            None
+            if points is None
+            else float(np.linalg.norm(points - driving, axis=-1).mean() / inter_ocular(driving))
         )
-        if real[i] is not None:
-            distances.append(float(np.linalg.norm(descriptor - real[i])))
+        per_pair["identity"].append(
+            None
+            if points is None or real[i] is None
+            else float(np.linalg.norm(descriptor - real[i]))
+        )
+    errors = [e for e in per_pair["nme"] if e is not None]
+    distances = [d for d in per_pair["identity"] if d is not None]
+    found = len(errors)
     change = np.abs(np.diff(outputs.astype(np.float32), axis=0)).mean() if n > 1 else math.nan
     real_change = np.abs(np.diff(val.real.astype(np.float32), axis=0)).mean() if n > 1 else math.nan
     pixels = image_metrics(outputs, val.real)
@@ -179,6 +190,55 @@ def evaluate_outputs(
         "temporal_change": float(change),
         "temporal_change_real": float(real_change),
         "temporal_ratio": float(change / real_change) if real_change else None,
+        "per_pair": per_pair,
+    }
+
+
+# metric key in the report -> its per-pair list, and whether lower is better
+PAIRED = {
+    "l1": ("l1", True),
+    "psnr": ("psnr", False),
+    "ssim": ("ssim", False),
+    "nme": ("nme", True),
+    "identity_distance": ("identity", True),
+}
+
+
+def paired_bootstrap(
+    model: list[float | None],
+    baseline: list[float | None],
+    lower_is_better: bool,
+    samples: int = BOOTSTRAP_SAMPLES,
+    seed: int = 0,
+) -> dict | None:
+    """The mean difference model − baseline over the pairs where both have a value, its 95 %
+    percentile-bootstrap interval (pairs resampled together), and the verdict: "win" when the
+    interval lies on the better side of zero, "loss" when on the worse, else "within noise".
+    None with fewer than two such pairs."""
+    both = [(m, b) for m, b in zip(model, baseline, strict=True) if m is not None and b is not None]
+    if len(both) < 2:
+        return None
+    d = np.array([m - b for m, b in both], np.float64)
+    rng = np.random.default_rng(seed)
+    means = d[rng.integers(0, len(d), (samples, len(d)))].mean(axis=1)
+    tail = (1 - CONFIDENCE) / 2 * 100
+    low, high = (float(v) for v in np.percentile(means, [tail, 100 - tail]))
+    better_side, worse_side = (high < 0, low > 0) if lower_is_better else (low > 0, high < 0)
+    verdict = "win" if better_side else "loss" if worse_side else "within noise"
+    return {
+        "difference": float(d.mean()),
+        "low": low,
+        "high": high,
+        "pairs": len(d),
+        "verdict": verdict,
+    }
+
+
+def compare(model: dict, baseline: dict) -> dict[str, dict | None]:
+    """paired_bootstrap for every metric that has per-pair values."""
+    return {
+        key: paired_bootstrap(model["per_pair"][pair], baseline["per_pair"][pair], lower)
+        for key, (pair, lower) in PAIRED.items()
     }
 
 
@@ -200,18 +260,27 @@ def evaluate_model(
     val = load_val_set(index, bundle.size, DrawingParams.from_dict(bundle.drawing), limit)
     measures = FaceMeasures()
     real = real_descriptors(val, measures)
+    model = evaluate_outputs(
+        val,
+        lambda d, rows: bundle(d, points=val.points[rows]),
+        measures,
+        real,
+        progress=progress,
+        name="model",
+    )
+    baseline = evaluate_outputs(
+        val, nearest_neighbour(val), measures, real, progress=progress, name="baseline"
+    )
     return {
         "model": str(model_dir),
         "backend": bundle.backend_label,
+        "recipe": bundle.recipe,
         "dataset": str(dataset),
         "pairs": len(val.drawings),
         "size": val.size,
-        "model_metrics": evaluate_outputs(
-            val, lambda d, _: bundle(d), measures, real, progress=progress, name="model"
-        ),
-        "baseline_metrics": evaluate_outputs(
-            val, nearest_neighbour(val), measures, real, progress=progress, name="baseline"
-        ),
+        "model_metrics": model,
+        "baseline_metrics": baseline,
+        "differences": compare(model, baseline),
     }
 
 
@@ -228,20 +297,30 @@ ROWS = [  # key, label, better
 
 
 def format_table(report: dict) -> str:
-    """The report as a table: one metric a line, the model beside the baseline."""
+    """The report as a table: one metric a line, the model beside the baseline, the difference
+    with its 95 % paired-bootstrap interval and the verdict."""
 
     def cell(v: float | None) -> str:
         return "—" if v is None else f"{v:.3f}"
 
+    def interval(d: dict | None) -> str:
+        if d is None:
+            return ""
+        return f"{d['difference']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]  {d['verdict']}"
+
+    differences = report.get("differences") or {}
     lines = [
         f"{report['pairs']} held-out pairs at {report['size']} px"
+        + (f", {report['recipe']} recipe" if report.get("recipe") else "")
         + (f", generator on {report['backend']}" if report.get("backend") else ""),
-        f"{'metric':<22}{'model':>10}{'baseline':>10}   better",
+        f"{'metric':<22}{'model':>10}{'baseline':>10}   {'better':<13}"
+        "model − baseline [95% interval]",
     ]
     for key, label, better in ROWS:
         lines.append(
             f"{label:<22}{cell(report['model_metrics'][key]):>10}"
-            f"{cell(report['baseline_metrics'][key]):>10}   {better}"
+            f"{cell(report['baseline_metrics'][key]):>10}   {better:<13}"
+            + interval(differences.get(key))
         )
     return "\n".join(lines)
 

@@ -351,4 +351,4 @@ def render(bundle: Any, frame: Frame) -> np.ndarray:
         from app.swap import render_swap  # the swap mode's compositing
 
         return render_swap(bundle, frame)
-    return bundle(frame.drawing)
+    return bundle(frame.drawing, points=frame.drawn_points)

@@ -10,13 +10,22 @@ import numpy as np
 from gan.options import LAMBDA_L1
 
 
-def _batch(size: int, batch_size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def _batch(
+    size: int, batch_size: int, seed: int = 0, channels: int = 3
+) -> tuple[np.ndarray, np.ndarray]:
+    """(generator inputs with `channels`, target photos), random in [-1, 1]."""
     rng = np.random.default_rng(seed)
     shape = (batch_size, size, size, 3)
     return (
-        rng.uniform(-1, 1, shape).astype(np.float32),
+        rng.uniform(-1, 1, (*shape[:3], channels)).astype(np.float32),
         rng.uniform(-1, 1, shape).astype(np.float32),
     )
+
+
+def _channels(recipe: str) -> int:
+    from gan.models import REFERENCE_CHANNELS
+
+    return REFERENCE_CHANNELS if recipe == "reference" else 3
 
 
 def _timed(fn, steps: int, warmup: int) -> dict[str, float]:
@@ -37,8 +46,11 @@ def time_train_steps(
     batch_size: int = 1,
     warmup: int = 2,
     xla: bool = False,
+    recipe: str = "pix2pix",
+    ema: float = 0.0,
 ) -> dict[str, float]:
-    """Our step (one tf.function updating D and G), the way train-pix2pix runs it."""
+    """Our step (one tf.function updating D and G), the way train-pix2pix runs it; for the
+    reference recipe with its wider input, masked discriminator and (`ema` > 0) weight average."""
     import keras
     import tensorflow as tf
 
@@ -46,11 +58,18 @@ def time_train_steps(
     from gan.train import make_optimizer, make_train_step
 
     keras.utils.set_random_seed(0)
-    g, d = Generator(size, ngf), Discriminator(size, ndf)
+    channels = _channels(recipe)
+    g, d = Generator(size, ngf, recipe), Discriminator(size, ndf, channels)
     g_opt = make_optimizer(2e-4, 10**6, mixed=False)
     d_opt = make_optimizer(2e-4, 10**6, mixed=False)
-    step = make_train_step(g, d, g_opt, d_opt, xla=xla)
-    a, b = (tf.constant(x) for x in _batch(size, batch_size))
+    average = None
+    if ema > 0:
+        average = Generator(size, ngf, recipe)
+        average.set_weights(g.get_weights())
+    step = make_train_step(
+        g, d, g_opt, d_opt, xla=xla, recipe=recipe, ema_generator=average, ema=ema
+    )
+    a, b = (tf.constant(x) for x in _batch(size, batch_size, channels=channels))
 
     def one():
         float(step(a, b)["g_total"])  # wait for the result, as the trainer does
@@ -96,16 +115,18 @@ def time_baseline_steps(
     return _timed(one, steps, warmup)
 
 
-def time_generator(size: int, ngf: int, frames: int = 20, warmup: int = 2) -> float:
-    """Milliseconds per frame of the bundle's inference path (batch 1, uint8 in and out)."""
+def time_generator(
+    size: int, ngf: int, frames: int = 20, warmup: int = 2, recipe: str = "pix2pix"
+) -> float:
+    """Milliseconds per frame of the Keras generator under tf.function (batch 1)."""
     import keras
 
     from gan.bundle import make_inference_fn
     from gan.models import Generator
 
     keras.utils.set_random_seed(0)
-    infer = make_inference_fn(Generator(size, ngf))
-    x = _batch(size, 1)[0]
+    infer = make_inference_fn(Generator(size, ngf, recipe))
+    x = _batch(size, 1, channels=_channels(recipe))[0]
     return _timed(lambda: infer(x), frames, warmup)["ms_per_step"]
 
 
@@ -121,6 +142,35 @@ def compare(size: int, ngf: int, ndf: int, steps: int = 10) -> dict[str, float]:
     }
 
 
+def compare_recipes(size: int, ngf: int, ndf: int, ema: float, steps: int = 10) -> dict[str, float]:
+    """The reference recipe's train step against pix2pix's at the same size and widths, in one
+    process; ratio = reference ms / pix2pix ms (the data pipeline's warp is not included)."""
+    plain = time_train_steps(size, ngf, ndf, steps)
+    reference = time_train_steps(size, ngf, ndf, steps, recipe="reference", ema=ema)
+    return {
+        "pix2pix_ms": plain["ms_per_step"],
+        "reference_ms": reference["ms_per_step"],
+        "ratio": reference["ms_per_step"] / plain["ms_per_step"],
+    }
+
+
+def time_reference_inputs(model_dir: str, frames: int = 50) -> float:
+    """Milliseconds the reference recipe spends before its generator, per frame: retrieval, the
+    piecewise-affine warp and the mask (what the live path adds to the generator's call)."""
+    from gan.bundle import load_bundle
+
+    bundle = load_bundle(model_dir, backend="onnx")
+    if bundle.bank is None:
+        return 0.0
+    drawing = np.zeros((bundle.size, bundle.size, 3), np.uint8)
+    points = bundle.bank.points[len(bundle.bank) // 2] + 1.0
+    bundle.bank.inputs(drawing, points)
+    t0 = time.perf_counter()
+    for _ in range(frames):
+        bundle.bank.inputs(drawing, points)
+    return (time.perf_counter() - t0) / frames * 1e3
+
+
 def time_bundle(
     model_dir: str, backend: str, frames: int = 30, warmup: int = 3, threads: int | None = None
 ) -> dict[str, Any]:
@@ -132,12 +182,13 @@ def time_bundle(
 
     bundle = load_bundle(model_dir, backend=backend, threads=threads)
     drawing = np.random.default_rng(0).integers(0, 256, (bundle.size, bundle.size, 3), np.uint8)
+    points = bundle.reference_shape  # the reference recipe retrieves and warps by them
     for _ in range(warmup):
-        bundle(drawing)
+        bundle(drawing, points=points)
     times = []
     for _ in range(frames):
         t0 = time.perf_counter()
-        bundle(drawing)
+        bundle(drawing, points=points)
         times.append((time.perf_counter() - t0) * 1e3)
     return {
         "backend": bundle.backend_label,
@@ -158,7 +209,7 @@ def compare_backends(model_dir: str, frames: int = 30) -> dict[str, Any]:
     keras_ms = float(np.median([r["median_ms"] for r in keras_runs]))
     onnx_ms = float(np.median([r["median_ms"] for r in onnx_runs]))
     k, o = load_bundle(model_dir, backend="keras"), load_bundle(model_dir, backend="onnx")
-    x = np.random.default_rng(1).uniform(-1, 1, (2, k.size, k.size, 3)).astype(np.float32)
+    x = np.random.default_rng(1).uniform(-1, 1, (2, k.size, k.size, k.channels)).astype(np.float32)
     diff = float(np.max(np.abs(k.raw(x) - o.raw(x))))
     return {
         "keras_ms": keras_ms,

@@ -1,7 +1,8 @@
 """The model bundle: save a trained generator with what the app needs, and load it as a callable.
 
-A bundle is generator.keras, optionally generator.onnx, and bundle.json (written last), which
-lists every extra file with its checksum. Loading picks the backend: ONNX Runtime when the bundle
+A bundle is generator.keras, optionally generator.onnx, for the reference recipe the retrieval
+bank (reference_bank.npz), and bundle.json (written last), which lists every extra file with its
+checksum. Loading picks the backend: ONNX Runtime when the bundle
 has the ONNX file (no TensorFlow needed), Keras otherwise. Nothing here imports Keras or
 TensorFlow until a Keras model is saved or loaded, so the ONNX path starts fast and quiet, and the
 Keras path also works under the JAX backend.
@@ -20,7 +21,8 @@ import numpy as np
 from common.files import atomic_path, write_json_atomic
 from gan.data import to_model_range, to_uint8
 from gan.errors import InputError
-from gan.onnx_model import ONNX_FILE, export_onnx, open_session, sha256_of
+from gan.onnx_model import ONNX_FILE, export_onnx, file_record, open_session, sha256_of
+from gan.reference import BANK_FILE, ReferenceBank
 
 log = logging.getLogger(__name__)
 
@@ -33,20 +35,27 @@ BACKENDS = ("auto", "onnx", "keras")
 
 
 def save_bundle(
-    model_dir: str | Path, generator: Any, info: dict[str, Any], onnx: bool = False
+    model_dir: str | Path,
+    generator: Any,
+    info: dict[str, Any],
+    onnx: bool = False,
+    bank: ReferenceBank | None = None,
 ) -> Path:
     """Write generator.keras (and generator.onnx when `onnx`), then bundle.json, each atomically.
 
     bundle.json goes last and lists the ONNX file with its checksum, so a reader that finds it
     also finds matching generators; an ONNX file from an earlier save is removed after it, since
-    it no longer matches. `info` is the bundle.json content; "format", "version" and "files" are
-    filled in here.
+    it no longer matches. `bank`: the reference recipe's retrieval bank. `info` is the bundle.json
+    content; "format", "version" and "files" are filled in here.
     """
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(model_dir / GENERATOR_FILE) as tmp:  # keeps .keras, which Keras insists on
         generator.save(tmp)
     files = {ONNX_FILE: export_onnx(generator, model_dir / ONNX_FILE)} if onnx else {}
+    if bank is not None:
+        bank.save(model_dir / BANK_FILE)
+        files[BANK_FILE] = file_record(model_dir / BANK_FILE)
     content = {"format": BUNDLE_FORMAT, "version": BUNDLE_VERSION, **info, "files": files}
     write_json_atomic(model_dir / BUNDLE_FILE, content)
     if not onnx:
@@ -78,13 +87,14 @@ def make_inference_fn(model: Any) -> Callable[[np.ndarray], np.ndarray]:
 
     backend = keras.backend.backend()
     size = model.input_shape[1]
+    channels = model.input_shape[-1]
     if backend == "tensorflow":
         import tensorflow as tf
 
         fn = tf.function(
             lambda x: model(x, training=False),
             reduce_retracing=True,
-            input_signature=[tf.TensorSpec((None, size, size, 3), tf.float32)],
+            input_signature=[tf.TensorSpec((None, size, size, channels), tf.float32)],
         )
         return lambda x: fn(x).numpy()
     if backend == "jax":
@@ -101,11 +111,15 @@ def make_inference_fn(model: Any) -> Callable[[np.ndarray], np.ndarray]:
 
 
 class Bundle:
-    """A loaded model bundle: call it with drawings (uint8 RGB), get faces (uint8 RGB).
+    """A loaded model bundle: call it with drawings (uint8 RGB) and their points, get faces.
 
-    `backend` says what runs the generator: "onnx" (ONNX Runtime, `provider` names the device)
-    or "keras"; `note` says why auto did not take ONNX when it could not.
+    `recipe`: "pix2pix" (the drawing alone) or "reference" (the drawing, and the bank's nearest
+    photo warped onto the points). `backend` says what runs the generator: "onnx" (ONNX Runtime,
+    `provider` names the device) or "keras"; `note` says why auto did not take ONNX when it could
+    not.
     """
+
+    kind = "pix2pix"
 
     def __init__(
         self,
@@ -115,8 +129,11 @@ class Bundle:
         backend: str,
         model: Any = None,
         note: str | None = None,
+        bank: ReferenceBank | None = None,
     ) -> None:
         self.path = path
+        self.recipe: str = str(info.get("recipe", "pix2pix"))
+        self.bank = bank
         self.info = info
         self.backend = backend
         self.provider: str = getattr(infer, "provider", "")
@@ -155,8 +172,31 @@ class Bundle:
         """The generator itself: float32 [-1, 1] batch in, float32 [-1, 1] batch out."""
         return self._infer(x)
 
-    def __call__(self, drawings: np.ndarray) -> np.ndarray:
-        """(H, W, 3) or (N, H, W, 3) uint8 RGB at the bundle size -> the same shape, uint8 RGB."""
+    @property
+    def channels(self) -> int:
+        """The generator's input channels (raw()): 3, or 7 for the reference recipe."""
+        return 3 if self.bank is None else 7
+
+    def warm_up(self) -> None:
+        """One face through the generator, so the first real one does not pay for tracing."""
+        self(np.zeros((self.size, self.size, 3), np.uint8), points=self.reference_shape)
+
+    def inputs(self, drawings: np.ndarray, points: np.ndarray | None) -> np.ndarray:
+        """What the generator takes for a uint8 batch of drawings: [-1, 1], and for the reference
+        recipe the nearest photo warped onto each drawing's points and the face's mask."""
+        if self.bank is None:
+            return to_model_range(drawings)
+        if points is None:
+            raise ValueError(f"{self.path}: a reference-recipe model needs the drawings' points")
+        points = np.asarray(points, np.float32).reshape(len(drawings), 68, 2)
+        return np.stack([self.bank.inputs(d, p) for d, p in zip(drawings, points, strict=True)])
+
+    def __call__(self, drawings: np.ndarray, points: np.ndarray | None = None) -> np.ndarray:
+        """(H, W, 3) or (N, H, W, 3) uint8 RGB at the bundle size -> the same shape, uint8 RGB.
+
+        `points`: the drawings' 68 points in model pixels, (68, 2) or (N, 68, 2); the reference
+        recipe needs them (it retrieves by them), pix2pix ignores them.
+        """
         drawings = np.asarray(drawings)
         single = drawings.ndim == 3
         batch = drawings[None] if single else drawings
@@ -167,7 +207,7 @@ class Bundle:
             )
         if batch.dtype != np.uint8:
             raise ValueError(f"expected uint8 drawings, got {batch.dtype}")
-        x = to_model_range(batch)
+        x = self.inputs(batch, points)
         out = (
             np.concatenate([self._infer(x[i : i + MAX_BATCH]) for i in range(0, len(x), MAX_BATCH)])
             if len(x)
@@ -212,6 +252,8 @@ def _load_keras(path: Path, info: dict[str, Any]) -> Any:
     """generator.keras in Keras safe mode (no code from the file), checked against bundle.json."""
     import keras
 
+    import gan.models  # noqa: F401 - registers the reference recipe's OverReference layer
+
     model_file = path / GENERATOR_FILE
     if not model_file.is_file():
         raise InputError(f"model bundle has no {GENERATOR_FILE}: {path}")
@@ -222,7 +264,8 @@ def _load_keras(path: Path, info: dict[str, Any]) -> Any:
             f"cannot load {model_file}: {type(e).__name__}: "
             f"{str(e).splitlines()[0] if str(e) else ''}"
         ) from None
-    if tuple(model.input_shape[1:]) != (info["size"], info["size"], 3):
+    channels = 3 if info.get("recipe", "pix2pix") == "pix2pix" else model.input_shape[-1]
+    if tuple(model.input_shape[1:]) != (info["size"], info["size"], channels):
         raise InputError(
             f"{model_file} takes {model.input_shape[1:]}, but {BUNDLE_FILE} says "
             f"size {info['size']}"
@@ -255,12 +298,13 @@ def load_bundle(path: str | Path, backend: str = "auto", threads: int | None = N
         raise InputError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
     path = Path(path).expanduser()
     info = read_bundle_info(path)
+    bank = _load_bank(path, info)
     note = None
     if backend == "onnx" or (backend == "auto" and ONNX_FILE in (info.get("files") or {})):
         try:
             infer = _load_onnx(path, info, threads)
             log.info("loaded %s with ONNX Runtime (%s)", path, infer.provider)
-            return Bundle(path.resolve(), info, infer, "onnx")
+            return Bundle(path.resolve(), info, infer, "onnx", bank=bank)
         except InputError as e:
             if backend == "onnx":
                 raise
@@ -268,4 +312,23 @@ def load_bundle(path: str | Path, backend: str = "auto", threads: int | None = N
             log.warning("%s", note)
     model = _load_keras(path, info)
     log.info("loaded %s (size %d, %s steps)", path, info["size"], info.get("steps"))
-    return Bundle(path.resolve(), info, make_inference_fn(model), "keras", model, note)
+    return Bundle(path.resolve(), info, make_inference_fn(model), "keras", model, note, bank)
+
+
+def _load_bank(path: Path, info: dict[str, Any]) -> ReferenceBank | None:
+    """The reference recipe's retrieval bank, after its checksum matches bundle.json's."""
+    recipe = info.get("recipe", "pix2pix")
+    if recipe == "pix2pix":
+        return None
+    if recipe != "reference":
+        raise InputError(f"{path / BUNDLE_FILE}: unknown recipe {recipe!r}")
+    record = (info.get("files") or {}).get(BANK_FILE)
+    bank_file = path / BANK_FILE
+    if record is None or not bank_file.is_file():
+        raise InputError(f"{path}: the reference recipe's {BANK_FILE} is missing")
+    if sha256_of(bank_file) != record.get("sha256"):
+        raise InputError(f"{bank_file} does not match its checksum in {BUNDLE_FILE} (damaged?)")
+    bank = ReferenceBank.load(bank_file, str(info.get("region", "face")))
+    if bank.size != info["size"]:
+        raise InputError(f"{bank_file} holds {bank.size} px photos; the model is {info['size']} px")
+    return bank

@@ -72,10 +72,37 @@ def encoder_filters(size: int, ngf: int) -> list[int]:
     return [ngf * min(2**i, 8) for i in range(check_size(size))]
 
 
-def Generator(size: int = 256, ngf: int = 64) -> keras.Model:  # noqa: N802 - named as in the paper
-    """U-Net: encoder down to 1x1, decoder back up with skips, tanh out in [-1, 1]."""
+REFERENCE_CHANNELS = 7  # drawing (3) + the warped reference photo (3) + the face mask (1)
+
+
+@keras.saving.register_keras_serializable(package="face_mirror")
+class OverReference(layers.Layer):
+    """The reference recipe's output: the warped reference photo, changed inside the face mask.
+
+    Inputs: the generator's input (drawing, reference, mask channels) and the U-Net's change;
+    output: clip(reference + mask · change, -1, 1). Outside the mask the output is the reference.
+    """
+
+    def call(self, inputs):
+        x, change = inputs
+        reference, mask = x[..., 3:6], x[..., 6:7]
+        return keras.ops.clip(reference + mask * keras.ops.cast(change, reference.dtype), -1.0, 1.0)
+
+
+def Generator(  # noqa: N802 - named as in the paper
+    size: int = 256, ngf: int = 64, recipe: str = "pix2pix"
+) -> keras.Model:
+    """U-Net: encoder down to 1x1, decoder back up with skips, tanh out in [-1, 1].
+
+    recipe "reference": the input also carries a reference photo of the target, warped to the
+    drawing's points, and a soft face mask (REFERENCE_CHANNELS); the U-Net's last layer starts at
+    zero and its output changes the reference inside the mask (OverReference), so training starts
+    from the warped reference and learns what the drawing asks of the face.
+    """
     filters = encoder_filters(size, ngf)
-    inputs = keras.Input(shape=(size, size, 3), name="drawing")
+    reference = recipe == "reference"
+    channels = REFERENCE_CHANNELS if reference else 3
+    inputs = keras.Input(shape=(size, size, channels), name="drawing")
     x = inputs
     skips = []
     for i, f in enumerate(filters):
@@ -87,17 +114,31 @@ def Generator(size: int = 256, ngf: int = 64) -> keras.Model:  # noqa: N802 - na
         x = upsample(f, dropout=i < DROPOUT_BLOCKS, name=f"up{i + 1}")(x)
         x = layers.Concatenate(name=f"skip{i + 1}")([x, skip])
     x = layers.Conv2DTranspose(
-        3, KERNEL, strides=2, padding="same", kernel_initializer=_init(), name="to_rgb"
+        3,
+        KERNEL,
+        strides=2,
+        padding="same",
+        kernel_initializer="zeros" if reference else _init(),
+        name="to_rgb",
     )(x)
     # float32 out, so a mixed-precision generator still returns full-precision images.
     outputs = layers.Activation("tanh", dtype="float32", name="tanh")(x)
-    return keras.Model(inputs, outputs, name=f"unet{size}_ngf{ngf}")
+    if reference:
+        outputs = OverReference(dtype="float32", name="over_reference")([inputs, outputs])
+    suffix = "_ref" if reference else ""
+    return keras.Model(inputs, outputs, name=f"unet{size}_ngf{ngf}{suffix}")
 
 
-def Discriminator(size: int = 256, ndf: int = 64) -> keras.Model:  # noqa: N802
-    """70x70 PatchGAN: C64-C128-C256-C512 then a 1-channel logit map, on concat(drawing, image)."""
+def Discriminator(  # noqa: N802
+    size: int = 256, ndf: int = 64, condition_channels: int = 3
+) -> keras.Model:
+    """70x70 PatchGAN: C64-C128-C256-C512 then a 1-channel logit map, on concat(drawing, image).
+
+    `condition_channels`: what the generator took (the reference recipe's drawing, reference and
+    mask: REFERENCE_CHANNELS).
+    """
     check_size(size)
-    drawing = keras.Input(shape=(size, size, 3), name="drawing")
+    drawing = keras.Input(shape=(size, size, condition_channels), name="drawing")
     image = keras.Input(shape=(size, size, 3), name="image")
     x = layers.Concatenate(name="pair")([drawing, image])
     x = downsample(ndf, norm=False, name="down1")(x)

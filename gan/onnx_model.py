@@ -24,7 +24,7 @@ from gan.onnx_graph import fuse_instance_norm
 log = logging.getLogger(__name__)
 
 ONNX_FILE = "generator.onnx"
-INPUT_NAME = "drawing"  # float32 (batch, S, S, 3), NHWC, [-1, 1]
+INPUT_NAME = "drawing"  # float32 (batch, S, S, C) NHWC: a drawing, or gan.reference.to_channels
 OUTPUT_NAME = "image"  # the same shape, tanh output
 OPSET = 17
 TOLERANCE = 1e-4  # ONNX Runtime against Keras, max abs difference on [-1, 1] outputs
@@ -45,6 +45,11 @@ def sha256_of(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
+def file_record(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """How bundle.json lists a file: its SHA-256 and size in bytes."""
+    return {"sha256": sha256_of(path), "bytes": Path(path).stat().st_size}
+
+
 def export_onnx(model: Any, path: str | os.PathLike[str]) -> dict[str, Any]:
     """Write `model` (a float32 Keras generator) to `path` as ONNX; returns its file record.
 
@@ -56,8 +61,8 @@ def export_onnx(model: Any, path: str | os.PathLike[str]) -> dict[str, Any]:
     import tensorflow as tf
     import tf2onnx
 
-    size = int(model.input_shape[1])
-    spec = (tf.TensorSpec((None, size, size, 3), tf.float32, name=INPUT_NAME),)
+    shape = (int(model.input_shape[1]), int(model.input_shape[2]), int(model.input_shape[3]))
+    spec = (tf.TensorSpec((None, *shape), tf.float32, name=INPUT_NAME),)
     # A dict output names the graph's output; training=False: no dropout in the exported graph.
     fn = tf.function(lambda x: {OUTPUT_NAME: model(x, training=False)}, input_signature=spec)
     tf2onnx_log = logging.getLogger("tf2onnx")
@@ -73,26 +78,28 @@ def export_onnx(model: Any, path: str | os.PathLike[str]) -> dict[str, Any]:
     fused.CopyFrom(proto)
     try:
         count = fuse_instance_norm(fused)
-        _save_checked(model, fused if count else proto, path, size)
+        _save_checked(model, fused if count else proto, path, shape)
     except (RuntimeError, ValueError, KeyError) as e:  # a graph tf2onnx built another way
         log.warning("kept tf2onnx's graph: fusing its instance norms failed (%s)", e)
-        _save_checked(model, proto, path, size)
-    return {"sha256": sha256_of(path), "bytes": Path(path).stat().st_size}
+        _save_checked(model, proto, path, shape)
+    return file_record(path)
 
 
-def _save_checked(model: Any, proto: Any, path: str | os.PathLike[str], size: int) -> None:
+def _save_checked(
+    model: Any, proto: Any, path: str | os.PathLike[str], shape: tuple[int, int, int]
+) -> None:
     """Write `proto` to `path` only if ONNX Runtime then computes what Keras computes."""
     import onnx
 
     with atomic_path(path) as tmp:
         onnx.save(proto, str(tmp))
-        _check_against_keras(model, tmp, size)
+        _check_against_keras(model, tmp, shape)
 
 
-def _check_against_keras(model: Any, path: Path, size: int) -> None:
+def _check_against_keras(model: Any, path: Path, shape: tuple[int, int, int]) -> None:
     """The exported graph must compute what the Keras model computes (within TOLERANCE)."""
     rng = np.random.default_rng(0)
-    x = rng.uniform(-1, 1, (2, size, size, 3)).astype(np.float32)
+    x = rng.uniform(-1, 1, (2, *shape)).astype(np.float32)
     want = np.asarray(model(x, training=False))
     got = open_session(path, threads=None)(x)
     diff = float(np.max(np.abs(got - want)))

@@ -5,3 +5,5 @@ from __future__ import annotations
 SUPPORTED_SIZES = tuple(2**k for k in range(6, 10))  # 64..512: the U-Net halves down to 1 px
 LAMBDA_L1 = 100.0  # the paper's weight of the L1 term against the adversarial one
 GAN_LOSSES = ("bce", "lsgan")
+REGIONS = ("face", "mouth")  # reference recipe: what the generator may change
+RECIPES = ("pix2pix", "reference")  # the drawing alone; or the drawing plus a retrieved photo

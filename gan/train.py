@@ -29,7 +29,7 @@ from gan.data import (
 )
 from gan.errors import InputError, TrainingDiverged
 from gan.metrics import image_metrics
-from gan.options import GAN_LOSSES, LAMBDA_L1
+from gan.options import GAN_LOSSES, LAMBDA_L1, RECIPES, REGIONS
 
 # Keras and TensorFlow are imported inside the functions that need them, after the flags and the
 # dataset are checked: a mistyped path is one line at once, not TensorFlow's start-up notes first.
@@ -44,6 +44,7 @@ MAX_VAL_PAIRS = 64  # validation cost stays bounded on long validation tails
 PREVIEW_PAIRS = 4
 MAX_STEPS_ENV = "FACE_MIRROR_MAX_STEPS"
 
+QUICK_LAMBDA_L1 = 1000.0  # the reference recipe's L1 weight: see README, "Recipes"
 # Flags a preset fills in when the command line leaves them out.
 PRESETS: dict[str, dict[str, Any]] = {
     # Isola et al. 2017: 256 px, 64 filters, batch 1, 200 epochs (facades).
@@ -55,17 +56,40 @@ PRESETS: dict[str, dict[str, Any]] = {
         "epochs": 200.0,
         "checkpoint_every": 2000,
         "val_every": 1000,
+        "recipe": "pix2pix",
+        "ema": 0.0,
+        "region": "face",
+        "lambda_l1": LAMBDA_L1,
     },
-    # ~10 minutes on a 2-core CPU: 128 px, ngf/ndf 32 steps at 130 ms (bench), ~160 ms a step
-    # in the real loop; ndf 64 would triple the step (415 ms), ngf 64 would make it 650 ms.
+    # ~5 minutes on a 2-core CPU: 128 px, ngf/ndf 32 at ~170 ms a step in the real loop; ndf 64
+    # would triple the step, ngf 64 would make it 650 ms. The reference recipe is ahead of
+    # retrieval after 1,500 steps (README, "Recipes"); more did not help (3,500: identity lost).
     "quick": {
         "size": 128,
         "ngf": 32,
         "ndf": 32,
         "batch_size": 1,
-        "steps": 3500,
+        "steps": 1500,
         "checkpoint_every": 500,
         "val_every": 500,
+        "recipe": "reference",
+        "ema": 0.999,
+        "region": "mouth",
+        "lambda_l1": QUICK_LAMBDA_L1,
+    },
+    # The quick recipe at the paper's size and width, for a GPU (1.7 s a step on 2 CPU cores).
+    "gpu": {
+        "size": 256,
+        "ngf": 64,
+        "ndf": 64,
+        "batch_size": 1,
+        "steps": 40000,
+        "checkpoint_every": 2000,
+        "val_every": 1000,
+        "recipe": "reference",
+        "ema": 0.999,
+        "region": "mouth",
+        "lambda_l1": QUICK_LAMBDA_L1,
     },
 }
 # Settings that make a run what it is: a run directory with other values is another run.
@@ -82,7 +106,13 @@ IDENTITY = (
     "jitter",
     "flip",
     "seed",
+    "recipe",
+    "ema",
+    "region",
 )
+
+# What runs written before these settings existed did: they resume with these values.
+SETTINGS_BEFORE_RECIPES = {"recipe": "pix2pix", "ema": 0.0, "region": "face"}
 
 # Tests set this to interrupt or poke a run: called with the step number after each step.
 after_step_hook: Callable[[int], None] | None = None
@@ -94,14 +124,17 @@ class TrainConfig:
 
     dataset: str
     output: str | None = None
-    preset: str = "paper"
+    preset: str = "quick"
+    recipe: str | None = None
+    ema: float | None = None
+    region: str | None = None
     steps: int | None = None
     epochs: float | None = None
     size: int | None = None
     ngf: int | None = None
     ndf: int | None = None
     batch_size: int | None = None
-    lambda_l1: float = LAMBDA_L1
+    lambda_l1: float | None = None
     lr: float = 2e-4
     gan_loss: str = "bce"
     direction: str = "AtoB"
@@ -121,9 +154,23 @@ class TrainConfig:
         """Fill what the flags left open from the preset and the dataset."""
         preset = PRESETS[self.preset]
         cfg = dataclasses.replace(self)
-        for name in ("size", "ngf", "ndf", "batch_size", "checkpoint_every", "val_every"):
+        names = (
+            "size",
+            "ngf",
+            "ndf",
+            "batch_size",
+            "checkpoint_every",
+            "val_every",
+            "recipe",
+            "ema",
+            "region",
+            "lambda_l1",
+        )
+        for name in names:
             if getattr(cfg, name) is None:
                 setattr(cfg, name, preset[name])
+        if self.recipe is None and info.kind != "face-mirror":
+            cfg.recipe = "pix2pix"  # a plain A|B folder has no points to retrieve by
         if cfg.steps is None and cfg.epochs is None:
             cfg.steps, cfg.epochs = preset.get("steps"), preset.get("epochs")
         if cfg.steps is None:
@@ -137,6 +184,13 @@ class TrainConfig:
                 raise InputError(f"--{name.replace('_', '-')} must be at least 1")
         if not cfg.lr > 0 or cfg.lambda_l1 < 0:
             raise InputError("--lr must be positive and --lambda-l1 not negative")
+        if not 0 <= cfg.ema < 1:
+            raise InputError("--ema must be in [0, 1)")
+        if cfg.recipe == "reference" and info.kind != "face-mirror":
+            raise InputError(
+                f"{info.root}: the reference recipe needs a make-dataset folder (its points); "
+                "use --recipe pix2pix for plain A|B folders"
+            )
         return cfg
 
 
@@ -155,7 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         formatter_class=_HelpFormatter,
         description="Train pix2pix (U-Net + 70x70 PatchGAN) on an A|B dataset and write a model "
-        "bundle to RUN_DIR/model. Rerun the same command to resume.",
+        "bundle to RUN_DIR/model. Rerun the same command to resume. Recipes: pix2pix (the "
+        "drawing alone, as in the paper) or reference (the drawing plus the nearest training "
+        "photo, warped onto the drawing's points; the generator changes that photo inside the "
+        "face).",
     )
     d = TrainConfig.__dataclass_fields__
     p.add_argument("dataset", help="a make-dataset folder, or a pix2pix A|B folder (e.g. facades)")
@@ -194,7 +251,9 @@ def _add_training_flags(p: argparse.ArgumentParser, d: dict[str, dataclasses.Fie
         "--batch-size", type=int, help="pairs per step and GPU (default: from the preset)"
     )
     p.add_argument(
-        "--lambda-l1", type=float, default=d["lambda_l1"].default, help="weight of the L1 term"
+        "--lambda-l1",
+        type=float,
+        help="weight of the L1 term against the adversarial one (default: from the preset)",
     )
     p.add_argument(
         "--lr",
@@ -202,6 +261,24 @@ def _add_training_flags(p: argparse.ArgumentParser, d: dict[str, dataclasses.Fie
         default=d["lr"].default,
         help="Adam learning rate (beta_1 0.5); constant, then linear decay to 0 over "
         "the second half",
+    )
+    p.add_argument(
+        "--recipe",
+        choices=RECIPES,
+        help="what the generator sees: the drawing alone (pix2pix) or the drawing and a retrieved "
+        "photo of the target (reference) (default: from the preset)",
+    )
+    p.add_argument(
+        "--region",
+        choices=REGIONS,
+        help="reference recipe: what the generator may change, the whole face or only the mouth "
+        "and jaw; the rest is the warped reference photo (default: from the preset)",
+    )
+    p.add_argument(
+        "--ema",
+        type=float,
+        help="decay of the moving average of the generator's weights that is validated and "
+        "exported; 0: the weights themselves (default: from the preset)",
     )
     p.add_argument(
         "--gan-loss",
@@ -305,6 +382,7 @@ def prepare_run_dir(cfg: TrainConfig) -> Path:
             saved = json.loads(config_file.read_text())
         except (OSError, ValueError):
             saved = {}
+        saved = {**SETTINGS_BEFORE_RECIPES, **saved}
         differ = [k for k in IDENTITY if saved.get(k) != _identity(cfg)[k]]
         if differ and not cfg.force:
             raise InputError(
@@ -379,8 +457,17 @@ def make_train_step(
     gan_loss: str = "bce",
     xla: bool = False,
     strategy: Any = None,
+    recipe: str = "pix2pix",
+    ema_generator: Any = None,
+    ema: float = 0.0,
 ) -> Callable[[Any, Any], dict[str, Any]]:
-    """One compiled step: forward once, update D and G together; returns the losses."""
+    """One compiled step: forward once, update D and G together; returns the losses.
+
+    recipe "reference": the discriminator sees the real photo inside the face mask over the
+    warped reference outside it, as the generator's output is made, so it judges the face and
+    not the background. `ema_generator`: a copy whose weights follow the generator's as an
+    exponential moving average with decay `ema` (less at first, so it starts close).
+    """
     import tensorflow as tf
 
     from gan import losses
@@ -388,10 +475,20 @@ def make_train_step(
     strategy = strategy or tf.distribute.get_strategy()
     replicas = strategy.num_replicas_in_sync
 
+    def follow(step):
+        decay = tf.minimum(tf.constant(ema, tf.float32), (1.0 + step) / (10.0 + step))
+        for e, w in zip(ema_generator.weights, generator.weights, strict=True):
+            e.assign(decay * e + (1.0 - decay) * tf.cast(w, e.dtype))
+
     def replica_step(a, b):
+        if recipe == "reference":
+            mask = a[..., 6:7]
+            b_judged = mask * b + (1.0 - mask) * a[..., 3:6]
+        else:
+            b_judged = b
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             fake = generator(a, training=True)
-            d_real = discriminator([a, b], training=True)
+            d_real = discriminator([a, b_judged], training=True)
             d_fake = discriminator([a, fake], training=True)
             g_total, g_gan, g_l1 = losses.generator_loss(d_fake, fake, b, lambda_l1, gan_loss)
             d_loss = losses.discriminator_loss(d_real, d_fake, gan_loss)
@@ -402,6 +499,8 @@ def make_train_step(
         d_grads = d_tape.gradient(d_obj, discriminator.trainable_variables)
         g_opt.apply(g_grads, generator.trainable_variables)
         d_opt.apply(d_grads, discriminator.trainable_variables)
+        if ema_generator is not None:
+            follow(tf.cast(g_opt.iterations, tf.float32))
         return {"g_total": g_total, "g_gan": g_gan, "g_l1": g_l1, "d": d_loss}
 
     if replicas == 1:
@@ -444,7 +543,8 @@ def _predict(generator, a_uint8, batch: int = 8):
 
     out = []
     for i in range(0, len(a_uint8), batch):
-        x = to_model_range(a_uint8[i : i + batch])
+        chunk = a_uint8[i : i + batch]
+        x = to_model_range(chunk) if chunk.dtype == np.uint8 else chunk
         y = np.asarray(generator(x, training=False), dtype=np.float32)
         out.append(to_uint8(y))
     return np.concatenate(out)
@@ -509,7 +609,7 @@ def _export_generator(generator, cfg: TrainConfig, plain: bool):
     policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy("float32")
     try:
-        clone = Generator(cfg.size, cfg.ngf)
+        clone = Generator(cfg.size, cfg.ngf, cfg.recipe)
     finally:
         keras.config.set_dtype_policy(policy)
     clone.set_weights(generator.get_weights())
@@ -543,6 +643,9 @@ def bundle_info(
         "target_descriptor": None if descriptor is None else [float(v) for v in descriptor],
         "steps": step,
         "direction": "AtoB",
+        "recipe": cfg.recipe,
+        "region": cfg.region,
+        "ema": cfg.ema,
         "ngf": cfg.ngf,
         "dataset": str(info.root),
         "dataset_size": info.image_size,
@@ -576,6 +679,9 @@ class Run:
     val_split: str  # "val", or "train" when the dataset has no validation pairs
     writer: Any  # TensorBoard summary writer
     plain_export: bool  # the generator is saved as is (float32, one device)
+    ema_generator: Any = None  # the weights' moving average: validated and exported when set
+    val_drawings: Any = None  # the validation drawings, for previews (val_a may be more)
+    bank: Any = None  # gan.reference.ReferenceBank, saved with the bundle (reference recipe)
     metrics: dict[str, float] = dataclasses.field(default_factory=dict)
     validation: dict[str, Any] = dataclasses.field(default_factory=dict)  # the metrics' source
 
@@ -589,22 +695,28 @@ class Run:
 
         self.step_var.assign(step)
         self.manager.save(checkpoint_number=step)
-        exported = _export_generator(self.generator, self.cfg, self.plain_export)
+        exported = _export_generator(self.exported, self.cfg, self.plain_export)
         info = bundle_info(self.cfg, self.info, step, self.metrics, self.validation)
         # ONNX only for the finished model: exporting at every checkpoint would cost more than
         # it is worth, and bundle.json never lists an ONNX file that lags behind the weights.
         final = self.cfg.onnx and step >= self.total
         if final:
             log.info("exporting the generator to ONNX ...")
-        save_bundle(self.run_dir / "model", exported, info, onnx=final)
+        save_bundle(self.run_dir / "model", exported, info, onnx=final, bank=self.bank)
+
+    @property
+    def exported(self) -> Any:
+        """The generator that is validated and saved: the moving average when there is one."""
+        return self.ema_generator if self.ema_generator is not None else self.generator
 
     def validate(self, step: int) -> None:
         """Metrics on the validation pairs, a preview PNG and their TensorBoard entries."""
-        values, fake = validate(self.generator, self.val_a, self.val_b)
+        values, fake = validate(self.exported, self.val_a, self.val_b)
         self.metrics = values
         self.validation.update(split=self.val_split, pairs=len(self.val_a), step=step)
         n = PREVIEW_PAIRS
-        grid = preview_grid(self.val_a[:n], fake[:n], self.val_b[:n])
+        shown = self.val_a if self.val_drawings is None else self.val_drawings
+        grid = preview_grid(shown[:n], fake[:n], self.val_b[:n])
         _write_png(self.run_dir / "previews" / f"step_{step:07d}.png", grid)
         with self.writer.as_default(step=step):
             for k, v in values.items():
@@ -622,21 +734,57 @@ class Run:
 
 
 def _networks(cfg: TrainConfig, total: int, strategy: Any, mixed: bool) -> tuple[Any, ...]:
-    """(generator, discriminator, g_opt, d_opt, step counter), made in the strategy's scope."""
+    """(generator, discriminator, g_opt, d_opt, step counter, EMA generator or None), made in the
+    strategy's scope."""
     import tensorflow as tf
 
-    from gan.models import Discriminator, Generator
+    from gan.models import REFERENCE_CHANNELS, Discriminator, Generator
 
+    channels = REFERENCE_CHANNELS if cfg.recipe == "reference" else 3
     with strategy.scope():
-        generator = Generator(cfg.size, cfg.ngf)
-        discriminator = Discriminator(cfg.size, cfg.ndf)
+        generator = Generator(cfg.size, cfg.ngf, cfg.recipe)
+        discriminator = Discriminator(cfg.size, cfg.ndf, channels)
         g_opt = make_optimizer(cfg.lr, total, mixed)
         d_opt = make_optimizer(cfg.lr, total, mixed)
         # Built now so a checkpoint restores into existing slots, not deferred ones.
         g_opt.build(generator.trainable_variables)
         d_opt.build(discriminator.trainable_variables)
         step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-    return generator, discriminator, g_opt, d_opt, step_var
+        ema_generator = None
+        if cfg.ema > 0:
+            ema_generator = Generator(cfg.size, cfg.ngf, cfg.recipe)
+            ema_generator.set_weights(generator.get_weights())
+    return generator, discriminator, g_opt, d_opt, step_var, ema_generator
+
+
+def _reference_data(
+    cfg: TrainConfig, info: DatasetInfo, strategy: Any, start: int
+) -> tuple[Any, ...]:
+    """The reference recipe's data: (batches, val inputs, val photos, val drawings, bank)."""
+    from gan.reference import load_split, reference_train_dataset, validation_inputs
+
+    train = load_split(info.root, "train", cfg.size)
+    everything = train.bank(max_bytes=2**62, region=cfg.region)  # training uses every frame
+    ds = reference_train_dataset(
+        train,
+        everything,
+        cfg.batch_size * strategy.num_replicas_in_sync,
+        cfg.seed + start,
+        cfg.jitter,
+    )
+    val = load_split(info.root, "val", cfg.size)
+    if not len(val.photos):  # no val split: validate on the first training pairs, and say so
+        val = train
+    n = MAX_VAL_PAIRS
+    bank = train.bank(region=cfg.region)
+    val_x = validation_inputs(val, bank)[:n]
+    return (
+        strategy.experimental_distribute_dataset(ds),
+        val_x,
+        val.photos[:n],
+        val.drawings[:n],
+        bank,
+    )
 
 
 def _data(cfg: TrainConfig, info: DatasetInfo, strategy: Any, start: int) -> tuple[Any, Any, Any]:
@@ -669,13 +817,17 @@ def _build(cfg: TrainConfig, info: DatasetInfo, run_dir: Path, total: int) -> Ru
 
     strategy, mixed, xla = _devices(cfg)
     keras.config.set_dtype_policy("mixed_float16" if mixed else "float32")
-    generator, discriminator, g_opt, d_opt, step_var = _networks(cfg, total, strategy, mixed)
+    generator, discriminator, g_opt, d_opt, step_var, ema_generator = _networks(
+        cfg, total, strategy, mixed
+    )
+    parts = {"ema_generator": ema_generator} if ema_generator is not None else {}
     ckpt = tf.train.Checkpoint(
         step=step_var,
         generator=generator,
         discriminator=discriminator,
         g_optimizer=g_opt,
         d_optimizer=d_opt,
+        **parts,
     )
     manager = tf.train.CheckpointManager(ckpt, run_dir / "ckpt", max_to_keep=2)
     if manager.latest_checkpoint:
@@ -683,9 +835,22 @@ def _build(cfg: TrainConfig, info: DatasetInfo, run_dir: Path, total: int) -> Ru
         log.info("resuming %s at step %d", run_dir, int(step_var))
     start = int(step_var)
     train_step = make_train_step(
-        generator, discriminator, g_opt, d_opt, cfg.lambda_l1, cfg.gan_loss, xla, strategy
+        generator,
+        discriminator,
+        g_opt,
+        d_opt,
+        cfg.lambda_l1,
+        cfg.gan_loss,
+        xla,
+        strategy,
+        cfg.recipe,
+        ema_generator,
+        cfg.ema,
     )
-    batches, val_a, val_b = _data(cfg, info, strategy, start)
+    if cfg.recipe == "reference":
+        batches, val_a, val_b, val_drawings, bank = _reference_data(cfg, info, strategy, start)
+    else:
+        (batches, val_a, val_b), val_drawings, bank = _data(cfg, info, strategy, start), None, None
     run = Run(
         cfg=cfg,
         info=info,
@@ -705,6 +870,9 @@ def _build(cfg: TrainConfig, info: DatasetInfo, run_dir: Path, total: int) -> Ru
         val_split="val" if info.val_files else "train",
         writer=tf.summary.create_file_writer(str(run_dir / "logs")),
         plain_export=not mixed and strategy.num_replicas_in_sync == 1,
+        ema_generator=ema_generator,
+        val_drawings=val_drawings,
+        bank=bank,
     )
     (run_dir / "previews").mkdir(exist_ok=True)
     if run.bundle_file.exists():  # a resumed run keeps its last metrics until it validates

@@ -80,6 +80,8 @@ def test_tiny_model_learns_and_bundle_round_trips(face_dataset, tmp_path, capsys
             100,
             "--val-every",
             125,
+            "--recipe",
+            "pix2pix",
         ],
         capsys,
     )
@@ -128,7 +130,17 @@ def test_interrupt_then_resume_continues_steps_and_optimizer(
     assert code == 130
     assert len(error_lines(err)) == 1 and "interrupted" in err and "Traceback" not in err
     assert tf.train.latest_checkpoint(tmp_path / "run" / "ckpt").endswith("ckpt-5")
-    assert json.loads((tmp_path / "run" / "model" / "bundle.json").read_text())["steps"] == 5
+    info = json.loads((tmp_path / "run" / "model" / "bundle.json").read_text())
+    assert info["steps"] == 5 and info["recipe"] == "reference" and info["ema"] > 0
+    # The default recipe's weight average is part of the checkpoint, so a resumed run goes on
+    # averaging instead of starting the average afresh.
+    saved = [
+        name
+        for name, _ in tf.train.list_variables(
+            tf.train.latest_checkpoint(tmp_path / "run" / "ckpt")
+        )
+    ]
+    assert any(name.startswith("ema_generator/") for name in saved)
 
     monkeypatch.setattr(train, "after_step_hook", None)
     summary = train.train(train.parse_args([str(a) for a in args]))
@@ -246,3 +258,6 @@ def test_bench_functions_return_numbers():
     base = bench.time_baseline_steps(64, 4, 4, steps=2)
     assert ours["ms_per_step"] > 0 and base["ms_per_step"] > 0
     assert bench.time_generator(64, 4, frames=2) > 0
+    ref = bench.time_train_steps(64, 4, 4, steps=2, recipe="reference", ema=0.999)
+    assert ref["ms_per_step"] > 0
+    assert bench.time_generator(64, 4, frames=2, recipe="reference") > 0

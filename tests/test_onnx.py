@@ -18,17 +18,19 @@ from gan.onnx_model import TOLERANCE, open_session
 from landmarks.dataset_format import load_index, read_pair
 
 
-def drawings(dataset: Path, n: int = 4) -> np.ndarray:
+def drawings(dataset: Path, n: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Held-out drawings and their points (the tiny model's size is the dataset's)."""
     index = load_index(dataset)
-    return np.stack([read_pair(index.path(row))[0] for row in index.rows("val")[:n]])
+    rows = index.rows("val")[:n]
+    return np.stack([read_pair(index.path(row))[0] for row in rows]), index.points[rows]
 
 
 def without_onnx(model: Path, to: Path) -> Path:
-    """A copy of the bundle as written before ONNX: no generator.onnx, no files list."""
+    """A copy of the bundle as written before ONNX: no generator.onnx, not in the files list."""
     shutil.copytree(model, to)
     (to / "generator.onnx").unlink()
     info = json.loads((to / "bundle.json").read_text())
-    del info["files"]
+    del info["files"]["generator.onnx"]
     (to / "bundle.json").write_text(json.dumps(info))
     return to
 
@@ -52,17 +54,16 @@ def test_train_pix2pix_writes_an_onnx_generator_equal_to_keras(tiny_model, sampl
     onnx, keras = load_bundle(tiny_model), load_bundle(tiny_model, backend="keras")
     assert onnx.backend == "onnx" and keras.backend == "keras"
     assert onnx.backend_label.startswith("ONNX Runtime") and keras.backend_label.startswith("Keras")
-    x = drawings(sample_dataset)
-    from gan.data import to_model_range
-
-    diff = np.max(np.abs(onnx.raw(to_model_range(x)) - keras.raw(to_model_range(x))))
+    x, points = drawings(sample_dataset)
+    inputs = keras.inputs(x, points)  # drawing, warped reference photo and mask channels
+    diff = np.max(np.abs(onnx.raw(inputs) - keras.raw(inputs)))
     assert diff <= TOLERANCE, diff
     # The same faces, uint8, as the app sees them (rounding may move a value by one level).
-    faces_onnx, faces_keras = onnx(x), keras(x)
+    faces_onnx, faces_keras = onnx(x, points=points), keras(x, points=points)
     assert faces_onnx.shape == x.shape and faces_onnx.dtype == np.uint8
     assert np.abs(faces_onnx.astype(int) - faces_keras.astype(int)).max() <= 1
     # Deterministic: the same drawing gives the same face, alone or in a batch.
-    assert np.array_equal(onnx(x[0]), onnx(x)[0])
+    assert np.array_equal(onnx(x[0], points=points[0]), onnx(x, points=points)[0])
 
 
 def test_a_bundle_without_onnx_runs_on_keras_until_export_onnx_adds_it(
@@ -77,8 +78,9 @@ def test_a_bundle_without_onnx_runs_on_keras_until_export_onnx_adds_it(
     assert "generator.onnx written" in capfd.readouterr().out
     bundle = load_bundle(old)
     assert bundle.backend == "onnx"
-    x = drawings(sample_dataset, 2)
-    assert np.abs(bundle(x).astype(int) - load_bundle(tiny_model)(x).astype(int)).max() <= 1
+    x, points = drawings(sample_dataset, 2)
+    now, before = bundle(x, points=points), load_bundle(tiny_model)(x, points=points)
+    assert np.abs(now.astype(int) - before.astype(int)).max() <= 1
 
 
 def test_backend_onnx_on_a_bundle_without_it_exits_2_with_one_line(
@@ -122,7 +124,8 @@ def test_training_without_onnx_leaves_no_stale_onnx_file(tiny_model, sample_data
     args = [str(sample_dataset), "-o", str(run), "--size", "64", "--ngf", "4", "--ndf", "4"]
     assert train_main([*args, "--steps", "2", "--no-onnx", "--force", "-q"]) == 0
     info = json.loads((run / "model" / "bundle.json").read_text())
-    assert info["files"] == {} and not (run / "model" / "generator.onnx").exists()
+    assert "generator.onnx" not in info["files"]
+    assert not (run / "model" / "generator.onnx").exists()
     assert load_bundle(run / "model").backend == "keras"
 
 
