@@ -1,4 +1,8 @@
-"""Timing the live pipeline on a video at camera size: stage ms, FPS, latency, threads vs one."""
+"""Timing the live pipeline on a video at camera size: stage ms, FPS, latency, threads vs one.
+
+For a swap bundle also what a swapped frame costs beyond the model: the crop, the colour match and
+the blend back into the frame, alpha against Poisson (time_blend).
+"""
 
 from __future__ import annotations
 
@@ -18,14 +22,18 @@ from app.face import FaceStage, GeneratorStage, ModelSpec
 from app.model import add_backend_flags, load_model
 from app.pipeline import Pipeline, run_sequential
 from app.sources import MemorySource
+from app.swap import check_swap_path, is_swap, require_swap, swap_face
 from common.cli import run_command
 from common.errors import InputError
+from landmarks import FaceTracker
+from landmarks.blend import BLEND_METHODS, BlendParams
 
 log = logging.getLogger(__name__)
 
 CAMERA_SIZE = (640, 480)
 MAX_FRAMES = 300  # frames held in memory (640×480×3 each: about 280 MB at most)
 WARM_UP_SECONDS = 1.0
+BLEND_FRAMES = 60  # frames the blend is timed on, each way
 
 
 def read_frames(
@@ -151,7 +159,37 @@ def time_pipeline(
     )
     seq_ms = [v for v in result["sequential_stage_ms"].values() if v is not None]
     result["threading_bound"] = round(sum(seq_ms) / max(seq_ms), 2) if seq_ms else None
+    result["kind"] = "swap" if is_swap(bundle) else "pix2pix"
+    if is_swap(bundle):
+        result["blend"] = time_blend(bundle, frames)
     log.info("live pipeline: %s", result)
+    return result
+
+
+def time_blend(bundle: Any, frames: list[np.ndarray], limit: int = BLEND_FRAMES) -> dict[str, Any]:
+    """What a swapped frame costs, part by part (ms: align, model, colour, blend), with the alpha
+    blend and with Poisson (cv2.seamlessClone), on the same faces, turn about. Swap bundles only
+    (InputError otherwise, or when no frame shows a face)."""
+    require_swap(bundle, "timing the blend")
+    tracker = FaceTracker()
+    parts: dict[str, list[dict[str, float]]] = {m: [] for m in BLEND_METHODS}
+    for image in frames[:limit]:
+        points = tracker(image).points
+        if points is None:
+            continue
+        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        for method in BLEND_METHODS:
+            parts[method].append(swap_face(bundle, rgb, points, BlendParams(method=method)).ms)
+    if not parts[BLEND_METHODS[0]]:
+        raise InputError("no face in the video's frames: nothing to blend")
+    for runs in parts.values():
+        if len(runs) > 1:
+            del runs[0]  # the first call of each pays for first-time setup
+    result: dict[str, Any] = {"frames": len(parts[BLEND_METHODS[0]]), "size": list(frames[0].shape)}
+    for method, runs in parts.items():
+        result[method] = {k: round(float(np.mean([r[k] for r in runs])), 2) for k in runs[0]}
+        result[method]["blend_p95"] = round(float(np.percentile([r["blend"] for r in runs], 95)), 2)
+    result["poisson_vs_alpha"] = round(result["poisson"]["blend"] / result["alpha"]["blend"], 2)
     return result
 
 
@@ -167,6 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=10.0,
         help="seconds per measurement, three of them (default: %(default)s)",
     )
+    p.add_argument(
+        "--blend-only",
+        action="store_true",
+        help="a swap bundle: time only its crop, model, colour match and blend (alpha, Poisson)",
+    )
     add_backend_flags(p)
     p.add_argument(
         "-v", "--verbose", action="store_true", help="show TensorFlow's own start-up messages"
@@ -179,6 +222,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
 
     def body() -> None:
+        if args.blend_only:
+            check_swap_path(args.model)  # before the video and the model load
+            frames, _ = read_frames(args.source, limit=BLEND_FRAMES)
+            bundle = load_model(
+                args.model, verbose=args.verbose, backend=args.backend, threads=args.threads
+            )
+            print(json.dumps(time_blend(bundle, frames), indent=2))
+            return
         result = time_pipeline(
             args.model,
             args.source,

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from app.face import (
     DEFAULT_RETARGET,
     DEFAULT_SMOOTHING,
@@ -21,9 +23,28 @@ from app.face import (
 from app.pipeline import Frame, Pipeline
 from app.sinks import Recorder, RecorderSink, VirtualCameraSink
 from app.sources import Source, open_source
+from app.swap import is_swap
 from common.errors import InputError
 
 log = logging.getLogger(__name__)
+
+
+class CameraRecorderSink:
+    """A pipeline sink that records the camera's own frames, whatever the model makes of them.
+
+    What a face dataset is made of (`make-dataset`): the window's "Record my face".
+    """
+
+    swap = False  # set by the window for every recording sink; the camera frame stays the camera's
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+
+    def __call__(self, frame: Frame) -> None:
+        self.recorder.write(np.ascontiguousarray(frame.image[..., ::-1]))
+
+    def close(self) -> Path | None:
+        return self.recorder.close()
 
 
 class LiveSession:
@@ -55,7 +76,7 @@ class LiveSession:
         self.model_path: str | None = None
         self.model_error: str | None = None
         self.loading: str | None = None  # the model path being loaded now
-        self.recorder: RecorderSink | None = None
+        self.recorder: RecorderSink | CameraRecorderSink | None = None
         self.virtual_camera: VirtualCameraSink | None = None
         self._loader: threading.Thread | None = None
         self._closed = False
@@ -188,12 +209,27 @@ class LiveSession:
         """auto, on or off (see FaceStage)."""
         self.face.set_retarget(mode)
 
-    def start_recording(self, path: str | Path, side_by_side: bool = False) -> Path:
-        """Record what is shown from now on; raises InputError for a path that cannot be written."""
+    def start_recording(
+        self, path: str | Path, side_by_side: bool = False, camera: bool = False
+    ) -> Path:
+        """Record what is shown from now on; raises InputError for a path that cannot be written.
+
+        `camera`: the raw camera frames instead of the output (footage for `make-dataset`).
+        """
         self.stop_recording()
         fps = self.pipeline.source.fps if self.pipeline is not None else 30.0
-        size = self.bundle.size if self.bundle is not None else self.face.spec.size
-        self.recorder = RecorderSink(Recorder(path, fps), size, side_by_side=side_by_side)
+        if camera:
+            # The sinks get only the frames the stages took (on demand): at the rate measured so
+            # far, the file lasts as long as the recording did.
+            stats = self.stats()
+            shown = stats["fps"] if stats is not None else 0.0
+            fps = shown if 1.0 <= shown < fps else fps
+            self.recorder = CameraRecorderSink(Recorder(path, fps))
+        else:
+            size = self.bundle.size if self.bundle is not None else self.face.spec.size
+            self.recorder = RecorderSink(
+                Recorder(path, fps), size, side_by_side=side_by_side, swap=is_swap(self.bundle)
+            )
         if self.pipeline is not None:
             self.pipeline.add_sink(self.recorder)
         return self.recorder.recorder.path
@@ -210,7 +246,7 @@ class LiveSession:
         """Turn the virtual camera on or off; InputError saying what to install when it cannot."""
         if on and self.virtual_camera is None:
             fps = self.pipeline.source.fps if self.pipeline is not None else 30.0
-            self.virtual_camera = VirtualCameraSink(fps)
+            self.virtual_camera = VirtualCameraSink(fps, swap=is_swap(self.bundle))
             if self.pipeline is not None:
                 self.pipeline.add_sink(self.virtual_camera)
         elif not on and self.virtual_camera is not None:

@@ -38,12 +38,20 @@ def load_model(
     `warm_up`: run one drawing through it now, so the first live frame does not pay for tracing.
     `verbose`: let TensorFlow's start-up notes through.
     """
-    from gan.bundle import load_bundle
+    from gan.bundle import load_bundle, read_bundle_info
 
     def load() -> Any:
-        bundle = load_bundle(path, backend=backend, threads=threads)
+        if read_bundle_info(path).get("kind") == "swap":  # gan.swap_bundle.SwapBundle
+            from gan.swap_bundle import load_swap_bundle
+
+            bundle = load_swap_bundle(path, backend=backend, threads=threads)
+        else:
+            bundle = load_bundle(path, backend=backend, threads=threads)
         if warm_up:
-            bundle(np.zeros((bundle.size, bundle.size, 3), np.uint8))
+            if hasattr(bundle, "warm_up"):  # pix2pix bundles know what their input needs
+                bundle.warm_up()
+            else:
+                bundle(np.zeros((bundle.size, bundle.size, 3), np.uint8))
         return bundle
 
     global _first_load

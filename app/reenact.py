@@ -1,4 +1,7 @@
-"""`reenact`: a driving video through the landmark and generator stages into an mp4, every frame."""
+"""`reenact`: a driving video through the landmark and generator stages into an mp4, every frame.
+
+With a swap bundle each written frame is the driving frame with the target's face in it.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from app.model import add_backend_flags, load_model
 from app.pipeline import Frame, run_sequential
 from app.sinks import Recorder, RecorderSink
 from app.sources import VideoSource, open_source
+from app.swap import is_swap
 from common.cli import run_command
 from common.errors import InputError
 
@@ -68,10 +72,10 @@ def reenact(cfg: ReenactConfig) -> dict:
             retarget=cfg.retarget,
         )
         generator = GeneratorStage(bundle)
-        height = source.frame_shape[0] if cfg.side_by_side else bundle.size
-        sink = RecorderSink(recorder, height, side_by_side=cfg.side_by_side)
+        swap = is_swap(bundle)
+        width, height = output_size(source.frame_shape, bundle.size, cfg.side_by_side, swap)
+        sink = RecorderSink(recorder, height, side_by_side=cfg.side_by_side, swap=swap)
         # Open the file before the first frame, so an unwritable output fails now and not later.
-        width = source.frame_shape[1] + 2 * height if cfg.side_by_side else bundle.size
         sink.recorder.open(width, height)
         fps = source.fps
         # Frame times from the file, not the wall clock: the same video gives the same output.
@@ -96,6 +100,17 @@ def reenact(cfg: ReenactConfig) -> dict:
         source.close()
     log.info("%d frames (%d with a face) → %s", stats["frames_out"], stats["faces"], cfg.output)
     return stats
+
+
+def output_size(
+    frame_shape: tuple[int, ...], size: int, side_by_side: bool, swap: bool
+) -> tuple[int, int]:
+    """(width, height) of the written video: the model's square face, or for a swap bundle the
+    camera frame; side by side, the driver | drawing | output at the driver's height."""
+    h, w = frame_shape[:2]
+    if not side_by_side:
+        return (w, h) if swap else (size, size)
+    return (2 * w + h, h) if swap else (w + 2 * h, h)
 
 
 def face_spec(bundle: object, retarget: str, dataset: str | None) -> ModelSpec:
@@ -142,7 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--source", required=True, help="driving video")
     p.add_argument("-o", "--output", required=True, help="output mp4")
-    p.add_argument("--side-by-side", action="store_true", help="write driver | drawing | generated")
+    p.add_argument(
+        "--side-by-side",
+        action="store_true",
+        help="write driver | drawing | generated (a swap bundle: the composited frame)",
+    )
     add_retarget_arguments(p)
     p.add_argument(
         "--dataset",

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from app.pipeline import Frame
+from app.swap import swap_output
 from common.errors import InputError
 from common.files import atomic_path
 
@@ -34,13 +35,16 @@ def _fit(image: np.ndarray | None, height: int, width: int | None = None) -> np.
     return cv2.resize(image, (w, height), interpolation=interp)
 
 
-def side_by_side(frame: Frame, height: int | None = None) -> np.ndarray:
-    """driver | drawing | generated, RGB, all `height` tall (default: the camera frame's height)."""
+def side_by_side(frame: Frame, height: int | None = None, swap: bool = False) -> np.ndarray:
+    """driver | drawing | generated, RGB, all `height` tall (default: the camera frame's height).
+
+    `swap`: the last panel is the composited camera frame (app.swap.swap_output), at the camera's
+    aspect, instead of a square face.
+    """
     height = height or frame.image.shape[0]
     camera = _fit(np.ascontiguousarray(frame.image[..., ::-1]), height)
-    return np.hstack(
-        [camera, _fit(frame.drawing, height, height), _fit(frame.generated, height, height)]
-    )
+    output = _fit(swap_output(frame), height) if swap else _fit(frame.generated, height, height)
+    return np.hstack([camera, _fit(frame.drawing, height, height), output])
 
 
 def generated_or_black(frame: Frame, size: int) -> np.ndarray:
@@ -152,16 +156,25 @@ class Recorder:
 
 
 class RecorderSink:
-    """A pipeline sink: records the generated face, or driver | drawing | generated side by side."""
+    """A pipeline sink: records the generated face, or driver | drawing | generated side by side.
 
-    def __init__(self, recorder: Recorder, size: int, side_by_side: bool = False) -> None:
+    `swap`: the model is a swap bundle, so what is recorded is the whole camera frame with the
+    target's face in it (the camera as it is while no face is in view).
+    """
+
+    def __init__(
+        self, recorder: Recorder, size: int, side_by_side: bool = False, swap: bool = False
+    ) -> None:
         self.recorder = recorder
         self.size = size
         self.side_by_side = side_by_side
+        self.swap = swap
 
     def __call__(self, frame: Frame) -> None:
         if self.side_by_side:
-            self.recorder.write(side_by_side(frame, self.size))
+            self.recorder.write(side_by_side(frame, self.size, self.swap))
+        elif self.swap:
+            self.recorder.write(swap_output(frame))
         elif frame.generated is None and frame.drawing is not None:
             self.recorder.write(frame.drawing)  # no model loaded: the drawing is what there is
         else:
@@ -188,18 +201,22 @@ class VirtualCameraSink:
     is missing; a missing device shows up in `error` and the sink then does nothing.
     """
 
-    def __init__(self, fps: float = 30.0) -> None:
+    def __init__(self, fps: float = 30.0, swap: bool = False) -> None:
         hint = virtual_camera_available()
         if hint:
             raise InputError(hint)
         self.fps = fps
+        self.swap = swap  # a swap bundle: send the composited camera frame (see RecorderSink)
         self.error: str | None = None
         self._cam = None
         self._size: tuple[int, int] | None = None
         self._lock = threading.Lock()
 
     def __call__(self, frame: Frame) -> None:
-        image = frame.generated if frame.generated is not None else frame.drawing
+        if self.swap:
+            image = swap_output(frame)
+        else:
+            image = frame.generated if frame.generated is not None else frame.drawing
         if image is None or self.error:
             return
         with self._lock:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import shlex
 import sys
 import threading
 import time
@@ -26,6 +27,7 @@ from PyQt5.QtWidgets import (
     QMainWindow,
     QSizePolicy,
     QSlider,
+    QSpinBox,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -35,8 +37,10 @@ from app.face import DEFAULT_RETARGET, DEFAULT_SMOOTHING, RETARGET_MODES
 from app.live import LiveSession
 from app.model import add_backend_flags
 from app.pipeline import Frame
+from app.swap import is_swap, swap_output
 from common.cli import run_command
 from common.errors import InputError
+from landmarks.capture import DEFAULT_SECONDS, cue
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +50,21 @@ VIEW_SIZE = 320
 STATUS_MS = 250
 STAGE_LABELS = (("landmarks", "landmarks"), ("generator", "generator"), ("sinks", "view"))
 RETARGET_KEY = "T"  # cycles auto → on → off
+FACE_TICK_MS = 200  # how often the countdown and prompt of "Record my face" are brought up to date
 RETARGET_CHOICES = {  # the menu's words for each --retarget mode
     "auto": "Retarget auto: your own points when you are the target",
     "on": "Retarget on: the target's face moved by your expression",
     "off": "Retarget off: your own points",
 }
+
+
+@dataclass(frozen=True)
+class FaceCapture:
+    """A "Record my face" in progress: the camera's frames go to `path` for `seconds`."""
+
+    path: Path
+    seconds: float
+    started: float  # time.monotonic()
 
 
 @dataclass(frozen=True)
@@ -184,6 +198,8 @@ class MirrorWindow(QMainWindow):
         )
         self.frames_shown = 0
         self.last_face = False
+        self.face_capture: FaceCapture | None = None
+        self.face_cue = ""  # the countdown and prompt shown while recording a face
         self._build_views()
         self._build_actions()
         self._build_toolbar(smoothing)
@@ -193,6 +209,9 @@ class MirrorWindow(QMainWindow):
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.update_status)
         self.timer.start(STATUS_MS)
+        self.face_timer = QTimer(self)
+        self.face_timer.setInterval(FACE_TICK_MS)
+        self.face_timer.timeout.connect(self._face_tick)
 
     # -- building ----------------------------------------------------------------------------
 
@@ -243,6 +262,9 @@ class MirrorWindow(QMainWindow):
         mirror = _bool(s.value("mirror", True))
         self.act_mirror = self._action("Mirror", "M", self._mirror_changed, True, mirror)
         self.act_record = self._action("Record", "R", self.toggle_recording, checkable=True)
+        self.act_record_face = self._action(
+            "Record my face", "Ctrl+Shift+R", self.toggle_face_recording, checkable=True
+        )
         self.act_vcam = self._action(
             "Virtual camera", "V", self.toggle_virtual_camera, checkable=True
         )
@@ -287,6 +309,11 @@ class MirrorWindow(QMainWindow):
         self.smoothing.setFixedWidth(120)
         self.smoothing.setToolTip("landmark smoothing ([ less, ] more)")
         self.smoothing.valueChanged.connect(self._smoothing_changed)
+        self.face_seconds = QSpinBox()
+        self.face_seconds.setRange(1, 600)
+        self.face_seconds.setSuffix(" s")
+        self.face_seconds.setValue(int(self.settings.value("face_seconds", DEFAULT_SECONDS)))
+        self.face_seconds.setToolTip("how long Record my face records")
         bar = QToolBar("controls")
         bar.setObjectName("controls")
         self.addToolBar(bar)
@@ -302,10 +329,19 @@ class MirrorWindow(QMainWindow):
         bar.addSeparator()
         bar.addAction(self.act_mirror)
         bar.addAction(self.act_record)
+        bar.addAction(self.act_record_face)
+        bar.addWidget(self.face_seconds)
         bar.addAction(self.act_vcam)
 
     def _build_menus(self) -> None:
-        file_menu = [self.act_model, self.act_video, None, self.act_record, self.act_vcam]
+        file_menu = [
+            self.act_model,
+            self.act_video,
+            None,
+            self.act_record,
+            self.act_record_face,
+            self.act_vcam,
+        ]
         camera_menu = [self.act_start, self.act_next_camera, self.act_calibrate]
         retarget_menu = [self.act_retarget, *self.act_retarget_modes.values()]
         for title, actions in (
@@ -399,7 +435,16 @@ class MirrorWindow(QMainWindow):
         self.views["generated"].show_message(f"loading {Path(path).name}…")
         self.session.load_model(path)
 
+    def _sinks_follow_model(self) -> None:
+        """The recording and the virtual camera take what the model shows: for a swap bundle,
+        the whole composited camera frame."""
+        swap = is_swap(self.session.bundle)
+        for sink in (self.session.recorder, self.session.virtual_camera):
+            if sink is not None:
+                sink.swap = swap
+
     def _model_done(self, path: str, error: str) -> None:
+        self._sinks_follow_model()
         if error:
             self.say(f"model not loaded: {error}")
             self.views["generated"].show_message(
@@ -408,7 +453,11 @@ class MirrorWindow(QMainWindow):
             return
         self.settings.setValue("model", path)
         bundle = self.session.bundle
-        said = f"model {model_name(path)}: {bundle.size} px, {bundle.steps} steps, "
+        swap = is_swap(bundle)
+        # A swap bundle shows the whole camera frame with the target's face in it.
+        self.views["generated"].title.setText("swapped" if swap else "generated")
+        kind = "swap " if swap else ""
+        said = f"{kind}model {model_name(path)}: {bundle.size} px, {bundle.steps} steps, "
         self.say(said + f"on {bundle.backend_label}" + (f" ({bundle.note})" if bundle.note else ""))
         self.views["generated"].show_message("waiting for a face…")
 
@@ -460,7 +509,86 @@ class MirrorWindow(QMainWindow):
             self.say(str(e))
             _show_checked(self.act_record, False)  # the error stays on screen
             return
+        self._sinks_follow_model()
         self.say(f"recording to {path} (R to stop)")
+
+    def toggle_face_recording(self, on: bool) -> None:
+        """Record the camera's own frames for the chosen seconds: footage for make-dataset.
+
+        While it runs, the camera view's title and the status bar count down and say what to do;
+        unchecking it ends the recording early, keeping what was recorded.
+        """
+        if not on:
+            self._finish_face_recording()
+            return
+        if not self.session.running:
+            self.say("start the camera first (Space), then record your face")
+            _show_checked(self.act_record_face, False)
+            return
+        folder = Path(str(self.settings.value("face_dir", "")) or self._data_folder())
+        default = folder / time.strftime("my-face-%Y%m%d-%H%M%S.mp4")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Record my face to", str(default), "Videos (*.mp4);;All (*)"
+        )
+        if not path:
+            _show_checked(self.act_record_face, False)
+            return
+        if self.act_record.isChecked():
+            self.act_record.setChecked(False)  # one recording at a time: the output's ends here
+        seconds = self.face_seconds.value()
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            path = self.session.start_recording(path, camera=True)
+        except (InputError, OSError) as e:
+            self.say(str(e))
+            _show_checked(self.act_record_face, False)
+            return
+        self.settings.setValue("face_dir", str(path.parent))
+        self.settings.setValue("face_seconds", seconds)
+        self.act_record.setEnabled(False)
+        self.face_seconds.setEnabled(False)
+        self.face_capture = FaceCapture(path, seconds, time.monotonic())
+        self.face_timer.start()
+        self._face_tick()
+
+    def _data_folder(self) -> Path:
+        """Where the window keeps its settings: the default home of face recordings."""
+        return Path(self.settings.fileName()).parent / "faces"
+
+    def _face_tick(self) -> None:
+        capture = self.face_capture
+        if capture is None:
+            return
+        elapsed = time.monotonic() - capture.started
+        if elapsed >= capture.seconds:
+            self._finish_face_recording()
+            return
+        self.face_cue = cue(elapsed, capture.seconds)
+        self.views["camera"].title.setText(f"● recording your face, {self.face_cue}")
+        self.stats_label.setText(self.status_text())
+
+    def _finish_face_recording(self) -> None:
+        capture, self.face_capture = self.face_capture, None
+        if capture is None:
+            return
+        self.face_timer.stop()
+        frames = self.session.recorded_frames or 0
+        path = self.session.stop_recording()
+        self.face_cue = ""
+        self.views["camera"].title.setText("camera")
+        self.act_record.setEnabled(True)
+        self.face_seconds.setEnabled(True)
+        _show_checked(self.act_record_face, False)
+        if path is None:
+            self.say("nothing recorded: no camera frames came")
+            return
+        q = shlex.quote(str(path))
+        self.say(
+            f"recorded {frames} frames of your face to {path}. Next, in a terminal: "
+            f"make-dataset {q} -o me-data --size 128, then "
+            "train-swap target-data me-data -o runs/me-as-target "
+            "(target-data: make-dataset of the face to become)"
+        )
 
     def toggle_virtual_camera(self, on: bool) -> None:
         try:
@@ -469,6 +597,7 @@ class MirrorWindow(QMainWindow):
             self.say(str(e))
             _show_checked(self.act_vcam, False)
             return
+        self._sinks_follow_model()
         self.say("virtual camera on" if on else "virtual camera off")
 
     # -- frames and status ------------------------------------------------------------------
@@ -478,17 +607,28 @@ class MirrorWindow(QMainWindow):
         if frame is None:
             return
         mirror = self.act_mirror.isChecked()
+        swap = is_swap(self.session.bundle)
         for spec in VIEWS:
             view = self.views[spec.name]
-            if view.isVisible() and (picture := spec.picture(frame)) is not None:
+            if not view.isVisible():
+                continue
+            if swap and spec.name == "generated":
+                picture = swap_output(frame)  # no face in this frame: the camera as it is
+            else:
+                picture = spec.picture(frame)
+            if picture is not None:
                 view.show_image(picture, mirror)
         self.frames_shown += 1
         self.last_face = frame.face
 
     def status_text(self) -> str:
         stats = self.session.stats()
-        parts = [] if stats is None else _pipeline_status(stats, self.session.calibrating)
-        if stats is not None:
+        swap = is_swap(self.session.bundle)
+        held = "showing the camera" if swap else "holding the last output"
+        parts = [] if stats is None else _pipeline_status(stats, self.session.calibrating, held)
+        if stats is not None and swap:
+            parts.append("swap")  # the camera's face becomes the target's: no drawing to retarget
+        elif stats is not None:
             drawn = "retargeted" if self.session.retargeting else "self"
             parts.append(f"retarget {self.session.retarget}: {drawn}")
         parts.append(self.session.source_status)
@@ -497,9 +637,12 @@ class MirrorWindow(QMainWindow):
         elif self.session.model_path:
             bundle = self.session.bundle
             backend = f" on {bundle.backend_label}" if bundle is not None else ""
-            parts.append(f"model {model_name(self.session.model_path)}{backend}")
+            kind = "swap " if swap else ""
+            parts.append(f"{kind}model {model_name(self.session.model_path)}{backend}")
         else:
             parts.append("no model")
+        if self.face_cue:
+            parts.insert(0, f"recording your face, {self.face_cue}")
         if self.session.recorded_frames is not None:
             parts.append(f"REC {self.session.recorded_frames}")
         cam = self.session.virtual_camera
@@ -514,6 +657,7 @@ class MirrorWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         self.timer.stop()
+        self.face_timer.stop()  # a face recording cut short keeps what it has (session.close)
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("loop", self.loop)
         self.settings.sync()
@@ -531,14 +675,16 @@ def _show_checked(action: QAction, on: bool, text: str | None = None) -> None:
     action.blockSignals(False)
 
 
-def _pipeline_status(stats: dict, calibrating: bool) -> list[str]:
+def _pipeline_status(
+    stats: dict, calibrating: bool, held: str = "holding the last output"
+) -> list[str]:
     """The running pipeline's part of the status bar: stage times, rate, latency, face."""
     sm = stats["stage_ms"]
     parts = [" · ".join(f"{label} {_ms(sm[name]['mean'])}" for name, label in STAGE_LABELS)]
     lat = stats["latency_ms"]
     parts.append(f"{stats['fps']:.1f} FPS")
     parts.append(f"latency {_ms(lat['p50'])} (p95 {_ms(lat['p95'])})")
-    parts.append("face" if stats["face"] else "NO FACE: holding the last output")
+    parts.append("face" if stats["face"] else f"NO FACE: {held}")
     if calibrating and stats["face"]:
         parts.append("calibrating")
     return parts

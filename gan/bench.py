@@ -154,20 +154,15 @@ def compare_recipes(size: int, ngf: int, ndf: int, ema: float, steps: int = 10) 
     }
 
 
-def time_reference_inputs(model_dir: str, frames: int = 50) -> float:
+def time_reference_inputs(bank: Any, frames: int = 50) -> float:
     """Milliseconds the reference recipe spends before its generator, per frame: retrieval, the
     piecewise-affine warp and the mask (what the live path adds to the generator's call)."""
-    from gan.bundle import load_bundle
-
-    bundle = load_bundle(model_dir, backend="onnx")
-    if bundle.bank is None:
-        return 0.0
-    drawing = np.zeros((bundle.size, bundle.size, 3), np.uint8)
-    points = bundle.bank.points[len(bundle.bank) // 2] + 1.0
-    bundle.bank.inputs(drawing, points)
+    drawing = np.zeros((bank.size, bank.size, 3), np.uint8)
+    points = bank.points[len(bank) // 2] + 1.0
+    bank.inputs(drawing, points)
     t0 = time.perf_counter()
     for _ in range(frames):
-        bundle.bank.inputs(drawing, points)
+        bank.inputs(drawing, points)
     return (time.perf_counter() - t0) / frames * 1e3
 
 

@@ -110,7 +110,38 @@ def make_inference_fn(model: Any) -> Callable[[np.ndarray], np.ndarray]:
     return lambda x: keras.ops.convert_to_numpy(model(x, training=False))
 
 
-class Bundle:
+class LoadedBundle:
+    """What every loaded bundle says about itself, read from bundle.json: where it is, what runs
+    it, its size, crop and drawing, the target's mean shape, steps and metrics."""
+
+    def __init__(
+        self,
+        path: Path,
+        info: dict[str, Any],
+        infer: Callable[[np.ndarray], np.ndarray],
+        backend: str,
+        note: str | None = None,
+        default_mode: str = "frame",
+    ) -> None:
+        self.path = path
+        self.info = info
+        self.backend = backend
+        self.provider: str = getattr(infer, "provider", "")
+        self.note = note
+        self.size: int = int(info["size"])
+        self.mode: str = str(info.get("mode", default_mode))
+        self.drawing: dict = dict(info.get("drawing") or {})
+        self.alignment: dict = dict(info.get("alignment") or {})
+        ref = info.get("reference_shape")
+        self.reference_shape: np.ndarray | None = (
+            None if ref is None else np.asarray(ref, dtype=np.float32).reshape(68, 2)
+        )
+        self.steps: int = int(info.get("steps", 0))
+        self.metrics: dict = dict(info.get("metrics") or {})
+        self._infer = infer
+
+
+class Bundle(LoadedBundle):
     """A loaded model bundle: call it with drawings (uint8 RGB) and their points, get faces.
 
     `recipe`: "pix2pix" (the drawing alone) or "reference" (the drawing, and the bank's nearest
@@ -131,25 +162,10 @@ class Bundle:
         note: str | None = None,
         bank: ReferenceBank | None = None,
     ) -> None:
-        self.path = path
+        super().__init__(path, info, infer, backend, note)
         self.recipe: str = str(info.get("recipe", "pix2pix"))
         self.bank = bank
-        self.info = info
-        self.backend = backend
-        self.provider: str = getattr(infer, "provider", "")
-        self.note = note
         self._model = model
-        self.size: int = int(info["size"])
-        self.mode: str = str(info.get("mode", "frame"))
-        self.drawing: dict = dict(info.get("drawing") or {})
-        self.alignment: dict = dict(info.get("alignment") or {})
-        ref = info.get("reference_shape")
-        self.reference_shape: np.ndarray | None = (
-            None if ref is None else np.asarray(ref, dtype=np.float32).reshape(68, 2)
-        )
-        self.steps: int = int(info.get("steps", 0))
-        self.metrics: dict = dict(info.get("metrics") or {})
-        self._infer = infer
 
     @property
     def model(self) -> Any:

@@ -8,7 +8,6 @@ import json
 import logging
 import math
 import os
-import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -17,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from common.cli import import_tensorflow, quiet_native_stderr, run_command
-from common.files import atomic_path, write_json_atomic
+from common.files import atomic_path
+from gan import run_dir as run_folder
 from gan.data import (
     DatasetInfo,
     choose_size,
@@ -374,39 +374,9 @@ def _identity(cfg: TrainConfig | dict) -> dict[str, Any]:
 
 def prepare_run_dir(cfg: TrainConfig) -> Path:
     """Create RUN_DIR, or check that it holds this same run (then training resumes)."""
-    run_dir = Path(cfg.output)
-    config_file = run_dir / "config.json"
-    ours = ("config.json", "ckpt", "logs", "previews", "model")
-    if config_file.exists():
-        try:
-            saved = json.loads(config_file.read_text())
-        except (OSError, ValueError):
-            saved = {}
-        saved = {**SETTINGS_BEFORE_RECIPES, **saved}
-        differ = [k for k in IDENTITY if saved.get(k) != _identity(cfg)[k]]
-        if differ and not cfg.force:
-            raise InputError(
-                f"{run_dir} holds another run ({', '.join(differ)} differ); "
-                "pass --force to start afresh or choose another -o"
-            )
-    elif run_dir.is_dir() and any(run_dir.iterdir()) and not cfg.force:
-        raise InputError(
-            f"{run_dir} is not empty and holds no run (no config.json); "
-            "pass --force to use it anyway or choose another -o"
-        )
-    else:
-        differ = []
-    if differ:  # --force: drop the old run's outputs, never anything else in the folder
-        log.warning("--force: removing the previous run in %s", run_dir)
-        for name in ours:
-            target = run_dir / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(config_file, dataclasses.asdict(cfg))
-    return run_dir
+    return run_folder.prepare_run_dir(
+        cfg.output, dataclasses.asdict(cfg), IDENTITY, cfg.force, SETTINGS_BEFORE_RECIPES
+    )
 
 
 # --- models, optimizers and the compiled step ---

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -31,6 +31,7 @@ from common.cli import run_command
 from common.errors import InputError
 from common.files import atomic_path, write_atomic, write_json_atomic
 from landmarks.align import MODES, Alignment, align_frame
+from landmarks.capture import CAPTURE, DEFAULT_SECONDS, Opener, capture_for_dataset
 from landmarks.dataset_format import (
     FORMAT,
     LANDMARKS,
@@ -80,10 +81,19 @@ class DatasetConfig:
     val_fraction: float = 0.1
     force: bool = False
     quiet: bool = False
+    camera: int | None = None
+    seconds: float = DEFAULT_SECONDS
 
     def validate(self) -> None:
-        if not self.inputs:
-            raise InputError("no input: give one or more videos or image folders")
+        if self.camera is not None:
+            if self.inputs:
+                raise InputError("give input videos or --camera, not both")
+            if self.camera < 0:
+                raise InputError(f"--camera {self.camera}: must be 0 or more")
+            if not self.seconds > 0:
+                raise InputError(f"--seconds {self.seconds}: must be more than 0")
+        elif not self.inputs:
+            raise InputError("no input: give one or more videos or image folders, or --camera")
         if self.size < 64 or self.size > 1024 or self.size & (self.size - 1):
             raise InputError(f"--size {self.size}: must be a power of two from 64 to 1024")
         if self.mode not in MODES:
@@ -295,7 +305,7 @@ def _is_leftover_temporary(name: str) -> bool:
     """A temporary name of one of our files (see common.files), left by a killed write."""
     return any(
         name.startswith(f".{Path(ours).stem}.") and name.endswith(Path(ours).suffix)
-        for ours in (MANIFEST, LANDMARKS, STATE)
+        for ours in (MANIFEST, LANDMARKS, STATE, CAPTURE)
     )
 
 
@@ -317,14 +327,11 @@ def _prepare_output(cfg: DatasetConfig, fingerprint: str) -> Progress | None:
     if os.path.exists(out) and not os.path.isdir(out):
         raise InputError(f"{out}: exists and is not a directory")
     state_path = os.path.join(out, STATE)
-    if os.path.isdir(out) and os.listdir(out):
+    if _holds_something(out):
         theirs = _fingerprint_in(out)
         if theirs != fingerprint:
             if not cfg.force:
-                what = "another dataset" if theirs else "files that are not a dataset"
-                raise InputError(
-                    f"{out}: holds {what}; use --force to replace it, or choose another -o"
-                )
+                _refuse(out, theirs)
             _remove_ours(out)
         elif os.path.exists(state_path) and not os.path.exists(os.path.join(out, MANIFEST)):
             return Progress.load(state_path)
@@ -338,19 +345,43 @@ def _prepare_output(cfg: DatasetConfig, fingerprint: str) -> Progress | None:
     return None
 
 
+def _holds_something(out: str) -> bool:
+    """Whether `out` holds anything besides a camera recording (which a dataset may be made of)."""
+    return os.path.isdir(out) and any(name != CAPTURE for name in os.listdir(out))
+
+
+def _refuse(out: str, theirs: str | None) -> None:
+    what = "another dataset" if theirs else "files that are not a dataset"
+    raise InputError(f"{out}: holds {what}; use --force to replace it, or choose another -o")
+
+
+def _check_before_recording(cfg: DatasetConfig) -> None:
+    """Refuse now an output the build would refuse after the recording: a minute not wasted."""
+    out = cfg.output
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise InputError(f"{out}: exists and is not a directory")
+    recorded = os.path.isfile(os.path.join(out, CAPTURE))
+    if not recorded and not cfg.force and _holds_something(out):
+        _refuse(out, _fingerprint_in(out))
+
+
 def _only_ours_and_empty(out: str) -> bool:
     return all(
-        name in (STATE, *SPLITS) and (name == STATE or not os.listdir(os.path.join(out, name)))
+        name in (STATE, CAPTURE, *SPLITS)
+        and (name in (STATE, CAPTURE) or not os.listdir(os.path.join(out, name)))
         for name in os.listdir(out)
     )
 
 
 def _discard(out: str) -> None:
-    """Undo a build that found no pair: remove what it made, and only that."""
-    if _only_ours_and_empty(out):
-        shutil.rmtree(out)
-    else:
-        os.remove(os.path.join(out, STATE))
+    """Undo a build that found no pair: remove what it made, and only that (a recording stays)."""
+    only_ours = _only_ours_and_empty(out)
+    os.remove(os.path.join(out, STATE))
+    if only_ours:
+        for split in SPLITS:
+            os.rmdir(os.path.join(out, split))
+        if not os.listdir(out):
+            os.rmdir(out)
 
 
 # -- the build --------------------------------------------------------------------------------
@@ -491,7 +522,9 @@ def _manifest(
         "drawing": DrawingParams().to_dict(),
         "alignment": Alignment(cfg.mode).to_dict(),
         "settings": {
-            k: v for k, v in asdict(cfg).items() if k not in ("inputs", "output", "force", "quiet")
+            k: v
+            for k, v in asdict(cfg).items()
+            if k not in ("inputs", "output", "force", "quiet", "camera", "seconds")
         },
         "sources": [
             {
@@ -574,7 +607,21 @@ def parse_args(argv: list[str] | None) -> DatasetConfig:
         "dataset: each frame paired with a drawing of its 68 dlib landmarks.",
     )
     p.add_argument(
-        "inputs", nargs="+", metavar="VIDEO_OR_DIR", help="speech videos or folders of images"
+        "inputs", nargs="*", metavar="VIDEO_OR_DIR", help="speech videos or folders of images"
+    )
+    p.add_argument(
+        "--camera",
+        type=int,
+        metavar="INDEX",
+        default=d.camera,
+        help=f"record this webcam into OUTPUT/{CAPTURE} instead of reading videos, then build "
+        "from that (a rerun reuses the recording; delete it to record again)",
+    )
+    p.add_argument(
+        "--seconds",
+        type=float,
+        default=d.seconds,
+        help="how long --camera records (default: %(default)s)",
     )
     p.add_argument(
         "-o", "--output", default=d.output, help="dataset directory to write (default: %(default)s)"
@@ -633,9 +680,35 @@ def _summary(result: BuildResult) -> str:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def _record(cfg: DatasetConfig, opener: Opener) -> DatasetConfig:
+    """Record the camera into the output folder (or reuse that recording): the build's input."""
+    cfg.validate()
+    _check_before_recording(cfg)
+
+    def say(left: int, prompt: str) -> None:
+        print(f"make-dataset: {left} s left: {prompt}", file=sys.stderr, flush=True)
+
+    path, recording = capture_for_dataset(cfg.output, cfg.camera, cfg.seconds, opener, say)
+    if recording is None:
+        print(f"make-dataset: using {path} from before; delete it to record again", file=sys.stderr)
+    else:
+        print(f"make-dataset: recorded {recording.frames} frames into {path}", file=sys.stderr)
+    return replace(cfg, inputs=[path], camera=None)
+
+
+def main(argv: list[str] | None = None, opener: Opener = cv2.VideoCapture) -> int:
+    """`opener` opens --camera's webcam (tests pass one that opens a video file)."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     cfg = parse_args(argv)
+    if cfg.camera is not None:
+
+        def record() -> None:
+            nonlocal cfg
+            cfg = _record(cfg, opener)
+
+        code = run_command("make-dataset", record, interrupted="interrupted; nothing recorded")
+        if code:
+            return code
 
     def body() -> None:
         print(_summary(build_dataset(cfg, progress=not cfg.quiet)))

@@ -29,35 +29,122 @@ def device() -> str:
     return f"CPU: {os.cpu_count()} cores, {platform.processor() or platform.machine()}"
 
 
-def untrained_bundle(directory: str, size: int, ngf: int, video: str) -> str:
-    """A bundle of the preset's shape with fresh weights, generator.onnx included: speed does
-    not depend on training."""
+def untrained_bundle(
+    directory: str, size: int, ngf: int, video: str, recipe: str = "pix2pix", region: str = "face"
+) -> str:
+    """A bundle of the preset's shape with fresh weights, generator.onnx (and for the reference
+    recipe the sample's retrieval bank) included: speed does not depend on training."""
     from gan.bundle import save_bundle
     from gan.models import Generator
+    from gan.reference import load_split
     from landmarks.align import Alignment
     from landmarks.dataset import DatasetConfig, build_dataset
     from landmarks.draw import DrawingParams
 
     dataset = os.path.join(directory, f"dataset{size}")
-    build_dataset(DatasetConfig(inputs=[video], output=dataset, size=size), progress=False)
+    if not os.path.isdir(dataset):
+        build_dataset(DatasetConfig(inputs=[video], output=dataset, size=size), progress=False)
     lm = np.load(os.path.join(dataset, "landmarks.npz"))
     reference = lm["points"][lm["split"] == 0].mean(axis=0)
-    model_dir = os.path.join(directory, f"model{size}-{ngf}")
+    model_dir = os.path.join(directory, f"model{size}-{ngf}-{recipe}")
+    if os.path.isfile(os.path.join(model_dir, "bundle.json")):
+        return model_dir  # made for an earlier part of this run (the export takes a while)
+    bank = load_split(dataset, "train", size).bank(region=region) if recipe != "pix2pix" else None
     save_bundle(
         model_dir,
-        Generator(size, ngf),
+        Generator(size, ngf, recipe),
         {
             "size": size,
             "mode": "aligned",
             "drawing": DrawingParams().to_dict(),
             "alignment": Alignment().to_dict(),
             "reference_shape": reference.tolist(),
+            "recipe": recipe,
+            "region": region,
+            "steps": 0,
+            "metrics": {},
+        },
+        onnx=True,
+        bank=bank,
+    )
+    return model_dir
+
+
+def untrained_swap_bundle(directory: str) -> str:
+    """A swap bundle of the quick preset's shape with fresh weights (ONNX included): the swap's
+    speed, blend included, does not depend on training either."""
+    from gan.swap_bundle import save_swap_bundle
+    from gan.swap_data import swap_alignment
+    from gan.swap_models import swap_networks
+    from gan.swap_train import PRESETS as SWAP_PRESETS
+    from landmarks.draw import DrawingParams
+
+    preset = SWAP_PRESETS["quick"]
+    net = swap_networks(preset["size"], preset["width"], preset["bottleneck"])
+    model_dir = os.path.join(directory, "swap-model")
+    save_swap_bundle(
+        model_dir,
+        net.to_target,
+        net.to_user,
+        {
+            "size": preset["size"],
+            "mode": "aligned",
+            "alignment": swap_alignment(),  # train-swap's default crop
+            "drawing": DrawingParams().to_dict(),
             "steps": 0,
             "metrics": {},
         },
         onnx=True,
     )
     return model_dir
+
+
+def time_recipes(directory: str, video: str, presets: dict, fast: bool) -> dict:
+    """The reference recipe against the paper's pix2pix at 128 px (quick) and 256 px (gpu vs
+    paper), same networks: train step ms and their ratio, the Keras generator's ms per frame, and
+    the ms the reference recipe adds before its generator (retrieval, warp, mask)."""
+    from gan.bench import compare_recipes, time_generator, time_reference_inputs
+    from gan.reference import load_split
+    from landmarks.dataset import DatasetConfig, build_dataset
+
+    out = {}
+    for name in ("quick", "gpu"):
+        p = presets[name]
+        size, ngf, ndf = p["size"], p["ngf"], p["ndf"]
+        steps = (2 if size >= 256 else 5) if fast else (6 if size >= 256 else 20)
+        print(
+            f"recipes at {size} px: reference vs pix2pix train step, generator ...", file=sys.stderr
+        )
+        entry = {"size": size, "ngf": ngf, **compare_recipes(size, ngf, ndf, p["ema"], steps)}
+        frames = 5 if fast else 20
+        for recipe in ("pix2pix", "reference"):
+            entry[f"{recipe}_generator_ms"] = time_generator(size, ngf, frames, recipe=recipe)
+        dataset = os.path.join(directory, f"dataset{size}")
+        if not os.path.isdir(dataset):
+            build_dataset(DatasetConfig(inputs=[video], output=dataset, size=size), progress=False)
+        bank = load_split(dataset, "train", size).bank(region=p["region"])
+        entry["reference_inputs_ms"] = time_reference_inputs(bank, 10 if fast else 50)
+        out[name] = entry
+    return out
+
+
+def _recipe_rows(recipes: dict) -> list[tuple[str, str, str]]:
+    rows = []
+    for name, e in recipes.items():
+        rows += [
+            (
+                f"reference recipe ({name}, {e['size']} px, ngf {e['ngf']}): train step ms",
+                f"{e['reference_ms']:.0f} vs pix2pix {e['pix2pix_ms']:.0f}",
+                f"{e['ratio']:.2f}x the paper recipe's step (same networks, 7-channel input, "
+                "masked D, weight average)",
+            ),
+            (
+                f"reference recipe ({e['size']} px): generator ms per frame, Keras",
+                f"{e['reference_generator_ms']:.1f} vs pix2pix {e['pix2pix_generator_ms']:.1f}",
+                f"retrieval + warp + mask {e['reference_inputs_ms']:.1f} ms of it",
+            ),
+        ]
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
         "--fast", action="store_true", help="fewer steps and seconds: a rough look in a few minutes"
     )
     p.add_argument("--presets", default="quick,paper", help="training presets to time")
+    p.add_argument(
+        "--no-swap", action="store_true", help="leave out the face swap's live path and blend"
+    )
     args = p.parse_args(argv)
 
     from app.bench import time_pipeline
@@ -101,14 +191,26 @@ def main(argv: list[str] | None = None) -> int:
                 f"{name}: train step (ours vs three-call baseline), generator, live pipeline ...",
                 file=sys.stderr,
             )
-            entry = {"size": size, "ngf": ngf, "ndf": ndf, "train": compare(size, ngf, ndf, steps)}
+            entry = {
+                "size": size,
+                "ngf": ngf,
+                "ndf": ndf,
+                "recipe": preset["recipe"],
+                "train": compare(size, ngf, ndf, steps),
+            }
             entry["train"]["steps_per_s"] = 1000 / entry["train"]["ours_ms"]
-            model = untrained_bundle(tmp, size, ngf, video)
+            model = untrained_bundle(tmp, size, ngf, video, preset["recipe"], preset["region"])
             entry["generator"] = compare_backends(model, frames=20 if args.fast else 40)
             entry["live"] = time_pipeline(model, video, seconds=seconds)  # auto: ONNX Runtime
             bare = entry["generator"]["onnx_ms"]
             entry["live"]["generator_vs_bare"] = entry["live"]["stage_ms"]["generator"] / bare
             report["presets"][name] = entry
+        report["recipes"] = time_recipes(tmp, video, PRESETS, args.fast)
+        if not args.no_swap:
+            print(
+                "swap (quick): live pipeline with the blend, alpha vs Poisson ...", file=sys.stderr
+            )
+            report["swap"] = time_pipeline(untrained_swap_bundle(tmp), video, seconds=seconds)
     report["seconds"] = time.perf_counter() - started
 
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
@@ -132,6 +234,35 @@ def _fallback_rows(fb: dict) -> list[tuple[str, str, str]]:
             f"{none['fallbacks_ms']:.1f}",
             f"{none['ratio']:.2f}x upright-only {none['upright_ms']:.1f}; every frame "
             f"{none['every_frame_ms']:.0f} ({none['every_frame_ratio']:.1f}x)",
+        ),
+    ]
+
+
+def _swap_rows(live: dict) -> list[tuple[str, str, str]]:
+    """The face swap's live path (crop, model, colour match and blend in the generator stage)."""
+    blend = live["blend"]
+    alpha, poisson = blend["alpha"], blend["poisson"]
+    return [
+        (
+            f"swap ({live['model_size']} px): live FPS · latency p50 · p95 (ms)",
+            f"{live['fps']:.1f} · {live['latency_p50_ms']} · {live['latency_p95_ms']}",
+            "goal: >= 20 FPS, p95 <= 100 ms, blend included",
+        ),
+        (
+            "swap: live stage ms",
+            ", ".join(f"{k} {v}" for k, v in live["stage_ms"].items()),
+            "",
+        ),
+        (
+            "swap: ms per frame, crop · model · colour · blend",
+            " · ".join(f"{alpha[k]:.1f}" for k in ("align", "model", "colour", "blend")),
+            f"alpha blend, {blend['frames']} faces at {blend['size'][1]}x{blend['size'][0]}",
+        ),
+        (
+            "swap: blend ms, alpha · Poisson",
+            f"{alpha['blend']:.1f} · {poisson['blend']:.1f}",
+            f"Poisson {blend['poisson_vs_alpha']:.1f}x the alpha blend "
+            f"(p95 {alpha['blend_p95']:.1f} · {poisson['blend_p95']:.1f})",
         ),
     ]
 
@@ -200,6 +331,8 @@ def format_report(r: dict) -> str:
                 f"{live['threaded_vs_sequential']}x (bound {live['threading_bound']}x)",
             ),
         ]
+    rows += _recipe_rows(r["recipes"]) if r.get("recipes") else []
+    rows += _swap_rows(r["swap"]) if r.get("swap") else []
     width = max(len(a) for a, _, _ in rows)
     lines = [f"device: {r['device']}   ({r['seconds']:.0f} s)", ""]
     lines += [f"{a:<{width}}  {b:<28} {c}" for a, b, c in rows]

@@ -204,7 +204,7 @@ def test_a_missing_or_unplugged_camera_is_retried(bundle, sample_frames, monkeyp
     camera = CameraSource(0, opener=lambda index: FlakyCamera(sample_frames))
     statuses = set()
     pipe = Pipeline(camera, stages(bundle), [lambda f: None]).start()
-    deadline = time.perf_counter() + 3
+    deadline = time.perf_counter() + 10  # generous for a loaded machine: the loop ends when done
     while time.perf_counter() < deadline and (
         FlakyCamera.opened < 3 or pipe.timings.frames_out < 15
     ):

@@ -71,7 +71,13 @@ def test_the_bundle_carries_both_at_the_model_size(tiny_model, sample_dataset, m
     np.testing.assert_array_equal(spec.target_shape, spec.neutral_shape)
     assert not np.allclose(spec.target_shape, spec.reference_shape, atol=0.1)
     # A model twice the dataset's size: both shapes scaled alike, the descriptor as it is.
-    doubled = bundle_info(SimpleNamespace(size=128, ngf=8), find_dataset(sample_dataset), 1, {}, {})
+    doubled = bundle_info(
+        SimpleNamespace(size=128, ngf=8, recipe="reference", region="mouth", ema=0.0),
+        find_dataset(sample_dataset),
+        1,
+        {},
+        {},
+    )
     np.testing.assert_allclose(
         doubled["neutral_shape"], 2 * np.asarray(manifest["neutral_shape"]), atol=1e-3
     )
@@ -106,7 +112,9 @@ def test_older_bundles_and_datasets_keep_working(tiny_model, sample_dataset, man
     np.testing.assert_allclose(computed, manifest["target_descriptor"], atol=1e-4)
     info = find_dataset(dataset)
     assert info.neutral_shape is None and info.target_descriptor is None
-    old = bundle_info(SimpleNamespace(size=64, ngf=8), info, 1, {}, {})
+    old = bundle_info(
+        SimpleNamespace(size=64, ngf=8, recipe="pix2pix", region="face", ema=0.0), info, 1, {}, {}
+    )
     assert old["neutral_shape"] is None and old["target_descriptor"] is None
 
 

@@ -1,0 +1,330 @@
+"""Face-swap data: two make-dataset folders as tight face crops, hull masks and random warps.
+
+The datasets' photos are aligned crops `crop_scale` eye-widths wide; a swap model works on a
+tighter square around the face, so more of its pixels are face. Each person's decoder
+learns to undo a random warp of its own person's face (the deepfakes recipe); the loss counts
+only the face's hull, so the background is not learned. numpy and OpenCV only: the datasets are
+checked before TensorFlow loads.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from gan.bundle import BUNDLE_FILE
+from gan.data import LANDMARKS, MANIFEST, DatasetInfo, find_dataset
+from gan.errors import InputError
+
+SWAP_SIZES = (64, 128, 256)  # the encoder halves down to 4×4; gan/swap_models.py builds these
+SPLITS = ("train", "val")  # landmarks.npz's `split` holds the position in this tuple
+# make-dataset's alignment defaults (landmarks.Alignment), for manifests that do not spell them.
+DATASET_CROP_SCALE, DATASET_CENTRE_Y = 2.6, 0.5
+# The swap crop, in eye-widths (make-dataset's crop is 2.6 wide, centred 0.5 below the eyes).
+# The 68 points reach 0.93 eye-widths from that centre on the astronaut and up to 1.19 on the
+# carphone sample (head turned, mouth wide open): the chin drops, so the face's middle sits
+# lower than the eyes-and-hair crop's. With 2.2 wide, 0.6 below the eyes, the whole hull stays
+# 2 px inside a 64 px crop in 85 % of carphone frames and all astronaut ones; 1.9 centred at 0.5
+# would cut the chin in most frames, and a hull cut by the crop's edge shows as a seam when
+# pasted back.
+SWAP_CROP_SCALE = 2.2
+SWAP_CENTRE_Y = 0.6
+HULL_DILATE = 1 / 32  # the hull mask grows by this share of the size (2 px at 64)
+# Random warp, as the deepfakes trainer does it at 64 px: a 5×5 grid over 1.25× the crop, each
+# node moved by a normal of this share of the size, interpolated smoothly between nodes.
+WARP_GRID = 5
+WARP_SIGMA = 0.04
+WARP_SPAN = 1.25
+# Small random affine, applied to a face and its mask alike (input and loss target).
+ROTATE_DEGREES, ZOOM, SHIFT = 10.0, 0.05, 0.05
+
+
+@dataclass
+class Faces:
+    """One person's crops at the swap size, their points and face masks."""
+
+    images: np.ndarray  # (N, S, S, 3) uint8 RGB
+    points: np.ndarray  # (N, 68, 2) float32, swap-crop pixels
+    masks: np.ndarray  # (N, S, S) uint8, 255 inside the dilated hull
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def take(self, n: int) -> Faces:
+        return Faces(self.images[:n], self.points[:n], self.masks[:n])
+
+
+@dataclass
+class SwapDataset:
+    """A make-dataset folder, checked for face swapping: aligned mode, with points."""
+
+    info: DatasetInfo
+    manifest: dict
+    points: np.ndarray  # (N, 68, 2) dataset crop pixels
+    split: np.ndarray  # (N,) position in SPLITS
+    index: np.ndarray  # (N,) the pair's file number
+
+    @property
+    def root(self) -> Path:
+        return self.info.root
+
+    @property
+    def size(self) -> int:
+        return self.info.image_size
+
+    @property
+    def alignment(self) -> dict:
+        a = self.info.alignment
+        return {
+            "mode": "aligned",
+            "crop_scale": float(a.get("crop_scale", DATASET_CROP_SCALE)),
+            "centre_y": float(a.get("centre_y", DATASET_CENTRE_Y)),
+        }
+
+    def rows(self, split: str) -> np.ndarray:
+        return np.flatnonzero(self.split == SPLITS.index(split))
+
+    def pair_file(self, row: int) -> Path:
+        return self.root / SPLITS[int(self.split[row])] / f"{int(self.index[row]):06d}.png"
+
+
+def find_swap_dataset(path: str | Path, role: str) -> SwapDataset:
+    """A make-dataset folder in aligned mode, with its points; InputError naming `role` if not."""
+    path = Path(path).expanduser()
+    if (path / BUNDLE_FILE).is_file():
+        raise InputError(f"{role} {path} is a model bundle; give the make-dataset folder")
+    if path.is_dir() and (path / "config.json").is_file() and (path / "model").is_dir():
+        raise InputError(f"{role} {path} is a training run; give the make-dataset folder")
+    try:
+        info = find_dataset(path)
+    except InputError as e:
+        raise InputError(f"{role} dataset: {e}") from None
+    if info.kind != "face-mirror":
+        raise InputError(
+            f"{role} {info.root} is a plain pix2pix A|B folder; face swapping needs a "
+            f"make-dataset folder (it has the 68 points in {LANDMARKS})"
+        )
+    manifest = json.loads((info.root / MANIFEST).read_text())
+    if info.mode != "aligned":
+        raise InputError(
+            f"{role} {info.root} was made with --mode {info.mode}; face swapping needs "
+            "aligned crops (make-dataset --mode aligned, the default)"
+        )
+    try:
+        with np.load(info.root / LANDMARKS) as npz:
+            points, split, index = npz["points"], npz["split"], npz["index"]
+    except FileNotFoundError:
+        raise InputError(f"{role} {info.root} has no {LANDMARKS}") from None
+    except (OSError, ValueError, KeyError) as e:
+        raise InputError(f"cannot read {info.root / LANDMARKS}: {e}") from None
+    if (
+        points.ndim != 3
+        or points.shape[1:] != (68, 2)
+        or not len(split) == len(index) == len(points)
+    ):
+        raise InputError(f"{info.root / LANDMARKS}: expected points (N, 68, 2), split and index")
+    dataset = SwapDataset(info, manifest, points.astype(np.float32), split, index)
+    if not len(dataset.rows("train")):
+        raise InputError(f"{role} {info.root} has no training pairs in {LANDMARKS}")
+    return dataset
+
+
+# --- the swap crop ---
+
+
+def swap_alignment(crop_scale: float = SWAP_CROP_SCALE, centre_y: float = SWAP_CENTRE_Y) -> dict:
+    """The swap crop as the app's landmarks.Alignment reads it from bundle.json."""
+    return {"mode": "aligned", "crop_scale": float(crop_scale), "centre_y": float(centre_y)}
+
+
+def crop_matrix(dataset_alignment: dict, dataset_size: int, swap: dict, size: int) -> np.ndarray:
+    """The 2×3 matrix from a dataset's crop pixels to the swap crop's.
+
+    Both crops are squares on the same canonical face (eye-widths, eyes at y = 0), so the matrix
+    is a scale and a shift: crop pixels -> canonical units -> swap pixels.
+    """
+    cs_d = float(dataset_alignment.get("crop_scale", DATASET_CROP_SCALE))
+    cy_d = float(dataset_alignment.get("centre_y", DATASET_CENTRE_Y))
+    cs_s, cy_s = float(swap["crop_scale"]), float(swap["centre_y"])
+    to_unit = cs_d / dataset_size  # dataset pixels per eye-width, inverted
+    to_swap = size / cs_s
+    k = to_unit * to_swap
+    tx = size / 2 - dataset_size / 2 * k
+    ty = size / 2 + ((cy_d - cy_s) - dataset_size / 2 * to_unit) * to_swap
+    return np.array([[k, 0.0, tx], [0.0, k, ty]], np.float64)
+
+
+def check_crop_fits(dataset_alignment: dict, swap: dict, where: str) -> None:
+    """The swap crop must lie inside the dataset's crop: beyond it there are no pixels."""
+    cs_d = float(dataset_alignment.get("crop_scale", DATASET_CROP_SCALE))
+    cy_d = float(dataset_alignment.get("centre_y", DATASET_CENTRE_Y))
+    reach = swap["crop_scale"] / 2 + abs(swap["centre_y"] - cy_d)
+    if reach > cs_d / 2 + 1e-6:
+        raise InputError(
+            f"the swap crop (--crop-scale {swap['crop_scale']:g}, --centre-y "
+            f"{swap['centre_y']:g}) reaches past {where}'s crop ({cs_d:g} eye-widths wide, centred "
+            f"{cy_d:g} below the eyes): use --crop-scale at most "
+            f"{cs_d - 2 * abs(swap['centre_y'] - cy_d):g}"
+        )
+
+
+def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """A 2×3 affine matrix applied to (..., 2) points."""
+    points = np.asarray(points, np.float64)
+    return (points @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
+
+
+def crop_face(photo: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
+    """The swap crop of a photo: shrunk by area (no aliasing) when it gets smaller."""
+    k = math.hypot(matrix[0, 0], matrix[1, 0])
+    if k < 1:
+        h, w = photo.shape[:2]
+        small = cv2.resize(
+            photo, (max(1, round(w * k)), max(1, round(h * k))), interpolation=cv2.INTER_AREA
+        )
+        kx, ky = small.shape[1] / w, small.shape[0] / h
+        matrix = matrix @ np.array([[1 / kx, 0, 0], [0, 1 / ky, 0], [0, 0, 1]])
+        photo = small
+    return cv2.warpAffine(
+        photo, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+
+
+def hull_mask(points: np.ndarray, size: int, dilate: float = HULL_DILATE) -> np.ndarray:
+    """255 inside the convex hull of the 68 points (crop pixels), grown by `dilate`·size."""
+    mask = np.zeros((size, size), np.uint8)
+    shift = 4  # sub-pixel corners: fillConvexPoly takes fixed point with this many bits
+    hull = cv2.convexHull(np.round(np.asarray(points) * (1 << shift)).astype(np.int32))
+    cv2.fillConvexPoly(mask, hull, 255, cv2.LINE_AA, shift)
+    mask = np.where(mask >= 128, 255, 0).astype(np.uint8)
+    radius = round(size * dilate)
+    if radius > 0:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+        mask = cv2.dilate(mask, kernel)
+    return mask
+
+
+def read_photo(path: Path) -> np.ndarray:
+    """The B half (the photo) of an A|B pair, RGB."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise InputError(f"{path}: unreadable image")
+    return cv2.cvtColor(image[:, image.shape[1] // 2 :], cv2.COLOR_BGR2RGB)
+
+
+def load_faces(dataset: SwapDataset, split: str, swap: dict, size: int) -> Faces:
+    """Every pair of `split` as a swap crop at `size`, with its points and hull mask."""
+    m = crop_matrix(dataset.alignment, dataset.size, swap, size)
+    rows = dataset.rows(split)
+    images = np.zeros((len(rows), size, size, 3), np.uint8)
+    points = np.zeros((len(rows), 68, 2), np.float32)
+    masks = np.zeros((len(rows), size, size), np.uint8)
+    for i, row in enumerate(rows):
+        images[i] = crop_face(read_photo(dataset.pair_file(row)), m, size)
+        points[i] = transform_points(dataset.points[row], m)
+        masks[i] = hull_mask(points[i], size)
+    return Faces(images, points, masks)
+
+
+def reference_shape(dataset: SwapDataset, swap: dict, size: int) -> np.ndarray:
+    """The mean training shape in swap-crop pixels (68, 2): the target's face at rest, roughly."""
+    m = crop_matrix(dataset.alignment, dataset.size, swap, size)
+    return transform_points(dataset.points[dataset.rows("train")].mean(axis=0), m)
+
+
+# --- augmentation ---
+
+
+def random_affine(size: int, rng: np.random.Generator) -> np.ndarray:
+    """A small rotation, zoom and shift about the crop's centre, as a 2×3 matrix."""
+    angle = rng.uniform(-ROTATE_DEGREES, ROTATE_DEGREES)
+    scale = rng.uniform(1 - ZOOM, 1 + ZOOM)
+    m = cv2.getRotationMatrix2D((size / 2, size / 2), angle, scale)
+    m[:, 2] += rng.uniform(-SHIFT, SHIFT, 2) * size
+    return m
+
+
+def random_warp_maps(
+    size: int, rng: np.random.Generator, sigma: float = WARP_SIGMA
+) -> tuple[np.ndarray, np.ndarray]:
+    """cv2.remap maps of a smooth random displacement: a jittered coarse grid, interpolated.
+
+    The grid spans WARP_SPAN× the crop so that the crop's edges move as smoothly as its middle;
+    with sigma 0 the maps are the identity.
+    """
+    big = round(size * WARP_SPAN)
+    lo = (big - size) // 2
+    identity = np.arange(size, dtype=np.float32)
+    maps = []
+    for base in (identity[None, :], identity[:, None]):
+        nodes = rng.normal(0, sigma * size, (WARP_GRID, WARP_GRID)).astype(np.float32)
+        dense = cv2.resize(nodes, (big, big), interpolation=cv2.INTER_LINEAR)
+        maps.append(np.ascontiguousarray(base + dense[lo : lo + size, lo : lo + size]))
+    return maps[0], maps[1]
+
+
+def warp(image: np.ndarray, maps: tuple[np.ndarray, np.ndarray], border: int) -> np.ndarray:
+    return cv2.remap(image, maps[0], maps[1], cv2.INTER_LINEAR, borderMode=border)
+
+
+def affine(image: np.ndarray, matrix: np.ndarray, border: int) -> np.ndarray:
+    size = image.shape[0]
+    return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=border)
+
+
+def augment(
+    image: np.ndarray,
+    mask: np.ndarray,
+    rng: np.random.Generator,
+    warp_inputs: bool = True,
+    flip: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(warped input, target, target mask) for one face: uint8, uint8, uint8.
+
+    The affine moves the face and its mask alike (both sides of the loss); the smooth warp then
+    bends only the input, so the decoder learns to give back the unwarped face.
+    """
+    if flip and rng.random() < 0.5:
+        image, mask = image[:, ::-1], mask[:, ::-1]
+    m = random_affine(image.shape[0], rng)
+    target = affine(image, m, cv2.BORDER_REPLICATE)
+    target_mask = affine(mask, m, cv2.BORDER_CONSTANT)
+    if not warp_inputs:
+        return target, target, target_mask
+    warped = warp(target, random_warp_maps(image.shape[0], rng), cv2.BORDER_REPLICATE)
+    return warped, target, target_mask
+
+
+def to_model_range(images: np.ndarray) -> np.ndarray:
+    """uint8 [0, 255] -> float32 [-1, 1]."""
+    return np.asarray(images).astype(np.float32) / 127.5 - 1.0
+
+
+def training_batch(
+    faces: Faces,
+    batch: int,
+    rng: np.random.Generator,
+    warp_inputs: bool = True,
+    flip: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(inputs, targets, masks) for one step: float32 [-1, 1], [-1, 1] and [0, 1] (N, S, S, 1)."""
+    picks = rng.integers(0, len(faces), batch)
+    out = [augment(faces.images[i], faces.masks[i], rng, warp_inputs, flip) for i in picks]
+    inputs, targets, masks = (np.stack(x) for x in zip(*out, strict=True))
+    return (
+        to_model_range(inputs),
+        to_model_range(targets),
+        (masks.astype(np.float32) / 255.0)[..., None],
+    )
+
+
+def masked_l1(fake: np.ndarray, real: np.ndarray, masks: np.ndarray) -> float:
+    """Mean absolute error inside the masks, on a [0, 1] scale; uint8 images, uint8 masks."""
+    w = (np.asarray(masks, np.float64) / 255.0)[..., None]
+    diff = np.abs(fake.astype(np.float64) - real.astype(np.float64)) / 255.0
+    return float((diff * w).sum() / max(w.sum() * fake.shape[-1], 1e-9))

@@ -1,0 +1,127 @@
+"""Face-swap networks: one shared encoder, one decoder per person (the deepfakes autoencoder).
+
+The encoder squeezes an aligned face through a dense bottleneck, so it can keep only what both
+people share (pose, expression, light); each decoder learns to paint its own person from that.
+At use time the user's face goes through the encoder and the target's decoder. Plain Keras 3
+layers only (pixel shuffle is Reshape + Permute), so a saved model loads in safe mode and runs
+under the JAX or PyTorch backends too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+from keras import layers
+
+from gan.swap_data import SWAP_SIZES
+
+BOTTOM = 4  # the encoder's convolutions stop at 4×4, as in the 64 px original
+KERNEL = 5  # the original's encoder kernels
+INPUT_NAME = "face"  # float32 (N, S, S, 3) in [-1, 1]
+LEAK = 0.1
+
+
+def check_swap_size(size: int) -> int:
+    """The encoder's number of stride-2 convolutions for `size`; ValueError if unsupported."""
+    if size not in SWAP_SIZES:
+        raise ValueError(f"size must be one of {SWAP_SIZES}, not {size}")
+    return (size // BOTTOM).bit_length() - 1
+
+
+def pixel_shuffle(x, r: int = 2, name: str | None = None):
+    """Depth to space (Shi et al. 2016): (h, w, r·r·c) -> (h·r, w·r, c), TensorFlow's order."""
+    h, w, depth = x.shape[1:]
+    c = depth // (r * r)
+    x = layers.Reshape((h, w, r, r, c), name=None if name is None else f"{name}_split")(x)
+    x = layers.Permute((1, 3, 2, 4, 5), name=None if name is None else f"{name}_interleave")(x)
+    return layers.Reshape((h * r, w * r, c), name=name)(x)
+
+
+def conv(x, filters: int, name: str):
+    """The encoder's step down: 5×5 convolution stride 2, LeakyReLU 0.1."""
+    x = layers.Conv2D(filters, KERNEL, strides=2, padding="same", name=name)(x)
+    return layers.LeakyReLU(negative_slope=LEAK, name=f"{name}_act")(x)
+
+
+def upscale(x, filters: int, name: str):
+    """The step up: 3×3 convolution to 4× the filters, LeakyReLU 0.1, pixel shuffle ×2."""
+    x = layers.Conv2D(filters * 4, 3, padding="same", name=name)(x)
+    x = layers.LeakyReLU(negative_slope=LEAK, name=f"{name}_act")(x)
+    return pixel_shuffle(x, 2, name=f"{name}_shuffle")
+
+
+def encoder_filters(size: int, width: int) -> list[int]:
+    """width, 2·width, 4·width, 8·width (capped there) down to 4×4."""
+    return [width * min(2**i, 8) for i in range(check_swap_size(size))]
+
+
+def decoder_filters(size: int, width: int) -> list[int]:
+    """From 8×8 up to `size`: 2·width, width, then width/2 for the rest."""
+    ups = check_swap_size(size) - 1
+    return [max(width // 2, (4 * width) >> (i + 1)) for i in range(ups)]
+
+
+def Encoder(size: int, width: int, bottleneck: int) -> keras.Model:  # noqa: N802 - a network
+    """Face -> convolutions to 4×4 -> dense bottleneck -> 4×4 -> upscale to 8×8 (shared)."""
+    check_swap_size(size)
+    inputs = keras.Input((size, size, 3), name=INPUT_NAME)
+    x = inputs
+    filters = encoder_filters(size, width)
+    for i, f in enumerate(filters):
+        x = conv(x, f, name=f"conv{i + 1}")
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(bottleneck, name="bottleneck")(x)
+    x = layers.Dense(BOTTOM * BOTTOM * filters[-1], name="expand")(x)
+    x = layers.Reshape((BOTTOM, BOTTOM, filters[-1]), name="unflatten")(x)
+    x = upscale(x, 4 * width, name="up0")
+    return keras.Model(inputs, x, name="encoder")
+
+
+def Decoder(size: int, width: int, name: str) -> keras.Model:  # noqa: N802
+    """8×8 code -> upscales to `size` -> 5×5 convolution to RGB, tanh, in [-1, 1]."""
+    code = keras.Input((2 * BOTTOM, 2 * BOTTOM, 4 * width), name="code")
+    x = code
+    for i, f in enumerate(decoder_filters(size, width)):
+        x = upscale(x, f, name=f"up{i + 1}")
+    x = layers.Conv2D(3, KERNEL, padding="same", name="to_rgb")(x)
+    outputs = layers.Activation("tanh", dtype="float32", name="tanh")(x)
+    return keras.Model(code, outputs, name=name)
+
+
+@dataclass
+class SwapNetworks:
+    """The three trained parts and the two whole models built from them (shared weights)."""
+
+    encoder: keras.Model
+    decoder_target: keras.Model
+    decoder_user: keras.Model
+    to_target: keras.Model  # face -> encoder -> target's decoder: the swap
+    to_user: keras.Model  # face -> encoder -> user's decoder: reconstruction
+
+    @property
+    def trainable_variables(self) -> list:
+        return [
+            *self.encoder.trainable_variables,
+            *self.decoder_target.trainable_variables,
+            *self.decoder_user.trainable_variables,
+        ]
+
+
+def _whole(encoder: keras.Model, decoder: keras.Model, name: str) -> keras.Model:
+    inputs = keras.Input(encoder.input_shape[1:], name=INPUT_NAME)
+    return keras.Model(inputs, decoder(encoder(inputs)), name=name)
+
+
+def swap_networks(size: int = 64, width: int = 32, bottleneck: int = 256) -> SwapNetworks:
+    """A fresh encoder, two decoders, and the swap and reconstruction models over them."""
+    encoder = Encoder(size, width, bottleneck)
+    decoder_target = Decoder(size, width, "decoder_target")
+    decoder_user = Decoder(size, width, "decoder_user")
+    return SwapNetworks(
+        encoder,
+        decoder_target,
+        decoder_user,
+        _whole(encoder, decoder_target, "swap_target"),
+        _whole(encoder, decoder_user, "swap_user"),
+    )
