@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,7 +83,6 @@ class ReferenceBank:
     def __post_init__(self) -> None:
         self.size = int(self.photos.shape[1])
         self.warp = PiecewiseAffine.for_shape(self.points.mean(axis=0), self.size)
-        self._flat = self.points.reshape(len(self.points), -1)
 
     def __len__(self) -> int:
         return len(self.photos)
@@ -132,16 +132,21 @@ class ReferenceBank:
             raise InputError(f"unknown region {region!r}: one of {', '.join(REGIONS)}")
         try:
             with np.load(path) as npz:
-                bank = cls(npz["photos"], npz["points"], npz["frames"], npz["sources"], region)
-        except (OSError, ValueError, KeyError) as e:
+                arrays = {k: npz[k] for k in ("photos", "points", "frames", "sources")}
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
             raise InputError(f"cannot read {path}: {e}") from None
+        photos, points = arrays["photos"], arrays["points"]
         if (
-            bank.photos.ndim != 4
-            or bank.photos.dtype != np.uint8
-            or bank.points.shape != (len(bank), 68, 2)
+            photos.ndim != 4
+            or len(photos) == 0
+            or photos.dtype != np.uint8
+            or photos.shape[1:] != (photos.shape[1], photos.shape[1], 3)
+            or points.shape != (len(photos), 68, 2)
+            or arrays["frames"].shape != (len(photos),)
+            or arrays["sources"].shape != (len(photos),)
         ):
             raise InputError(f"{path}: not a reference bank")
-        return bank
+        return cls(photos, points.astype(np.float32), arrays["frames"], arrays["sources"], region)
 
 
 def spread_rows(points: np.ndarray, count: int) -> np.ndarray:

@@ -173,3 +173,23 @@ def test_a_perfect_generator_wins_every_row_and_the_baseline_none(sample_dataset
         assert wins[key]["verdict"] == "win", key
     itself = compare(baseline, baseline)
     assert all(v["verdict"] == "within noise" for v in itself.values())
+
+
+def test_a_file_that_is_no_bank_is_one_clear_error(tmp_path):
+    from common.errors import InputError
+    from gan.reference import ReferenceBank
+
+    np.savez(tmp_path / "flat.npz", photos=np.zeros(5, np.uint8), points=np.zeros(3))
+    (tmp_path / "junk.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    for name, words in (("flat.npz", "cannot read"), ("junk.npz", "cannot read")):
+        with pytest.raises(InputError, match=words):
+            ReferenceBank.load(tmp_path / name)
+    arrays = {
+        "photos": np.zeros((2, 8, 8, 3), np.uint8),
+        "points": np.zeros((2, 5, 2)),
+        "frames": np.arange(2),
+        "sources": np.zeros(2),
+    }
+    np.savez(tmp_path / "shapes.npz", **arrays)
+    with pytest.raises(InputError, match="not a reference bank"):
+        ReferenceBank.load(tmp_path / "shapes.npz")
