@@ -1,7 +1,8 @@
 """scripts/bench: one speed report for every stage, each figure with the ratio it is judged by.
 
 Run through `scripts/bench` (which sets up .venv first). Prints a table and writes JSON
-(out/bench.json by default). About 5 minutes on a 2-core CPU; `--fast` for a quicker look.
+(out/bench.json by default). About 7 minutes on a 2-core CPU (396 s measured); `--fast` for
+a quicker look.
 """
 
 from __future__ import annotations
@@ -141,7 +142,7 @@ def _recipe_rows(recipes: dict) -> list[tuple[str, str, str]]:
             (
                 f"reference recipe ({e['size']} px): generator ms per frame, Keras",
                 f"{e['reference_generator_ms']:.1f} vs pix2pix {e['pix2pix_generator_ms']:.1f}",
-                f"retrieval + warp + mask {e['reference_inputs_ms']:.1f} ms of it",
+                f"plus {e['reference_inputs_ms']:.1f} ms of retrieval, warp and mask before it",
             ),
         ]
     return rows
