@@ -469,16 +469,25 @@ def make_train_step(
         d_grads = d_tape.gradient(d_obj, discriminator.trainable_variables)
         g_opt.apply(g_grads, generator.trainable_variables)
         d_opt.apply(d_grads, discriminator.trainable_variables)
-        if ema_generator is not None:
-            follow(tf.cast(g_opt.iterations, tf.float32))
         return {"g_total": g_total, "g_gan": g_gan, "g_l1": g_l1, "d": d_loss}
 
+    def average() -> None:
+        if ema_generator is not None:
+            follow(tf.cast(g_opt.iterations, tf.float32))
+
     if replicas == 1:
-        return tf.function(replica_step, jit_compile=xla)
+
+        def step(a, b):
+            out = replica_step(a, b)
+            average()
+            return out
+
+        return tf.function(step, jit_compile=xla)
 
     @tf.function
     def distributed_step(a, b):
         out = strategy.run(replica_step, args=(a, b))
+        average()  # in the cross-replica context: one update of every mirror of the average
         return {
             k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in out.items()
         }
