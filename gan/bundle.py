@@ -140,6 +140,20 @@ class LoadedBundle:
         self.metrics: dict = dict(info.get("metrics") or {})
         self._infer = infer
 
+    @property
+    def backend_label(self) -> str:
+        """What runs the model, for people: "ONNX Runtime (CPU)", "Keras (tensorflow)"."""
+        if self.backend == "onnx":
+            device = self.provider.removesuffix("ExecutionProvider") or "CPU"
+            return f"ONNX Runtime ({device})"
+        import keras
+
+        return f"Keras ({keras.backend.backend()})"
+
+    def raw(self, x: np.ndarray) -> np.ndarray:
+        """The model itself: float32 [-1, 1] batch in, float32 [-1, 1] batch out."""
+        return self._infer(x)
+
 
 class Bundle(LoadedBundle):
     """A loaded model bundle: call it with drawings (uint8 RGB) and their points, get faces.
@@ -173,20 +187,6 @@ class Bundle(LoadedBundle):
         if self._model is None:
             self._model = _load_keras(self.path, self.info)
         return self._model
-
-    @property
-    def backend_label(self) -> str:
-        """What runs the generator, for people: "ONNX Runtime (CPU)", "Keras (tensorflow)"."""
-        if self.backend == "onnx":
-            device = self.provider.removesuffix("ExecutionProvider") or "CPU"
-            return f"ONNX Runtime ({device})"
-        import keras
-
-        return f"Keras ({keras.backend.backend()})"
-
-    def raw(self, x: np.ndarray) -> np.ndarray:
-        """The generator itself: float32 [-1, 1] batch in, float32 [-1, 1] batch out."""
-        return self._infer(x)
 
     @property
     def channels(self) -> int:

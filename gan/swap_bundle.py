@@ -185,23 +185,9 @@ class SwapBundle(LoadedBundle):
         self._infer_user: Callable[[np.ndarray], np.ndarray] | None = None
         self._threads = threads
 
-    @property
-    def backend_label(self) -> str:
-        """What runs the model, for people: "ONNX Runtime (CPU)", "Keras (tensorflow)"."""
-        if self.backend == "onnx":
-            device = self.provider.removesuffix("ExecutionProvider") or "CPU"
-            return f"ONNX Runtime ({device})"
-        import keras
-
-        return f"Keras ({keras.backend.backend()})"
-
     def warm_up(self) -> None:
         """One crop through the swap model, so the first real one does not pay for tracing."""
         self(np.zeros((self.size, self.size, 3), np.uint8))
-
-    def raw(self, x: np.ndarray) -> np.ndarray:
-        """The swap model itself: float32 [-1, 1] batch in, float32 [-1, 1] batch out."""
-        return self._infer(x)
 
     def __call__(self, crops: np.ndarray) -> np.ndarray:
         """The user's aligned crops, (S, S, 3) or (N, S, S, 3) uint8 RGB -> the target's face."""

@@ -11,7 +11,6 @@ import argparse
 import dataclasses
 import json
 import logging
-import math
 import sys
 import time
 from collections.abc import Callable
@@ -23,7 +22,7 @@ import numpy as np
 
 from common.cli import import_tensorflow, quiet_native_stderr, run_command
 from gan import run_dir as run_folder
-from gan.errors import InputError, TrainingDiverged
+from gan.errors import InputError
 from gan.swap_data import (
     SWAP_CENTRE_Y,
     SWAP_CROP_SCALE,
@@ -41,6 +40,7 @@ from gan.swap_data import (
 )
 from gan.train import (
     MAX_STEPS_ENV,
+    _check_losses,
     _HelpFormatter,
     _setup_logging,
     _step_limit,
@@ -561,22 +561,6 @@ def _build(
 # --- the loop ---
 
 
-def _check_losses(values: dict[str, float], step: int, run: Run) -> None:
-    bad = [k for k, v in values.items() if not math.isfinite(v) or v > MAX_LOSS]
-    if not bad:
-        return
-    last = run.manager.latest_checkpoint
-    kept = (
-        f"kept the last good checkpoint (step {int(last.rsplit('-', 1)[1])})"
-        if last
-        else "no checkpoint had been saved"
-    )
-    raise TrainingDiverged(
-        f"loss {bad[0]} = {values[bad[0]]:g} at step {step}; "
-        f"stopped and {kept} in {run.run_dir / 'ckpt'}"
-    )
-
-
 def _log(run: Run, bar: Any, step: int, values: dict[str, float]) -> None:
     if step % 10 != 0 and step != run.total:
         return
@@ -606,7 +590,7 @@ def _fit(run: Run) -> tuple[int, float]:
     try:
         while step < run.total:
             values = {k: float(v) for k, v in run.train_step(*run.batches()).items()}
-            _check_losses(values, step + 1, run)
+            _check_losses(values, step + 1, run, MAX_LOSS)
             step += 1
             bar.update(1)
             _log(run, bar, step, values)

@@ -863,9 +863,10 @@ def _build(cfg: TrainConfig, info: DatasetInfo, run_dir: Path, total: int) -> Ru
 # --- the loop ---
 
 
-def _check_losses(values: dict[str, float], step: int, run: Run) -> None:
-    """Stop with TrainingDiverged when a loss at `step` is NaN, infinite or past MAX_LOSS."""
-    bad = [k for k, v in values.items() if not math.isfinite(v) or v > MAX_LOSS]
+def _check_losses(values: dict[str, float], step: int, run: Any, limit: float = MAX_LOSS) -> None:
+    """Stop with TrainingDiverged when a loss at `step` is NaN, infinite or past `limit`; `run`
+    has the checkpoint manager and the run folder (train-pix2pix's Run, or train-swap's)."""
+    bad = [k for k, v in values.items() if not math.isfinite(v) or v > limit]
     if not bad:
         return
     last = run.manager.latest_checkpoint
