@@ -320,8 +320,9 @@ class GeneratorStage:
     target's face into the camera frame (app.swap).
     """
 
-    def __init__(self, bundle: Any = None) -> None:
+    def __init__(self, bundle: Any = None, blend: Any = None) -> None:
         self._bundle = bundle
+        self._blend = blend  # a swap bundle's landmarks.blend.BlendParams; None: the default
         self._last: np.ndarray | None = None
 
     @property
@@ -340,15 +341,16 @@ class GeneratorStage:
             frame.generated = self._last if bundle is not None else None
             return frame
         if frame.face or self._last is None:
-            self._last = render(bundle, frame)
+            self._last = render(bundle, frame, self._blend)
         frame.generated = self._last
         return frame
 
 
-def render(bundle: Any, frame: Frame) -> np.ndarray:
-    """What the bundle shows for this frame (RGB uint8): the one question the app asks a model."""
+def render(bundle: Any, frame: Frame, blend: Any = None) -> np.ndarray:
+    """What the bundle shows for this frame (RGB uint8): the one question the app asks a model.
+    `blend`: how a swap bundle's face goes into the frame (landmarks.blend.BlendParams)."""
     if getattr(bundle, "kind", "pix2pix") == "swap":
-        from app.swap import render_swap  # the swap mode's compositing
+        from app.swap import DEFAULT_BLEND, render_swap  # the swap mode's compositing
 
-        return render_swap(bundle, frame)
+        return render_swap(bundle, frame, DEFAULT_BLEND if blend is None else blend)
     return bundle(frame.drawing, points=frame.drawn_points)

@@ -8,6 +8,7 @@ feathered hull (landmarks.blend): outside the face, the frame is the camera's, p
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +62,11 @@ def check_swap_path(path: str | Path) -> None:
     require_kind(read_bundle_info(path), SWAP_KIND, path)
 
 
+def bundle_blend(bundle: Any, params: BlendParams = DEFAULT_BLEND) -> BlendParams:
+    """`params` over the region `bundle` was trained on: the hull and its forehead band."""
+    return dataclasses.replace(params, forehead=float(getattr(bundle, "forehead", 0.0)))
+
+
 @dataclass
 class Swapped:
     """One frame swapped: the picture and what went into it (for measures and benchmarks)."""
@@ -80,9 +86,11 @@ def swap_face(
     points: np.ndarray | None,
     params: BlendParams = DEFAULT_BLEND,
 ) -> Swapped:
-    """The user's face in `rgb` (the points in its pixels) replaced by the bundle's answer."""
+    """The user's face in `rgb` (the points in its pixels) replaced by the bundle's answer, in
+    the region the bundle learned (its forehead band) blended as `params` says."""
     if points is None:
         return Swapped(rgb)
+    params = bundle_blend(bundle, params)
     t0 = time.perf_counter()
     alignment = Alignment.from_dict(bundle.alignment)
     crop, matrix, crop_points = align_frame(rgb, points, bundle.size, alignment)
@@ -107,7 +115,9 @@ def blend_mask(
     """The (box, alpha) that swap_face blends through for a face at `points` in a frame of
     `shape`: the seam measures look where the blend was."""
     matrix = Alignment.from_dict(bundle.alignment).matrix(points, bundle.size, shape)
-    return feathered_mask(points, shape, params, crop_outline(matrix, bundle.size))
+    return feathered_mask(
+        points, shape, bundle_blend(bundle, params), crop_outline(matrix, bundle.size)
+    )
 
 
 def camera_rgb(frame: Frame) -> np.ndarray:

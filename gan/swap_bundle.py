@@ -185,6 +185,12 @@ class SwapBundle(LoadedBundle):
         self._infer_user: Callable[[np.ndarray], np.ndarray] | None = None
         self._threads = threads
 
+    @property
+    def forehead(self) -> float:
+        """How far above the brows the decoder learned the target's face (common.outline), in
+        eye-widths: the region the app blends. 0 for bundles trained on the hull alone."""
+        return float(self.info.get("forehead") or 0.0)
+
     def warm_up(self) -> None:
         """One crop through the swap model, so the first real one does not pay for tracing."""
         self(np.zeros((self.size, self.size, 3), np.uint8))

@@ -17,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from common.outline import FOREHEAD, face_outline
 from gan.bundle import BUNDLE_FILE
 from gan.data import LANDMARKS, MANIFEST, DatasetInfo, find_dataset
 from gan.errors import InputError
@@ -50,13 +51,15 @@ class Faces:
 
     images: np.ndarray  # (N, S, S, 3) uint8 RGB
     points: np.ndarray  # (N, 68, 2) float32, swap-crop pixels
-    masks: np.ndarray  # (N, S, S) uint8, 255 inside the dilated hull
+    masks: np.ndarray  # (N, S, S) uint8, 255 inside the dilated outline (hull + forehead band)
+    features: np.ndarray | None = None  # (N, S, S) uint8, 255 on the eyes, brows and mouth
 
     def __len__(self) -> int:
         return len(self.images)
 
     def take(self, n: int) -> Faces:
-        return Faces(self.images[:n], self.points[:n], self.masks[:n])
+        features = None if self.features is None else self.features[:n]
+        return Faces(self.images[:n], self.points[:n], self.masks[:n], features)
 
 
 @dataclass
@@ -195,17 +198,36 @@ def crop_face(photo: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
     )
 
 
-def hull_mask(points: np.ndarray, size: int, dilate: float = HULL_DILATE) -> np.ndarray:
-    """255 inside the convex hull of the 68 points (crop pixels), grown by `dilate`·size."""
+def hull_mask(
+    points: np.ndarray, size: int, dilate: float = HULL_DILATE, forehead: float = FOREHEAD
+) -> np.ndarray:
+    """255 inside the face's outline (the 68 points' hull and `forehead` inter-ocular distances
+    above the brows: common.outline, crop pixels), grown by `dilate`·size."""
     mask = np.zeros((size, size), np.uint8)
     shift = 4  # sub-pixel corners: fillConvexPoly takes fixed point with this many bits
-    hull = cv2.convexHull(np.round(np.asarray(points) * (1 << shift)).astype(np.int32))
+    outline = face_outline(points, forehead)
+    hull = cv2.convexHull(np.round(outline * (1 << shift)).astype(np.int32))
     cv2.fillConvexPoly(mask, hull, 255, cv2.LINE_AA, shift)
     mask = np.where(mask >= 128, 255, 0).astype(np.uint8)
     radius = round(size * dilate)
     if radius > 0:
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
         mask = cv2.dilate(mask, kernel)
+    return mask
+
+
+# What the loss weighs up (faceswap's eye and mouth multipliers): each brow with its eye, and the
+# mouth, as hulls grown by FEATURE_DILATE of the size. dlib's identity network, and people, look
+# there first.
+FEATURES = (np.r_[17:22, 36:42], np.r_[22:27, 42:48], np.r_[48:60])
+FEATURE_DILATE = 1 / 32
+
+
+def feature_mask(points: np.ndarray, size: int) -> np.ndarray:
+    """255 on the eyes with their brows and on the mouth (FEATURES' hulls, grown a little)."""
+    mask = np.zeros((size, size), np.uint8)
+    for part in FEATURES:
+        mask |= hull_mask(np.asarray(points)[part], size, FEATURE_DILATE, forehead=0.0)
     return mask
 
 
@@ -217,18 +239,22 @@ def read_photo(path: Path) -> np.ndarray:
     return cv2.cvtColor(image[:, image.shape[1] // 2 :], cv2.COLOR_BGR2RGB)
 
 
-def load_faces(dataset: SwapDataset, split: str, swap: dict, size: int) -> Faces:
+def load_faces(
+    dataset: SwapDataset, split: str, swap: dict, size: int, forehead: float = FOREHEAD
+) -> Faces:
     """Every pair of `split` as a swap crop at `size`, with its points and hull mask."""
     m = crop_matrix(dataset.alignment, dataset.size, swap, size)
     rows = dataset.rows(split)
     images = np.zeros((len(rows), size, size, 3), np.uint8)
     points = np.zeros((len(rows), 68, 2), np.float32)
     masks = np.zeros((len(rows), size, size), np.uint8)
+    features = np.zeros((len(rows), size, size), np.uint8)
     for i, row in enumerate(rows):
         images[i] = crop_face(read_photo(dataset.pair_file(row)), m, size)
         points[i] = transform_points(dataset.points[row], m)
-        masks[i] = hull_mask(points[i], size)
-    return Faces(images, points, masks)
+        masks[i] = hull_mask(points[i], size, forehead=forehead)
+        features[i] = feature_mask(points[i], size)
+    return Faces(images, points, masks, features)
 
 
 def reference_shape(dataset: SwapDataset, swap: dict, size: int) -> np.ndarray:
@@ -311,16 +337,24 @@ def training_batch(
     rng: np.random.Generator,
     warp_inputs: bool = True,
     flip: bool = False,
+    feature_weight: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(inputs, targets, masks) for one step: float32 [-1, 1], [-1, 1] and [0, 1] (N, S, S, 1)."""
+    """(inputs, targets, weights) for one step: float32 [-1, 1], [-1, 1] and (N, S, S, 1) loss
+    weights: 1 on the face, `feature_weight` on its eyes, brows and mouth, 0 elsewhere."""
     picks = rng.integers(0, len(faces), batch)
-    out = [augment(faces.images[i], faces.masks[i], rng, warp_inputs, flip) for i in picks]
+    weigh = feature_weight != 1.0 and faces.features is not None
+    out = []
+    for i in picks:
+        # The feature map rides along as the mask's second channel: the same affine moves both.
+        mask = np.dstack([faces.masks[i], faces.features[i]]) if weigh else faces.masks[i]
+        out.append(augment(faces.images[i], mask, rng, warp_inputs, flip))
     inputs, targets, masks = (np.stack(x) for x in zip(*out, strict=True))
-    return (
-        to_model_range(inputs),
-        to_model_range(targets),
-        (masks.astype(np.float32) / 255.0)[..., None],
-    )
+    masks = masks.astype(np.float32) / 255.0
+    if weigh:
+        masks = masks[..., :1] * (1.0 + (feature_weight - 1.0) * masks[..., 1:])
+    else:
+        masks = masks[..., None]
+    return to_model_range(inputs), to_model_range(targets), masks
 
 
 def masked_l1(fake: np.ndarray, real: np.ndarray, masks: np.ndarray) -> float:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from common.cli import import_tensorflow, quiet_native_stderr, run_command
+from common.outline import FOREHEAD
 from gan import run_dir as run_folder
 from gan.errors import InputError
 from gan.swap_data import (
@@ -57,6 +58,7 @@ log = logging.getLogger("gan.swap_train")
 PROG = "train-swap"
 INTERRUPTED = "interrupted; checkpoint saved, rerun the same command to resume"
 ADAM_BETA_1 = 0.5
+FEATURE_WEIGHT = 3.0  # the L1 on the eyes, brows and mouth, against 1 on the rest of the face
 MAX_LOSS = 10.0  # the masked L1 on a [0, 1] scale is at most 1 per person: past this it exploded
 MAX_VAL_FACES = 64
 PREVIEW_FACES = 4
@@ -99,10 +101,15 @@ IDENTITY = (
     "lr",
     "crop_scale",
     "centre_y",
+    "forehead",
+    "feature_weight",
     "warp",
     "flip",
     "seed",
 )
+
+# What a config.json written before these settings existed trained with: the hull, plain L1.
+SETTINGS_BEFORE_BAND = {"forehead": 0.0, "feature_weight": 1.0}
 
 # Tests set this to interrupt or poke a run: called with the step number after each step.
 after_step_hook: Callable[[int], None] | None = None
@@ -124,6 +131,8 @@ class SwapConfig:
     lr: float | None = None
     crop_scale: float = SWAP_CROP_SCALE
     centre_y: float = SWAP_CENTRE_Y
+    forehead: float = FOREHEAD
+    feature_weight: float = FEATURE_WEIGHT
     warp: bool = True
     flip: bool = False
     checkpoint_every: int | None = None
@@ -153,6 +162,10 @@ class SwapConfig:
             raise InputError("--lr must be positive")
         if not 0 < cfg.crop_scale:
             raise InputError("--crop-scale must be positive")
+        if not 1 <= cfg.feature_weight <= 100:
+            raise InputError("--feature-weight must be between 1 and 100")
+        if not 0 <= cfg.forehead <= 1:
+            raise InputError("--forehead must be between 0 and 1 eye-widths")
         return cfg
 
 
@@ -213,6 +226,19 @@ def _add_crop_and_run_flags(p: argparse.ArgumentParser, d: dict) -> None:
         default=d["centre_y"].default,
         help="how far below the eyes the swap crop is centred, in eye-widths (make-dataset: 0.5; "
         "lower, because the chin reaches further than the brows)",
+    )
+    p.add_argument(
+        "--forehead",
+        type=float,
+        default=d["forehead"].default,
+        help="the swapped region: the face's hull and a band this many eye-widths above the "
+        "brows (0: the hull alone); the loss is masked to it and the app blends it",
+    )
+    p.add_argument(
+        "--feature-weight",
+        type=float,
+        default=d["feature_weight"].default,
+        help="the L1's weight on the eyes, brows and mouth against 1 on the rest of the face",
     )
     p.add_argument(
         "--warp",
@@ -292,7 +318,9 @@ def _identity(cfg: SwapConfig | dict) -> dict[str, Any]:
 
 def prepare_run_dir(cfg: SwapConfig) -> Path:
     """Create RUN_DIR, or check that it holds this same run (then training resumes)."""
-    return run_folder.prepare_run_dir(cfg.output, dataclasses.asdict(cfg), IDENTITY, cfg.force)
+    return run_folder.prepare_run_dir(
+        cfg.output, dataclasses.asdict(cfg), IDENTITY, cfg.force, SETTINGS_BEFORE_BAND
+    )
 
 
 @dataclass
@@ -306,14 +334,16 @@ class People:
     val_split: dict[str, str]  # person -> "val", or "train" when a dataset has no val pairs
 
 
-def read_people(target: SwapDataset, user: SwapDataset, swap: dict, size: int) -> People:
+def read_people(
+    target: SwapDataset, user: SwapDataset, swap: dict, size: int, forehead: float = FOREHEAD
+) -> People:
     faces, val, split = {}, {}, {}
     for role, dataset in (("target", target), ("user", user)):
-        faces[role] = load_faces(dataset, "train", swap, size)
+        faces[role] = load_faces(dataset, "train", swap, size, forehead)
         has_val = len(dataset.rows("val")) > 0
-        val[role] = (load_faces(dataset, "val", swap, size) if has_val else faces[role]).take(
-            MAX_VAL_FACES
-        )
+        val[role] = (
+            load_faces(dataset, "val", swap, size, forehead) if has_val else faces[role]
+        ).take(MAX_VAL_FACES)
         split[role] = "val" if has_val else "train"
         crop = dataset.size * swap["crop_scale"] / dataset.alignment["crop_scale"]
         if crop < 0.75 * size:
@@ -414,6 +444,7 @@ class Run:
             "size": cfg.size,
             "mode": "aligned",
             "alignment": self.swap,
+            "forehead": cfg.forehead,
             "drawing": self.target.info.drawing,
             "reference_shape": [[float(x), float(y)] for x, y in shape],
             **descriptors,
@@ -482,8 +513,9 @@ class Run:
 
     def batches(self) -> tuple[np.ndarray, ...]:
         cfg, p = self.cfg, self.people
-        t = training_batch(p.target, cfg.batch_size, self.rng, cfg.warp, cfg.flip)
-        u = training_batch(p.user, cfg.batch_size, self.rng, cfg.warp, cfg.flip)
+        w = cfg.feature_weight
+        t = training_batch(p.target, cfg.batch_size, self.rng, cfg.warp, cfg.flip, w)
+        u = training_batch(p.user, cfg.batch_size, self.rng, cfg.warp, cfg.flip, w)
         return (*t, *u)
 
 
@@ -624,7 +656,7 @@ def train(cfg: SwapConfig) -> dict[str, Any]:
     run_dir = prepare_run_dir(cfg)
     total = _step_limit(cfg)
     log.info("%s: %s", PROG, json.dumps(dataclasses.asdict(cfg)))
-    people = read_people(target, user, swap, cfg.size)
+    people = read_people(target, user, swap, cfg.size, cfg.forehead)
     log.info(
         "target %s: %d train / %d val faces; user %s: %d / %d; "
         "swap crop %g eye-widths, centred %g below the eyes, at %d px",

@@ -1,8 +1,9 @@
 """Putting a face back into a frame: colour matching, a feathered hull mask, paste and blend.
 
 The swap mode makes the target's face in the aligned crop of the user's camera frame; this module
-puts it back. The face's region is the convex hull of its 68 points, shrunk a little (the jaw
-line's background stays the camera's) and feathered inside, so the mask is exactly 0 on and
+puts it back. The face's region is the convex hull of its 68 points and of a band above the brows
+(common.outline, as far as the bundle's decoder learned), shrunk a little (the jaw line's
+background stays the camera's) and feathered inside, so the mask is exactly 0 on and
 outside the shrunk hull: every pixel there stays as the camera gave it. All the work happens in the
 face's bounding box, which at webcam size is a tenth of the frame.
 """
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from common.outline import face_outline
 from landmarks.regions import inter_ocular
 
 BLEND_METHODS = ("alpha", "poisson")
@@ -24,14 +26,17 @@ Box = tuple[slice, slice]  # rows, columns of the frame
 class BlendParams:
     """How a face is blended back, lengths in inter-ocular distances (outer eye corners).
 
-    `inset`: the hull is shrunk by this much before anything is pasted, so the background just
-    outside the jaw line is never touched. `feather`: the soft edge's width, inside the shrunk
-    hull (a Gaussian of this radius, its support cut there). `colour`: match the pasted face's
-    LAB mean and spread to the user's skin. `method`: "alpha" (feathered alpha blend) or
-    "poisson" (cv2.seamlessClone, then the same feathered edge).
+    `forehead`: the region is the hull of the 68 points and of the brows raised by this much
+    (common.outline; a swap bundle says how far its decoder learned). `inset`: the hull is
+    shrunk by this much before anything is pasted, so the background just outside the jaw line
+    is never touched. `feather`: the soft edge's width, inside the shrunk hull (a Gaussian of
+    this radius, its support cut there). `colour`: match the pasted face's LAB mean and spread to
+    the user's skin. `method`: "alpha" (feathered alpha blend) or "poisson" (cv2.seamlessClone,
+    then the same feathered edge).
     """
 
     method: str = "alpha"
+    forehead: float = 0.0
     inset: float = 0.04
     feather: float = 0.12
     colour: bool = True
@@ -81,16 +86,18 @@ def feathered_mask(
 ) -> tuple[Box, np.ndarray] | None:
     """The face's soft mask: (box, alpha) with float32 alpha in [0, 1] over frame[box].
 
-    Alpha is 0 on and outside the hull shrunk by `params.inset`, and also outside the polygon
-    `within` (frame pixels; e.g. crop_outline, beyond which a crop has no picture); it rises to 1
-    over `params.feather` inside. None when the face is not in the frame.
+    Alpha is 0 on and outside the outline's hull (common.outline, `params.forehead`) shrunk by
+    `params.inset`, and also outside the polygon `within` (frame pixels; e.g. crop_outline, beyond
+    which a crop has no picture); it rises to 1 over `params.feather` inside. None when the face
+    is not in the frame.
     """
-    box = face_box(points, shape)
+    outline = face_outline(points, params.forehead)
+    box = face_box(outline, shape)
     if box is None:
         return None
     origin = _box_origin(box)
     size = (box[0].stop - box[0].start, box[1].stop - box[1].start)
-    hard = _fill_hull(points, size, origin)
+    hard = _fill_hull(outline, size, origin)
     if within is not None:
         hard &= _fill_hull(within, size, origin)
     scale = inter_ocular(points)

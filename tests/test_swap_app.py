@@ -11,14 +11,16 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
 import pytest
 
 from app.pipeline import Frame
-from app.swap import render_swap, require_swap, swap_output
+from app.swap import bundle_blend, render_swap, require_swap, swap_output
 from common.errors import InputError
+from common.outline import FOREHEAD, face_outline
 from landmarks import Alignment, FaceTracker
 from landmarks.blend import (
     BlendParams,
@@ -128,6 +130,22 @@ def test_the_blend_leaves_every_pixel_outside_the_mask_untouched(faces, method):
     assert a.max() == pytest.approx(1.0) and 0 < ((a > 0) & (a < 1)).sum() < (a == 1).sum()
 
 
+def test_the_swap_blends_the_brows_and_the_band_its_bundle_learned(faces, swap_bundle):
+    bgr, points = faces[10]
+    assert swap_bundle.forehead == FOREHEAD
+    params = bundle_blend(swap_bundle, BlendParams(method="poisson"))
+    assert (params.method, params.forehead) == ("poisson", FOREHEAD)
+    banded = full_alpha(bgr.shape, *feathered_mask(points, bgr.shape, params))
+    hull_only = full_alpha(bgr.shape, *feathered_mask(points, bgr.shape))
+    x, y = np.round(points[19:25]).astype(int).T  # the brows but their outer ends
+    assert (banded[y, x] == 1).all()  # wholly the target's
+    assert (hull_only[y, x] < 1).all()  # on the hull's edge: half the user's before the band
+    assert (banded[~hull(face_outline(points), bgr.shape)] == 0).all()
+    assert (banded >= hull_only).all()
+    # A bundle that does not say (trained before the band): the hull alone, as it learned.
+    assert bundle_blend(SimpleNamespace()).forehead == 0.0
+
+
 def test_a_face_cut_by_the_frame_edge_blends_up_to_the_edge(faces):
     bgr, points = faces[10]
     frame = np.ascontiguousarray(bgr[..., ::-1])
@@ -206,7 +224,7 @@ def test_render_swap_returns_the_camera_frame_with_the_face_replaced(swap_bundle
     out = render_swap(swap_bundle, frame)
     camera = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     assert out.shape == camera.shape and out.dtype == np.uint8
-    face = hull(points, bgr.shape)
+    face = hull(face_outline(points, swap_bundle.forehead), bgr.shape)  # with the forehead band
     changed = (out != camera).any(axis=-1)
     assert changed[face].mean() > 0.5 and not changed[~face].any()
     # Without points (no face) the camera frame comes back as it is, in RGB.
@@ -263,9 +281,12 @@ def test_reenact_writes_the_composited_camera_frames(swap_model, astronaut_clip,
     assert np.mean(outside) < 4 and np.mean(inside) > 3 * np.mean(outside)
 
     sbs = tmp_path / "sbs.mp4"
-    assert reenact_main([*args, "-o", str(sbs), "--side-by-side"]) == 0
+    assert reenact_main([*args, "-o", str(sbs), "--side-by-side", "--blend", "poisson"]) == 0
     frames = read_video(sbs)
     assert len(frames) == CLIP_FRAMES and frames[0].shape == (240, 2 * 320 + 240, 3)
+    alpha = read_video(out)  # driver | landmarks | swapped, and Poisson's swapped is its own
+    diff = [np.abs(f[:, -320:].astype(int) - a).mean() for f, a in zip(frames, alpha, strict=True)]
+    assert np.mean(diff) > 0.1
 
 
 def test_evaluate_driver_measures_the_swap(swap_model, astronaut_clip, tmp_path, capsys):
@@ -310,6 +331,14 @@ def test_swap_only_code_given_a_pix2pix_bundle_exits_2_with_one_line(
     assert bench_main(["--model", str(model), "--source", str(sample_video), "--blend-only"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "pix2pix bundle" in err and "swap" in err, err
+    from app.reenact import main as reenact_main
+
+    out = tmp_path / "out.mp4"
+    args = ["--model", str(model), "--source", str(sample_video), "-o", str(out), "-q"]
+    assert reenact_main([*args, "--blend", "poisson"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--blend poisson" in err and "pix2pix bundle" in err, err
+    assert not out.exists()
 
 
 def view_pixels(pixmap) -> np.ndarray:

@@ -18,6 +18,7 @@ from test_gan_synthetic import make_aligned, make_face_mirror  # noqa: E402
 
 from common.cli import run_command  # noqa: E402
 from common.errors import InputError  # noqa: E402
+from common.outline import FOREHEAD, face_outline  # noqa: E402
 from gan import swap_train  # noqa: E402
 from gan.swap_bundle import (  # noqa: E402
     TARGET_FILE,
@@ -39,6 +40,7 @@ from gan.swap_data import (  # noqa: E402
     swap_alignment,
     transform_points,
 )
+from landmarks.regions import inter_ocular  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PROG = swap_train.PROG
@@ -159,7 +161,7 @@ def test_crop_matrix_maps_the_canonical_face_between_crops():
 def test_hull_mask_fills_the_points_hull_grown_a_little():
     square = np.array([[20, 20], [44, 20], [44, 44], [20, 44], [32, 32]], np.float32)
     square = np.concatenate([square] * 14)[:68]
-    mask = hull_mask(square, 64)
+    mask = hull_mask(square, 64, forehead=0.0)
     assert mask.dtype == np.uint8 and set(np.unique(mask)) == {0, 255}
     assert mask[20:45, 20:45].all()  # inside the hull
     assert mask[18, 32] == 255 and mask[32, 18] == 255  # grown by 2 px at 64
@@ -179,9 +181,32 @@ def test_warp_is_smooth_and_the_identity_without_noise():
     assert np.abs(np.diff(dx, axis=1)).max() < 1.0 and np.abs(np.diff(dy, axis=0)).max() < 1.0
 
 
+def test_the_loss_mask_covers_the_brows_and_a_band_above_them(astronaut_dataset):
+    dataset = find_swap_dataset(astronaut_dataset, "user")
+    banded = load_faces(dataset, "train", swap_alignment(), 64)
+    hull_only = load_faces(dataset, "train", swap_alignment(), 64, forehead=0.0)
+    for i in range(0, len(banded), 5):
+        points, band, hull = banded.points[i], banded.masks[i] > 0, hull_only.masks[i] > 0
+        raised = face_outline(points)[68:]
+        lift = np.linalg.norm(raised - points[17:27], axis=1) / inter_ocular(points)
+        np.testing.assert_allclose(lift, FOREHEAD, rtol=1e-6)
+        assert (raised[:, 1] < points[17:27, 1]).all()  # above the brows: she is upright
+        assert (band >= hull).all() and band.sum() > 1.1 * hull.sum()
+        # Three quarters of the way from the inner brows to the band's top: learned now, not before.
+        brows, top = (points[21] + points[22]) / 2, (raised[4] + raised[5]) / 2
+        x, y = np.round(brows + 0.75 * (top - brows)).astype(int)
+        assert band[y, x] and not hull[y, x]
+    # The band follows the head's roll: the outline of a rotated face is the rotated outline.
+    points = banded.points[0].astype(np.float64)
+    turn = np.array([[np.cos(0.5), -np.sin(0.5)], [np.sin(0.5), np.cos(0.5)]])
+    np.testing.assert_allclose(face_outline(points @ turn.T), face_outline(points) @ turn.T)
+    assert face_outline(points, 0.0).shape == (68, 2)
+
+
 def test_warp_keeps_the_face_inside_and_moves_face_and_mask_alike(astronaut_dataset):
     dataset = find_swap_dataset(astronaut_dataset, "user")
-    faces = load_faces(dataset, "train", swap_alignment(), 64)
+    # The 68 points' hull: the forehead band may reach the crop's top, where the blend stops too.
+    faces = load_faces(dataset, "train", swap_alignment(), 64, forehead=0.0)
     border = np.ones((64, 64), bool)
     border[2:-2, 2:-2] = False
     inside = [i for i, m in enumerate(faces.masks) if not m[border].any()]
@@ -231,6 +256,7 @@ def test_tiny_swap_trains_resumes_and_writes_its_bundle(swap_run):
     assert (info["format"], info["version"], info["kind"]) == ("face-mirror-model", 1, "swap")
     assert (info["size"], info["mode"], info["steps"]) == (64, "aligned", STEPS)
     assert info["alignment"] == {"mode": "aligned", "crop_scale": 2.2, "centre_y": 0.6}
+    assert info["forehead"] == FOREHEAD  # the region the decoder learned, which the app blends
     assert np.asarray(info["reference_shape"]).shape == (68, 2)
     assert 0 < np.min(info["reference_shape"]) and np.max(info["reference_shape"]) < 64
     assert len(info["target_descriptor"]) == 128 and len(info["user_descriptor"]) == 128
@@ -265,6 +291,7 @@ def test_swap_bundle_round_trips_uint8_and_deterministic(swap_run):
     )
     assert bundle.reference_shape.shape == (68, 2) and bundle.reference_shape.dtype == np.float32
     assert bundle.alignment["crop_scale"] == 2.2 and bundle.backend_label.startswith("Keras")
+    assert bundle.forehead == FOREHEAD
     crops = np.random.default_rng(0).integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
     out = bundle(crops)
     assert out.shape == crops.shape and out.dtype == np.uint8
