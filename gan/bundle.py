@@ -344,7 +344,11 @@ def _load_bank(path: Path, info: dict[str, Any]) -> ReferenceBank | None:
         raise InputError(f"{path}: the reference recipe's {BANK_FILE} is missing")
     if sha256_of(bank_file) != record.get("sha256"):
         raise InputError(f"{bank_file} does not match its checksum in {BUNDLE_FILE} (damaged?)")
-    bank = ReferenceBank.load(bank_file, str(info.get("region", "face")))
+    try:
+        references = int(info.get("references", 1))  # bundles from before mixing: 1
+    except (TypeError, ValueError):
+        raise InputError(f"{path / BUNDLE_FILE}: references must be a whole number") from None
+    bank = ReferenceBank.load(bank_file, str(info.get("region", "face")), references)
     if bank.size != info["size"]:
         raise InputError(f"{bank_file} holds {bank.size} px photos; the model is {info['size']} px")
     return bank

@@ -25,12 +25,16 @@ import numpy as np
 from common.files import atomic_path
 from common.warp import PiecewiseAffine, hull_mask
 from gan.errors import InputError
-from gan.options import REGIONS
+from gan.options import MAX_REFERENCES, REFERENCES, REGIONS
 
 BANK_FILE = "reference_bank.npz"
 MAX_BANK_BYTES = 64 * 2**20  # photos at model size: 1,365 frames at 128 px, 341 at 256 px
 EXCLUDE_FRAMES = 2  # in training, references within this many frames of the target are skipped
 CANDIDATES = 4  # in training, the reference is one of this many nearest (a fresh pick each time)
+# REFERENCES photos are mixed into one reference, with weights continuous in the points
+# (blend_weights): a hard nearest photo jumps when another overtakes it, and the output flickers.
+# Bundles from before this (no "references" in bundle.json) used 1.
+assert MAX_REFERENCES == CANDIDATES - 1  # training mixes from CANDIDATES less one left out
 # The points the warp moves: the jaw line, the eyelids and the mouth, what speech and blinks move.
 # On the sample's held-out tail, the nearest photo warped this way beats the photo itself on L1,
 # PSNR, SSIM and landmark NME beyond noise and keeps its identity (-0.009, within noise). Moving
@@ -63,6 +67,22 @@ def to_channels(drawing: np.ndarray, reference: np.ndarray, mask: np.ndarray) ->
     )
 
 
+def blend_weights(distances: np.ndarray, count: int = REFERENCES) -> np.ndarray:
+    """Weights for photos at ascending `distances` from a drawing: the first `count` get the
+    distance of the next one beyond them minus their own, normalised; the rest get 0. A photo's
+    weight falls to 0 just as another overtakes it, so the mix changes continuously as the points
+    move. Fewer photos than count + 1, or all at one distance: equal weights."""
+    d = np.asarray(distances, np.float64)
+    weights = np.zeros(len(d))
+    if len(d) <= count:
+        weights[:] = 1.0
+    else:
+        weights[:count] = d[count] - d[:count]
+        if weights.sum() <= 0:
+            weights[:count] = 1.0
+    return weights / weights.sum()
+
+
 def moved_points(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     """`source`'s points with MOVED_POINTS taken from `target`: where the warp sends them."""
     moved = np.array(source, np.float32, copy=True)
@@ -79,6 +99,7 @@ class ReferenceBank:
     frames: np.ndarray  # (M,) the frame each photo came from
     sources: np.ndarray  # (M,) the video it came from
     region: str = "face"  # what the generator may change (REGIONS)
+    references: int = REFERENCES  # photos mixed into each reference (blend_weights)
 
     def __post_init__(self) -> None:
         self.size = int(self.photos.shape[1])
@@ -95,6 +116,25 @@ class ReferenceBank:
     def nearest(self, points: np.ndarray) -> int:
         return int(self.distances(points).argmin())
 
+    def choose(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, weights) of the photos mixed into the reference for `points`: the
+        `references` nearest, weighted by blend_weights."""
+        d = self.distances(points)
+        rows = np.argsort(d, kind="stable")[: self.references + 1]
+        return rows, blend_weights(d[rows], self.references)
+
+    def training_choice(self, row: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, weights) for training on photo `row`: as `choose`, over its candidates (never
+        itself nor a near neighbour in time) with one of them left out at random, so that each
+        visit mixes a fresh set."""
+        rows = self.candidates(row)
+        if self.references == 1:  # the recipe before mixing: one of the candidates, at random
+            return rows[int(rng.integers(len(rows)))][None], np.ones(1)
+        if len(rows) > self.references + 1:
+            drop = int(rng.integers(len(rows)))
+            rows = np.delete(rows, drop)[: self.references + 1]
+        return rows, blend_weights(self.distances(self.points[row])[rows], self.references)
+
     def candidates(self, row: int, count: int = CANDIDATES) -> np.ndarray:
         """For training on photo `row`: the `count` nearest photos, none within EXCLUDE_FRAMES."""
         d = self.distances(self.points[row])
@@ -105,16 +145,41 @@ class ReferenceBank:
         order = np.argsort(d, kind="stable")[:count]
         return order[np.isfinite(d[order])]
 
-    def reference(self, points: np.ndarray, row: int | None = None) -> np.ndarray:
-        """Photo `row` (default: the nearest) warped onto `points`, uint8 RGB."""
-        row = self.nearest(points) if row is None else row
-        source = self.points[row]
-        return self.warp(self.photos[row], source, moved_points(source, points))
+    def reference(
+        self,
+        points: np.ndarray,
+        rows: np.ndarray | int | None = None,
+        weights: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Photos `rows` (default: `choose`) each warped onto `points` and mixed by `weights`
+        (default: equal), uint8 RGB. Photos of weight 0 are not warped at all."""
+        if rows is None:
+            rows, weights = self.choose(points)
+        rows = np.atleast_1d(rows)
+        weights = np.full(len(rows), 1 / len(rows)) if weights is None else np.asarray(weights)
+        mixed, total = None, 0.0
+        for row, weight in zip(rows, weights, strict=True):
+            if weight <= 0:
+                continue
+            source = self.points[row]
+            warped = self.warp(self.photos[row], source, moved_points(source, points))
+            if weight >= 1:
+                return warped
+            term = warped.astype(np.float32) * float(weight)
+            mixed = term if mixed is None else mixed + term
+            total += float(weight)
+        return np.clip(mixed / total + 0.5, 0, 255).astype(np.uint8)
 
-    def inputs(self, drawing: np.ndarray, points: np.ndarray, row: int | None = None) -> np.ndarray:
+    def inputs(
+        self,
+        drawing: np.ndarray,
+        points: np.ndarray,
+        rows: np.ndarray | int | None = None,
+        weights: np.ndarray | None = None,
+    ) -> np.ndarray:
         """The generator's (S, S, 7) input for one drawing at `points` (model pixels)."""
         mask = region_mask(points, self.size, self.region)
-        return to_channels(drawing, self.reference(points, row), mask)
+        return to_channels(drawing, self.reference(points, rows, weights), mask)
 
     # -- the file in the bundle ------------------------------------------------------------------
 
@@ -127,9 +192,13 @@ class ReferenceBank:
             Path(tmp).write_bytes(buffer.getvalue())
 
     @classmethod
-    def load(cls, path: str | Path, region: str = "face") -> ReferenceBank:
+    def load(cls, path: str | Path, region: str = "face", references: int = 1) -> ReferenceBank:
+        """The bank saved at `path`; `region` and `references` come from bundle.json (a bundle
+        without "references" mixed 1)."""
         if region not in REGIONS:
             raise InputError(f"unknown region {region!r}: one of {', '.join(REGIONS)}")
+        if not 1 <= references <= MAX_REFERENCES:
+            raise InputError(f"references must be 1 to {MAX_REFERENCES}, not {references}")
         try:
             with np.load(path) as npz:
                 arrays = {k: npz[k] for k in ("photos", "points", "frames", "sources")}
@@ -146,7 +215,14 @@ class ReferenceBank:
             or arrays["sources"].shape != (len(photos),)
         ):
             raise InputError(f"{path}: not a reference bank")
-        return cls(photos, points.astype(np.float32), arrays["frames"], arrays["sources"], region)
+        return cls(
+            photos,
+            points.astype(np.float32),
+            arrays["frames"],
+            arrays["sources"],
+            region,
+            references,
+        )
 
 
 def spread_rows(points: np.ndarray, count: int) -> np.ndarray:
@@ -187,12 +263,19 @@ class Split:
     frames: np.ndarray
     sources: np.ndarray
 
-    def bank(self, max_bytes: int = MAX_BANK_BYTES, region: str = "face") -> ReferenceBank:
+    def bank(
+        self, max_bytes: int = MAX_BANK_BYTES, region: str = "face", references: int = REFERENCES
+    ) -> ReferenceBank:
         """The split as a retrieval bank, thinned to `max_bytes` of photos by spread_rows."""
         per_photo = self.photos[0].nbytes if len(self.photos) else 1
         rows = spread_rows(self.points, max(1, max_bytes // per_photo))
         return ReferenceBank(
-            self.photos[rows], self.points[rows], self.frames[rows], self.sources[rows], region
+            self.photos[rows],
+            self.points[rows],
+            self.frames[rows],
+            self.sources[rows],
+            region,
+            references,
         )
 
 
@@ -233,9 +316,9 @@ def reference_train_dataset(
 ):
     """Endless shuffled batches of (generator input (S, S, 7), photo in [-1, 1]) for training.
 
-    Each pair gets a fresh reference from its CANDIDATES (never itself nor a near neighbour in
-    time), warped onto its points; jitter (resize to 1.12× and random-crop back) moves the
-    drawing, the reference, the mask and the photo together.
+    Each pair gets a fresh reference mixed from its CANDIDATES (never itself nor a near neighbour
+    in time; ReferenceBank.training_choice), warped onto its points; jitter (resize to 1.12× and
+    random-crop back) moves the drawing, the reference, the mask and the photo together.
     """
     import tensorflow as tf
 
@@ -254,8 +337,8 @@ def reference_train_dataset(
     def pairs():
         while True:
             for i in rng.permutation(usable):
-                row = int(rng.choice(candidates[i]))
-                x = bank.inputs(split.drawings[i], split.points[i], row)
+                rows, weights = bank.training_choice(i, rng)
+                x = bank.inputs(split.drawings[i], split.points[i], rows, weights)
                 yield x, split.photos[i].astype(np.float32) / 127.5 - 1.0
 
     big = int(round(size * JITTER_SCALE))

@@ -29,7 +29,7 @@ from gan.data import (
 )
 from gan.errors import InputError, TrainingDiverged
 from gan.metrics import image_metrics
-from gan.options import GAN_LOSSES, LAMBDA_L1, RECIPES, REGIONS
+from gan.options import GAN_LOSSES, LAMBDA_L1, MAX_REFERENCES, RECIPES, REFERENCES, REGIONS
 
 # Keras and TensorFlow are imported inside the functions that need them, after the flags and the
 # dataset are checked: a mistyped path is one line at once, not TensorFlow's start-up notes first.
@@ -59,6 +59,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "recipe": "pix2pix",
         "ema": 0.0,
         "region": "face",
+        "references": 1,
         "lambda_l1": LAMBDA_L1,
     },
     # ~5 minutes on a 2-core CPU: 128 px, ngf/ndf 32 at ~170 ms a step in the real loop; ndf 64
@@ -75,6 +76,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "recipe": "reference",
         "ema": 0.999,
         "region": "mouth",
+        "references": REFERENCES,
         "lambda_l1": QUICK_LAMBDA_L1,
     },
     # The quick recipe at the paper's size and width, for a GPU (1.7 s a step on 2 CPU cores).
@@ -89,6 +91,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "recipe": "reference",
         "ema": 0.999,
         "region": "mouth",
+        "references": REFERENCES,
         "lambda_l1": QUICK_LAMBDA_L1,
     },
 }
@@ -109,10 +112,11 @@ IDENTITY = (
     "recipe",
     "ema",
     "region",
+    "references",
 )
 
 # What runs written before these settings existed did: they resume with these values.
-SETTINGS_BEFORE_RECIPES = {"recipe": "pix2pix", "ema": 0.0, "region": "face"}
+SETTINGS_BEFORE_RECIPES = {"recipe": "pix2pix", "ema": 0.0, "region": "face", "references": 1}
 
 # Tests set this to interrupt or poke a run: called with the step number after each step.
 after_step_hook: Callable[[int], None] | None = None
@@ -128,6 +132,7 @@ class TrainConfig:
     recipe: str | None = None
     ema: float | None = None
     region: str | None = None
+    references: int | None = None
     steps: int | None = None
     epochs: float | None = None
     size: int | None = None
@@ -164,6 +169,7 @@ class TrainConfig:
             "recipe",
             "ema",
             "region",
+            "references",
             "lambda_l1",
         )
         for name in names:
@@ -186,6 +192,8 @@ class TrainConfig:
             raise InputError("--lr must be positive and --lambda-l1 not negative")
         if not 0 <= cfg.ema < 1:
             raise InputError("--ema must be in [0, 1)")
+        if not 1 <= cfg.references <= MAX_REFERENCES:
+            raise InputError(f"--references must be 1 to {MAX_REFERENCES}")
         if cfg.recipe == "reference" and info.kind != "face-mirror":
             raise InputError(
                 f"{info.root}: the reference recipe needs a make-dataset folder (its points); "
@@ -273,6 +281,13 @@ def _add_training_flags(p: argparse.ArgumentParser, d: dict[str, dataclasses.Fie
         choices=REGIONS,
         help="reference recipe: what the generator may change, the whole face or only the mouth "
         "and jaw; the rest is the warped reference photo (default: from the preset)",
+    )
+    p.add_argument(
+        "--references",
+        type=int,
+        help="reference recipe: how many of the nearest training photos are warped and mixed "
+        "into the reference, with weights that change smoothly as the points move (1: the "
+        "nearest alone, which flickers when the nearest changes; default: from the preset)",
     )
     p.add_argument(
         "--ema",
@@ -624,6 +639,7 @@ def bundle_info(
         "direction": "AtoB",
         "recipe": cfg.recipe,
         "region": cfg.region,
+        "references": cfg.references,
         "ema": cfg.ema,
         "ngf": cfg.ngf,
         "dataset": str(info.root),
@@ -743,7 +759,8 @@ def _reference_data(
     from gan.reference import load_split, reference_train_dataset, validation_inputs
 
     train = load_split(info.root, "train", cfg.size)
-    everything = train.bank(max_bytes=2**62, region=cfg.region)  # training uses every frame
+    # Training retrieves from every frame.
+    everything = train.bank(max_bytes=2**62, region=cfg.region, references=cfg.references)
     ds = reference_train_dataset(
         train,
         everything,
@@ -755,7 +772,7 @@ def _reference_data(
     if not len(val.photos):  # no val split: validate on the first training pairs, and say so
         val = train
     n = MAX_VAL_PAIRS
-    bank = train.bank(region=cfg.region)
+    bank = train.bank(region=cfg.region, references=cfg.references)
     val_x = validation_inputs(val, bank)[:n]
     return (
         strategy.experimental_distribute_dataset(ds),

@@ -46,11 +46,40 @@ def test_training_never_retrieves_a_frame_within_the_excluded_window(train_split
 
     bank = train_split.bank(max_bytes=2**62)
     assert len(bank) == len(train_split.photos)  # training draws from every frame
+    rng = np.random.default_rng(0)
     for row in range(len(bank)):
         rows = bank.candidates(row)
         assert 0 < len(rows) <= CANDIDATES
         same_video = bank.sources[rows] == bank.sources[row]
         assert np.all(~same_video | (np.abs(bank.frames[rows] - bank.frames[row]) > EXCLUDE_FRAMES))
+        # And what training mixes comes from those candidates only, weighted like at use.
+        mixed, weights = bank.training_choice(row, rng)
+        assert set(mixed.tolist()) <= set(rows.tolist()) and weights.sum() == pytest.approx(1)
+        assert (weights >= 0).all() and (weights > 0).sum() <= bank.references
+
+
+def test_the_mixed_reference_flickers_less_than_the_nearest_photo(train_split, sample_dataset):
+    from gan.reference import blend_weights, load_split
+
+    assert np.allclose(blend_weights([1.0, 2.0, 3.0]), [2 / 3, 1 / 3, 0])
+    assert np.allclose(blend_weights([2.0, 2.0, 2.0]), [0.5, 0.5, 0])  # a tie: no jump
+    assert np.allclose(blend_weights([1.0, 2.0, 3.0], count=1), [1, 0, 0])
+
+    # The held-out tail, frame after frame: how much the reference changes against the video.
+    tail = load_split(sample_dataset, "val", 64)
+
+    def change(images) -> float:
+        x = np.asarray(images, np.float32)
+        return float(np.abs(np.diff(x, axis=0)).mean())
+
+    real = change(tail.photos)
+    ratio = {}
+    for references in (1, 2):
+        bank = train_split.bank(max_bytes=2**62, references=references)
+        ratio[references] = change([bank.reference(p) for p in tail.points]) / real
+    # The nearest photo jumps whenever another overtakes it: more change than the video's own.
+    assert ratio[1] > 1.1 and ratio[2] < 0.85 * ratio[1]
+    assert abs(ratio[2] - 1) < abs(ratio[1] - 1)
 
 
 def test_the_bank_stays_within_its_size_bound(train_split, tmp_path):
@@ -114,6 +143,29 @@ def test_a_reference_model_trains_and_round_trips_through_its_bundle(tiny_model)
     assert np.abs(a.astype(int) - c.astype(int)).max() <= 1  # ONNX computes the same
     with pytest.raises(ValueError, match="points"):
         keras_bundle(drawings)
+    assert info["references"] == keras_bundle.bank.references == 2  # two photos mixed
+
+
+def test_a_bundle_from_before_mixing_retrieves_the_nearest_photo_alone(tiny_model, tmp_path):
+    import shutil
+
+    from common.errors import InputError
+    from gan.bundle import load_bundle
+
+    copy = tmp_path / "model"
+    shutil.copytree(tiny_model, copy)
+    info = json.loads((copy / "bundle.json").read_text())
+    del info["references"]
+    (copy / "bundle.json").write_text(json.dumps(info))
+    bundle = load_bundle(copy, backend="onnx")
+    assert bundle.bank.references == 1
+    points = bundle.bank.points[7] + 1.5
+    rows, weights = bundle.bank.choose(points)
+    assert rows[0] == bundle.bank.nearest(points) and weights[0] == 1 and weights[1:].sum() == 0
+    info["references"] = 9
+    (copy / "bundle.json").write_text(json.dumps(info))
+    with pytest.raises(InputError, match="references"):
+        load_bundle(copy)
 
 
 def test_a_damaged_bank_is_refused_with_one_line(tiny_model, tmp_path):
