@@ -72,7 +72,7 @@ def test_the_bundle_carries_both_at_the_model_size(tiny_model, sample_dataset, m
     assert not np.allclose(spec.target_shape, spec.reference_shape, atol=0.1)
     # A model twice the dataset's size: both shapes scaled alike, the descriptor as it is.
     doubled = bundle_info(
-        SimpleNamespace(size=128, ngf=8, recipe="reference", region="mouth", ema=0.0),
+        SimpleNamespace(size=128, ngf=8, recipe="reference", region="mouth", references=2, ema=0.0),
         find_dataset(sample_dataset),
         1,
         {},
@@ -112,9 +112,8 @@ def test_older_bundles_and_datasets_keep_working(tiny_model, sample_dataset, man
     np.testing.assert_allclose(computed, manifest["target_descriptor"], atol=1e-4)
     info = find_dataset(dataset)
     assert info.neutral_shape is None and info.target_descriptor is None
-    old = bundle_info(
-        SimpleNamespace(size=64, ngf=8, recipe="pix2pix", region="face", ema=0.0), info, 1, {}, {}
-    )
+    cfg = SimpleNamespace(size=64, ngf=8, recipe="pix2pix", region="face", references=1, ema=0.0)
+    old = bundle_info(cfg, info, 1, {}, {})
     assert old["neutral_shape"] is None and old["target_descriptor"] is None
 
 
