@@ -159,9 +159,9 @@ class Bundle(LoadedBundle):
     """A loaded model bundle: call it with drawings (uint8 RGB) and their points, get faces.
 
     `recipe`: "pix2pix" (the drawing alone) or "reference" (the drawing, and the bank's nearest
-    photo warped onto the points). `backend` says what runs the generator: "onnx" (ONNX Runtime,
-    `provider` names the device) or "keras"; `note` says why auto did not take ONNX when it could
-    not.
+    photos warped onto the points and mixed). `backend` says what runs the generator: "onnx" (ONNX
+    Runtime, `provider` names the device) or "keras"; `note` says why auto did not take ONNX when
+    it could not.
     """
 
     kind = "pix2pix"
@@ -264,22 +264,40 @@ def read_bundle_info(path: str | Path) -> dict[str, Any]:
     return info
 
 
-def _load_keras(path: Path, info: dict[str, Any]) -> Any:
-    """generator.keras in Keras safe mode (no code from the file), checked against bundle.json."""
+def checked_file(path: Path, info: dict[str, Any], name: str, unlisted: str | None = None) -> Path:
+    """File `name` of the bundle at `path`: listed in bundle.json (else InputError `unlisted`, or
+    one saying it is not listed), present, and matching its checksum there."""
+    record = (info.get("files") or {}).get(name)
+    file = path / name
+    if record is None:
+        raise InputError(unlisted or f"{path / BUNDLE_FILE} does not list {name}")
+    if not file.is_file():
+        raise InputError(f"{file} is missing (listed in {BUNDLE_FILE})")
+    if sha256_of(file) != record.get("sha256"):
+        raise InputError(f"{file} does not match its checksum in {BUNDLE_FILE} (damaged?)")
+    return file
+
+
+def load_keras_file(file: Path) -> Any:
+    """A saved Keras model in safe mode (no code from the file); InputError, one line, when it
+    does not load."""
     import keras
 
     import gan.models  # noqa: F401 - registers the reference recipe's OverReference layer
 
+    try:
+        return keras.models.load_model(file, safe_mode=True, compile=False)
+    except Exception as e:  # Keras raises many types for a damaged file; all mean the same here
+        first = str(e).splitlines()[0] if str(e) else ""
+        raise InputError(f"cannot load {file}: {type(e).__name__}: {first}") from None
+
+
+def _load_keras(path: Path, info: dict[str, Any]) -> Any:
+    """generator.keras in Keras safe mode (no code from the file), checked against bundle.json."""
     model_file = path / GENERATOR_FILE
     if not model_file.is_file():
         raise InputError(f"model bundle has no {GENERATOR_FILE}: {path}")
-    try:
-        model = keras.models.load_model(model_file, safe_mode=True, compile=False)
-    except Exception as e:  # Keras raises many types for a damaged file; all mean the same here
-        raise InputError(
-            f"cannot load {model_file}: {type(e).__name__}: "
-            f"{str(e).splitlines()[0] if str(e) else ''}"
-        ) from None
+    model = load_keras_file(model_file)
     channels = 3 if info.get("recipe", "pix2pix") == "pix2pix" else model.input_shape[-1]
     if tuple(model.input_shape[1:]) != (info["size"], info["size"], channels):
         raise InputError(
@@ -291,15 +309,8 @@ def _load_keras(path: Path, info: dict[str, Any]) -> Any:
 
 def _load_onnx(path: Path, info: dict[str, Any], threads: int | None) -> Callable:
     """generator.onnx through ONNX Runtime, after its checksum matches bundle.json's."""
-    record = (info.get("files") or {}).get(ONNX_FILE)
-    onnx_file = path / ONNX_FILE
-    if record is None:
-        raise InputError(f"{path} has no {ONNX_FILE}: add one with `export-onnx {path}`")
-    if not onnx_file.is_file():
-        raise InputError(f"{onnx_file} is missing (listed in {BUNDLE_FILE})")
-    if sha256_of(onnx_file) != record.get("sha256"):
-        raise InputError(f"{onnx_file} does not match its checksum in {BUNDLE_FILE} (damaged?)")
-    return open_session(onnx_file, threads)
+    unlisted = f"{path} has no {ONNX_FILE}: add one with `export-onnx {path}`"
+    return open_session(checked_file(path, info, ONNX_FILE, unlisted), threads)
 
 
 def load_bundle(path: str | Path, backend: str = "auto", threads: int | None = None) -> Bundle:
@@ -338,12 +349,8 @@ def _load_bank(path: Path, info: dict[str, Any]) -> ReferenceBank | None:
         return None
     if recipe != "reference":
         raise InputError(f"{path / BUNDLE_FILE}: unknown recipe {recipe!r}")
-    record = (info.get("files") or {}).get(BANK_FILE)
-    bank_file = path / BANK_FILE
-    if record is None or not bank_file.is_file():
-        raise InputError(f"{path}: the reference recipe's {BANK_FILE} is missing")
-    if sha256_of(bank_file) != record.get("sha256"):
-        raise InputError(f"{bank_file} does not match its checksum in {BUNDLE_FILE} (damaged?)")
+    missing = f"{path}: the reference recipe's {BANK_FILE} is missing"
+    bank_file = checked_file(path, info, BANK_FILE, missing)
     try:
         references = int(info.get("references", 1))  # bundles from before mixing: 1
     except (TypeError, ValueError):

@@ -24,11 +24,13 @@ from gan.bundle import (
     BUNDLE_VERSION,
     MAX_BATCH,
     LoadedBundle,
+    checked_file,
+    load_keras_file,
     make_inference_fn,
     read_bundle_info,
 )
 from gan.errors import InputError
-from gan.onnx_model import open_session, sha256_of
+from gan.onnx_model import file_record, open_session
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +86,7 @@ def save_swap_bundle(
     for name, model in ((TARGET_FILE, to_target), (USER_FILE, to_user)):
         with atomic_path(model_dir / name) as tmp:
             model.save(tmp)
-            record = {"sha256": sha256_of(tmp), "bytes": tmp.stat().st_size}
+            record = file_record(tmp)
         files[name] = record
         if onnx:
             exported = _export_onnx(model, model_dir / ONNX_FILES[name])
@@ -104,29 +106,10 @@ def save_swap_bundle(
     return model_dir
 
 
-def _checked_file(path: Path, info: dict[str, Any], name: str) -> Path:
-    """A model file listed in bundle.json, present and matching its checksum."""
-    record = (info.get("files") or {}).get(name)
-    file = path / name
-    if record is None:
-        raise InputError(f"{path / BUNDLE_FILE} does not list {name}")
-    if not file.is_file():
-        raise InputError(f"{file} is missing (listed in {BUNDLE_FILE})")
-    if sha256_of(file) != record.get("sha256"):
-        raise InputError(f"{file} does not match its checksum in {BUNDLE_FILE} (damaged?)")
-    return file
-
-
 def _load_keras(path: Path, info: dict[str, Any], name: str) -> Any:
     """A swap model in Keras safe mode (no code from the file), checked against bundle.json."""
-    import keras
-
-    file = _checked_file(path, info, name)
-    try:
-        model = keras.models.load_model(file, safe_mode=True, compile=False)
-    except Exception as e:  # Keras raises many types for a damaged file; all mean the same here
-        first = str(e).splitlines()[0] if str(e) else ""
-        raise InputError(f"cannot load {file}: {type(e).__name__}: {first}") from None
+    file = checked_file(path, info, name)
+    model = load_keras_file(file)
     size = info["size"]
     if tuple(model.input_shape[1:]) != (size, size, 3):
         raise InputError(
@@ -136,7 +119,7 @@ def _load_keras(path: Path, info: dict[str, Any], name: str) -> Any:
 
 
 def _load_onnx(path: Path, info: dict[str, Any], name: str, threads: int | None) -> Callable:
-    return open_session(_checked_file(path, info, name), threads)
+    return open_session(checked_file(path, info, name), threads)
 
 
 def _uint8_batches(

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import logging
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,11 +41,11 @@ from gan.swap_data import (
 )
 from gan.train import (
     MAX_STEPS_ENV,
-    _check_losses,
     _HelpFormatter,
     _setup_logging,
     _step_limit,
     _write_png,
+    fit_loop,
     summary_image,
     summary_scalar,
 )
@@ -604,45 +604,8 @@ def _log(run: Run, bar: Any, step: int, values: dict[str, float]) -> None:
 
 def _fit(run: Run) -> tuple[int, float]:
     """Train from run.start to run.total; returns (the last step, seconds spent)."""
-    from tqdm import tqdm
-
-    cfg, step = run.cfg, run.start
-    if step >= run.total:
-        log.info("already trained %d of %d steps", step, run.total)
-    bar = tqdm(
-        total=run.total,
-        initial=step,
-        unit="step",
-        desc=PROG,
-        dynamic_ncols=True,
-        mininterval=1.0,
-        disable=cfg.quiet,
-    )
-    t0 = time.perf_counter()
-    try:
-        while step < run.total:
-            values = {k: float(v) for k, v in run.train_step(*run.batches()).items()}
-            _check_losses(values, step + 1, run, MAX_LOSS)
-            step += 1
-            bar.update(1)
-            _log(run, bar, step, values)
-            if step % cfg.val_every == 0 or step == run.total:
-                run.validate(step)
-            if step % cfg.checkpoint_every == 0 or step == run.total:
-                run.save(step)
-            if after_step_hook is not None:
-                after_step_hook(step)
-    except KeyboardInterrupt:
-        bar.close()
-        if step > int(run.step_var) or not run.manager.latest_checkpoint:
-            run.save(step)
-        raise
-    finally:
-        bar.close()
-        run.writer.flush()
-    if run.start >= run.total and not run.bundle_file.exists():
-        run.save(step)
-    return step, time.perf_counter() - t0
+    batches = (run.batches() for _ in itertools.count())  # fresh warps every step
+    return fit_loop(run, batches, _log, after_step_hook, MAX_LOSS, PROG, log)
 
 
 def train(cfg: SwapConfig) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -914,38 +914,49 @@ def _log(run: Run, bar: Any, step: int, values: dict[str, float]) -> None:
         summary_scalar("lr", lr_at(run.cfg.lr, run.total, step))
 
 
-def _fit(run: Run) -> tuple[int, float]:
-    """Train from run.start to run.total; returns (the last step, seconds spent)."""
+def fit_loop(
+    run: Any,
+    batches: Iterable[tuple[Any, ...]],
+    log_step: Callable[[Any, Any, int, dict[str, float]], None],
+    after_step: Callable[[int], None] | None = None,
+    limit: float = MAX_LOSS,
+    prog: str = PROG,
+    logger: logging.Logger = log,
+) -> tuple[int, float]:
+    """Train `run` from run.start to run.total, one batch of `batches` a step (each batch the
+    train step's arguments); returns (the last step, seconds spent). The loop of both trainers
+    (train-pix2pix's Run and train-swap's): losses checked against `limit`, `log_step` every step,
+    validation, checkpoints and bundle writes on the run's schedule, and on Ctrl-C a checkpoint of
+    the steps since the last one before KeyboardInterrupt goes on up."""
     from tqdm import tqdm
 
     cfg, step = run.cfg, run.start
     if step >= run.total:
-        log.info("already trained %d of %d steps", step, run.total)
+        logger.info("already trained %d of %d steps", step, run.total)
     bar = tqdm(
         total=run.total,
         initial=step,
         unit="step",
-        desc=PROG,
+        desc=prog,
         dynamic_ncols=True,
         mininterval=1.0,
         disable=cfg.quiet,
     )
     t0 = time.perf_counter()
     try:
-        for a, b in run.batches:
-            if step >= run.total:
-                break
-            values = {k: float(v) for k, v in run.train_step(a, b).items()}
-            _check_losses(values, step + 1, run)
+        feed = iter(batches)
+        while step < run.total:
+            values = {k: float(v) for k, v in run.train_step(*next(feed)).items()}
+            _check_losses(values, step + 1, run, limit)
             step += 1
             bar.update(1)
-            _log(run, bar, step, values)
+            log_step(run, bar, step, values)
             if step % cfg.val_every == 0 or step == run.total:
                 run.validate(step)
             if step % cfg.checkpoint_every == 0 or step == run.total:
                 run.save(step)
-            if after_step_hook is not None:
-                after_step_hook(step)
+            if after_step is not None:
+                after_step(step)
     except KeyboardInterrupt:
         bar.close()
         if step > int(run.step_var) or not run.manager.latest_checkpoint:
@@ -957,6 +968,11 @@ def _fit(run: Run) -> tuple[int, float]:
     if run.start >= run.total and not run.bundle_file.exists():
         run.save(step)
     return step, time.perf_counter() - t0
+
+
+def _fit(run: Run) -> tuple[int, float]:
+    """Train from run.start to run.total; returns (the last step, seconds spent)."""
+    return fit_loop(run, run.batches, _log, after_step_hook)
 
 
 def _step_limit(cfg: TrainConfig) -> int:
