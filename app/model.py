@@ -19,7 +19,7 @@ _first_load = True
 
 def check_model_path(path: str | Path) -> None:
     """Fail on a mistyped path or a folder that is no bundle now, before TensorFlow loads."""
-    from gan.bundle import read_bundle_info  # numpy only: Keras loads with the model
+    from gan.kinds.drawing.bundle import read_bundle_info  # numpy only: Keras loads with the model
 
     read_bundle_info(path)
 
@@ -31,18 +31,18 @@ def load_model(
     backend: str = "auto",
     threads: int | None = None,
 ) -> Any:
-    """The model bundle at `path` (gan.bundle.Bundle); raises InputError with a one-line message.
+    """The model bundle at `path` (gan.bundle); raises InputError with a one-line message.
 
     `backend`: auto (ONNX Runtime when the bundle has generator.onnx, else Keras), onnx or keras.
     `threads`: the ONNX generator's intra-op threads (None: one per core).
     `warm_up`: run one drawing through it now, so the first live frame does not pay for tracing.
     `verbose`: let TensorFlow's start-up notes through.
     """
-    from gan.bundle import load_bundle, read_bundle_info
+    from gan.kinds.drawing.bundle import load_bundle, read_bundle_info
 
     def load() -> Any:
-        if read_bundle_info(path).get("kind") == "swap":  # gan.swap_bundle.SwapBundle
-            from gan.swap_bundle import load_swap_bundle
+        if read_bundle_info(path).get("kind") == "swap":  # gan.kinds.swap.bundle.SwapBundle
+            from gan.kinds.swap.bundle import load_swap_bundle
 
             bundle = load_swap_bundle(path, backend=backend, threads=threads)
         else:

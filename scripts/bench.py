@@ -35,9 +35,9 @@ def untrained_bundle(
 ) -> str:
     """A bundle of the preset's shape with fresh weights, generator.onnx (and for the reference
     recipe the sample's retrieval bank) included: speed does not depend on training."""
-    from gan.bundle import save_bundle
-    from gan.models import Generator
-    from gan.reference import load_split
+    from gan.kinds.drawing.bundle import save_bundle
+    from gan.kinds.drawing.models import Generator
+    from gan.kinds.drawing.reference import load_split
     from landmarks.align import Alignment
     from landmarks.dataset import DatasetConfig, build_dataset
     from landmarks.draw import DrawingParams
@@ -74,10 +74,10 @@ def untrained_bundle(
 def untrained_swap_bundle(directory: str) -> str:
     """A swap bundle of the quick preset's shape with fresh weights (ONNX included): the swap's
     speed, blend included, does not depend on training either."""
-    from gan.swap_bundle import save_swap_bundle
-    from gan.swap_data import swap_alignment
-    from gan.swap_models import swap_networks
-    from gan.swap_train import PRESETS as SWAP_PRESETS
+    from gan.kinds.swap.bundle import save_swap_bundle
+    from gan.kinds.swap.data import swap_alignment
+    from gan.kinds.swap.models import swap_networks
+    from gan.kinds.swap.train import PRESETS as SWAP_PRESETS
     from landmarks.draw import DrawingParams
 
     preset = SWAP_PRESETS["quick"]
@@ -104,8 +104,8 @@ def time_recipes(directory: str, video: str, presets: dict, fast: bool) -> dict:
     """The reference recipe against the paper's pix2pix at 128 px (quick) and 256 px (gpu vs
     paper), same networks: train step ms and their ratio, the Keras generator's ms per frame, and
     the ms the reference recipe adds before its generator (retrieval, warp, mask)."""
-    from gan.bench import compare_recipes, time_generator, time_reference_inputs
-    from gan.reference import load_split
+    from gan.kinds.drawing.bench import compare_recipes, time_generator, time_reference_inputs
+    from gan.kinds.drawing.reference import load_split
     from landmarks.dataset import DatasetConfig, build_dataset
 
     out = {}
@@ -165,8 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from app.bench import time_pipeline
-    from gan.bench import compare, compare_backends
-    from gan.train import PRESETS
+    from gan.kinds.drawing.bench import compare, compare_backends
+    from gan.kinds.drawing.train import PRESETS
     from landmarks.bench import time_fallbacks, time_landmarks, time_make_dataset
     from landmarks.video import sample_video_path
 

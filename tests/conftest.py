@@ -57,7 +57,7 @@ TINY_STEPS = int(os.environ.get("FACE_MIRROR_TEST_STEPS", "300"))
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory, sample_dataset: Path) -> Path:
     """A 64 px generator, small widths, trained briefly on the sample: a real bundle, built once."""
-    from gan.train import main as train_main
+    from gan.kinds.drawing.train import main as train_main
 
     run = tmp_path_factory.mktemp("tiny") / "run"
     code = train_main(

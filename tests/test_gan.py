@@ -20,10 +20,10 @@ from test_gan_synthetic import (  # noqa: E402
 )
 
 from gan import metrics  # noqa: E402
-from gan.bundle import load_bundle, save_bundle  # noqa: E402
-from gan.data import find_dataset, load_pairs  # noqa: E402
 from gan.errors import InputError  # noqa: E402
-from gan.models import Discriminator, Generator, downsample, upsample  # noqa: E402
+from gan.kinds.drawing.bundle import load_bundle, save_bundle  # noqa: E402
+from gan.kinds.drawing.data import find_dataset, load_pairs  # noqa: E402
+from gan.kinds.drawing.models import Discriminator, Generator, downsample, upsample  # noqa: E402
 
 
 def test_parameter_counts_match_the_paper():

@@ -12,9 +12,9 @@ import pytest
 from app.model import load_model
 from app.reenact import main as reenact_main
 from common.errors import InputError
-from gan.bundle import load_bundle
-from gan.export import main as export_main
-from gan.onnx_model import TOLERANCE, open_session
+from gan.bundle.export import main as export_main
+from gan.bundle.onnx import TOLERANCE, open_session
+from gan.kinds.drawing.bundle import load_bundle
 from landmarks.dataset_format import load_index, read_pair
 
 
@@ -117,7 +117,7 @@ def test_a_file_that_is_no_onnx_model_is_refused_with_one_line(tmp_path):
 
 
 def test_training_without_onnx_leaves_no_stale_onnx_file(tiny_model, sample_dataset, tmp_path):
-    from gan.train import main as train_main
+    from gan.kinds.drawing.train import main as train_main
 
     run = tmp_path / "run"
     shutil.copytree(tiny_model, run / "model")  # an ONNX file from an earlier run

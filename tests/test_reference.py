@@ -13,7 +13,7 @@ from common.warp import PiecewiseAffine, hull_mask
 
 @pytest.fixture(scope="session")
 def train_split(sample_dataset):
-    from gan.reference import load_split
+    from gan.kinds.drawing.reference import load_split
 
     return load_split(sample_dataset, "train", 64)
 
@@ -42,7 +42,7 @@ def test_the_mask_covers_the_face_and_not_the_corners(train_split):
 
 
 def test_training_never_retrieves_a_frame_within_the_excluded_window(train_split):
-    from gan.reference import CANDIDATES, EXCLUDE_FRAMES
+    from gan.kinds.drawing.reference import CANDIDATES, EXCLUDE_FRAMES
 
     bank = train_split.bank(max_bytes=2**62)
     assert len(bank) == len(train_split.photos)  # training draws from every frame
@@ -59,7 +59,7 @@ def test_training_never_retrieves_a_frame_within_the_excluded_window(train_split
 
 
 def test_the_mixed_reference_flickers_less_than_the_nearest_photo(train_split, sample_dataset):
-    from gan.reference import blend_weights, load_split
+    from gan.kinds.drawing.reference import blend_weights, load_split
 
     assert np.allclose(blend_weights([1.0, 2.0, 3.0]), [2 / 3, 1 / 3, 0])
     assert np.allclose(blend_weights([2.0, 2.0, 2.0]), [0.5, 0.5, 0])  # a tie: no jump
@@ -83,7 +83,7 @@ def test_the_mixed_reference_flickers_less_than_the_nearest_photo(train_split, s
 
 
 def test_the_bank_stays_within_its_size_bound(train_split, tmp_path):
-    from gan.reference import ReferenceBank
+    from gan.kinds.drawing.reference import ReferenceBank
 
     per_photo = train_split.photos[0].nbytes
     bank = train_split.bank(max_bytes=20 * per_photo)
@@ -103,7 +103,7 @@ def test_an_untrained_reference_generator_returns_its_reference_and_keeps_the_ba
 ):
     import keras
 
-    from gan.models import Generator
+    from gan.kinds.drawing.models import Generator
 
     keras.utils.set_random_seed(0)
     g = Generator(64, 4, "reference")
@@ -124,8 +124,8 @@ def test_an_untrained_reference_generator_returns_its_reference_and_keeps_the_ba
 
 
 def test_a_reference_model_trains_and_round_trips_through_its_bundle(tiny_model):
-    from gan.bundle import load_bundle
-    from gan.reference import BANK_FILE, MAX_BANK_BYTES
+    from gan.kinds.drawing.bundle import load_bundle
+    from gan.kinds.drawing.reference import BANK_FILE, MAX_BANK_BYTES
 
     info = json.loads((tiny_model / "bundle.json").read_text())
     assert info["recipe"] == "reference"  # the default preset's recipe
@@ -150,7 +150,7 @@ def test_a_bundle_from_before_mixing_retrieves_the_nearest_photo_alone(tiny_mode
     import shutil
 
     from common.errors import InputError
-    from gan.bundle import load_bundle
+    from gan.kinds.drawing.bundle import load_bundle
 
     copy = tmp_path / "model"
     shutil.copytree(tiny_model, copy)
@@ -172,8 +172,8 @@ def test_a_damaged_bank_is_refused_with_one_line(tiny_model, tmp_path):
     import shutil
 
     from common.errors import InputError
-    from gan.bundle import load_bundle
-    from gan.reference import BANK_FILE
+    from gan.kinds.drawing.bundle import load_bundle
+    from gan.kinds.drawing.reference import BANK_FILE
 
     copy = tmp_path / "model"
     shutil.copytree(tiny_model, copy)
@@ -229,7 +229,7 @@ def test_a_perfect_generator_wins_every_row_and_the_baseline_none(sample_dataset
 
 def test_a_file_that_is_no_bank_is_one_clear_error(tmp_path):
     from common.errors import InputError
-    from gan.reference import ReferenceBank
+    from gan.kinds.drawing.reference import ReferenceBank
 
     np.savez(tmp_path / "flat.npz", photos=np.zeros(5, np.uint8), points=np.zeros(3))
     (tmp_path / "junk.npz").write_bytes(b"PK\x03\x04 not really a zip")

@@ -59,7 +59,7 @@ def astronaut_clip(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def swap_model(tmp_path_factory, sample_dataset, astronaut_clip) -> str:
     """A 64 px swap bundle, narrow and barely trained (the sample's man as the astronaut)."""
-    from gan.swap_train import main as train_swap
+    from gan.kinds.swap.train import main as train_swap
     from landmarks.dataset import DatasetConfig, build_dataset
 
     root = tmp_path_factory.mktemp("swap")

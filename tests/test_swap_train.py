@@ -19,8 +19,8 @@ from test_gan_synthetic import make_aligned, make_face_mirror  # noqa: E402
 from common.cli import run_command  # noqa: E402
 from common.errors import InputError  # noqa: E402
 from common.outline import FOREHEAD, face_outline  # noqa: E402
-from gan import swap_train  # noqa: E402
-from gan.swap_bundle import (  # noqa: E402
+from gan.kinds.swap import train as swap_train  # noqa: E402
+from gan.kinds.swap.bundle import (  # noqa: E402
     TARGET_FILE,
     TARGET_ONNX,
     USER_FILE,
@@ -29,7 +29,7 @@ from gan.swap_bundle import (  # noqa: E402
     load_swap_bundle,
     require_kind,
 )
-from gan.swap_data import (  # noqa: E402
+from gan.kinds.swap.data import (  # noqa: E402
     augment,
     check_crop_fits,
     crop_matrix,
@@ -233,7 +233,7 @@ def test_pixel_shuffle_is_depth_to_space():
     import keras
     import tensorflow as tf
 
-    from gan.swap_models import pixel_shuffle
+    from gan.kinds.swap.models import pixel_shuffle
 
     x = np.random.default_rng(0).normal(size=(2, 4, 5, 12)).astype(np.float32)
     inputs = keras.Input((4, 5, 12))
@@ -265,7 +265,7 @@ def test_tiny_swap_trains_resumes_and_writes_its_bundle(swap_run):
     assert all(0 < v < 1 for v in info["metrics"].values())
     assert info["validation"]["split"] == {"target": "val", "user": "val"}
     assert info["drawing"] and set(info["datasets"]) == {"target", "user"}
-    from gan.onnx_model import sha256_of
+    from gan.bundle.onnx import sha256_of
 
     assert {TARGET_FILE, USER_FILE} <= set(info["files"])
     for name, record in info["files"].items():

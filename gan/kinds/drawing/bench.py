@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from gan.options import LAMBDA_L1
+from gan.kinds.drawing.options import LAMBDA_L1
 
 
 def _batch(
@@ -23,7 +23,7 @@ def _batch(
 
 
 def _channels(recipe: str) -> int:
-    from gan.models import REFERENCE_CHANNELS
+    from gan.kinds.drawing.models import REFERENCE_CHANNELS
 
     return REFERENCE_CHANNELS if recipe == "reference" else 3
 
@@ -54,8 +54,8 @@ def time_train_steps(
     import keras
     import tensorflow as tf
 
-    from gan.models import Discriminator, Generator
-    from gan.train import make_optimizer, make_train_step
+    from gan.kinds.drawing.models import Discriminator, Generator
+    from gan.kinds.drawing.train import make_optimizer, make_train_step
 
     keras.utils.set_random_seed(0)
     channels = _channels(recipe)
@@ -84,7 +84,7 @@ def time_baseline_steps(
     combined.train_on_batch (D frozen) with MSE + 100 * MAE; same networks as ours."""
     import keras
 
-    from gan.models import Discriminator, Generator
+    from gan.kinds.drawing.models import Discriminator, Generator
 
     keras.utils.set_random_seed(0)
     g, d = Generator(size, ngf), Discriminator(size, ndf)
@@ -121,8 +121,8 @@ def time_generator(
     """Milliseconds per frame of the Keras generator under tf.function (batch 1)."""
     import keras
 
-    from gan.bundle import make_inference_fn
-    from gan.models import Generator
+    from gan.kinds.drawing.bundle import make_inference_fn
+    from gan.kinds.drawing.models import Generator
 
     keras.utils.set_random_seed(0)
     infer = make_inference_fn(Generator(size, ngf, recipe))
@@ -173,7 +173,7 @@ def time_bundle(
 
     The figure the live path's generator stage is judged against: median and mean ms.
     """
-    from gan.bundle import load_bundle
+    from gan.kinds.drawing.bundle import load_bundle
 
     bundle = load_bundle(model_dir, backend=backend, threads=threads)
     drawing = np.random.default_rng(0).integers(0, 256, (bundle.size, bundle.size, 3), np.uint8)
@@ -195,7 +195,7 @@ def time_bundle(
 def compare_backends(model_dir: str, frames: int = 30) -> dict[str, Any]:
     """Keras against ONNX Runtime on one bundle, interleaved so that load drifts hit both alike;
     outputs compared on the same drawings. speedup = Keras median ms / ONNX median ms."""
-    from gan.bundle import load_bundle
+    from gan.kinds.drawing.bundle import load_bundle
 
     keras_runs, onnx_runs = [], []
     for _ in range(2):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from keras import ops
 
-from gan.options import GAN_LOSSES, LAMBDA_L1
+from gan.kinds.drawing.options import GAN_LOSSES, LAMBDA_L1
 
 __all__ = ["GAN_LOSSES", "LAMBDA_L1", "discriminator_loss", "gan_loss", "generator_loss"]
 

@@ -17,7 +17,9 @@ from typing import Any
 import numpy as np
 
 from common.files import atomic_path, write_json_atomic
-from gan.bundle import (
+from gan.bundle.onnx import file_record, open_session
+from gan.errors import InputError
+from gan.kinds.drawing.bundle import (
     BACKENDS,
     BUNDLE_FILE,
     BUNDLE_FORMAT,
@@ -29,15 +31,13 @@ from gan.bundle import (
     make_inference_fn,
     read_bundle_info,
 )
-from gan.errors import InputError
-from gan.onnx_model import file_record, open_session
 
 log = logging.getLogger(__name__)
 
 KIND = "swap"
 TARGET_FILE = "swap_target.keras"  # encoder + the target's decoder: the swap itself
 USER_FILE = "swap_user.keras"  # encoder + the user's decoder: reconstruction
-TARGET_ONNX = "swap_target.onnx"  # its graph input is named "drawing", as gan.onnx_model names it
+TARGET_ONNX = "swap_target.onnx"  # its graph input is named "drawing", as gan.bundle.onnx names it
 USER_ONNX = "swap_user.onnx"
 ONNX_FILES = {TARGET_FILE: TARGET_ONNX, USER_FILE: USER_ONNX}
 
@@ -55,9 +55,9 @@ def require_kind(info: dict[str, Any], kind: str, path: str | Path) -> None:
 
 
 def _export_onnx(model: Any, path: Path) -> dict[str, Any] | None:
-    """model -> ONNX through gan.onnx_model (checked against Keras); None, and a warning, if the
+    """model -> ONNX through gan.bundle.onnx (checked against Keras); None, and a warning, if the
     export fails: the bundle is whole without it."""
-    from gan.onnx_model import export_onnx
+    from gan.bundle.onnx import export_onnx
 
     try:
         return export_onnx(model, path)

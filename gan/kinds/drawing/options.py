@@ -7,7 +7,7 @@ LAMBDA_L1 = 100.0  # the paper's weight of the L1 term against the adversarial o
 GAN_LOSSES = ("bce", "lsgan")
 REGIONS = ("face", "mouth")  # reference recipe: what the generator may change
 RECIPES = ("pix2pix", "reference")  # the drawing alone; or the drawing plus a retrieved photo
-# Reference recipe: photos mixed into one reference (gan.reference.blend_weights). Training mixes
+# Reference recipe: photos mixed into one reference (reference.blend_weights). Training mixes
 # from its 4 candidates less one left out at random, so at most 3.
 REFERENCES = 2
 MAX_REFERENCES = 3

@@ -18,9 +18,9 @@ import cv2
 import numpy as np
 
 from common.outline import FOREHEAD, face_outline
-from gan.bundle import BUNDLE_FILE
-from gan.data import LANDMARKS, MANIFEST, DatasetInfo, find_dataset
 from gan.errors import InputError
+from gan.kinds.drawing.bundle import BUNDLE_FILE
+from gan.kinds.drawing.data import LANDMARKS, MANIFEST, DatasetInfo, find_dataset
 
 SWAP_SIZES = (64, 128, 256)  # the encoder halves down to 4×4; gan/swap_models.py builds these
 SPLITS = ("train", "val")  # landmarks.npz's `split` holds the position in this tuple

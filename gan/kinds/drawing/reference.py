@@ -25,7 +25,7 @@ import numpy as np
 from common.files import atomic_path
 from common.warp import PiecewiseAffine, hull_mask
 from gan.errors import InputError
-from gan.options import MAX_REFERENCES, REFERENCES, REGIONS
+from gan.kinds.drawing.options import MAX_REFERENCES, REFERENCES, REGIONS
 
 BANK_FILE = "reference_bank.npz"
 MAX_BANK_BYTES = 64 * 2**20  # photos at model size: 1,365 frames at 128 px, 341 at 256 px
@@ -43,7 +43,7 @@ assert MAX_REFERENCES == CANDIDATES - 1  # training mixes from CANDIDATES less o
 EYELIDS = np.array([37, 38, 40, 41, 43, 44, 46, 47])
 MOVED_POINTS = np.r_[0:17, EYELIDS, 48:68]
 LOWER_FACE = np.r_[4:13, 48:68]  # the region "mouth": the chin, the jaw below the ears, the mouth
-# What the generator may change (gan.options.REGIONS): the whole face (the hull of the 68 points)
+# What the generator may change (options.REGIONS): the whole face (the hull of the 68 points)
 # or only the lower face (the hull of LOWER_FACE); the rest is the warped reference.
 
 
@@ -322,7 +322,7 @@ def reference_train_dataset(
     """
     import tensorflow as tf
 
-    from gan.data import JITTER_SCALE
+    from gan.kinds.drawing.data import JITTER_SCALE
 
     size = bank.size
     candidates = [bank.candidates(i) for i in range(len(split.photos))]

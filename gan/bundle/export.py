@@ -29,11 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     def body() -> int:
-        from gan.bundle import read_bundle_info
+        from gan.kinds.drawing.bundle import read_bundle_info
 
         read_bundle_info(args.model)  # a mistyped path fails before TensorFlow loads
         import_tensorflow(args.verbose)
-        from gan.bundle import add_onnx
+        from gan.kinds.drawing.bundle import add_onnx
 
         started = time.perf_counter()
         record = add_onnx(args.model)

@@ -22,9 +22,19 @@ import numpy as np
 
 from common.cli import import_tensorflow, quiet_native_stderr, run_command
 from common.outline import FOREHEAD
-from gan import run_dir as run_folder
+from gan.core import run_dir as run_folder
 from gan.errors import InputError
-from gan.swap_data import (
+from gan.kinds.drawing.train import (
+    MAX_STEPS_ENV,
+    _HelpFormatter,
+    _setup_logging,
+    _step_limit,
+    _write_png,
+    fit_loop,
+    summary_image,
+    summary_scalar,
+)
+from gan.kinds.swap.data import (
     SWAP_CENTRE_Y,
     SWAP_CROP_SCALE,
     SWAP_SIZES,
@@ -39,21 +49,11 @@ from gan.swap_data import (
     to_model_range,
     training_batch,
 )
-from gan.train import (
-    MAX_STEPS_ENV,
-    _HelpFormatter,
-    _setup_logging,
-    _step_limit,
-    _write_png,
-    fit_loop,
-    summary_image,
-    summary_scalar,
-)
 
 # Keras and TensorFlow are imported after the flags and both datasets are checked (and read):
 # a mistyped path is one line at once, not TensorFlow's start-up notes first.
 
-log = logging.getLogger("gan.swap_train")
+log = logging.getLogger("gan.kinds.swap.train")
 
 PROG = "train-swap"
 INTERRUPTED = "interrupted; checkpoint saved, rerun the same command to resume"
@@ -418,7 +418,7 @@ class Run:
     run_dir: Path
     total: int
     start: int
-    net: Any  # gan.swap_models.SwapNetworks
+    net: Any  # gan.kinds.swap.models.SwapNetworks
     optimizer: Any
     step_var: Any
     manager: Any
@@ -459,7 +459,7 @@ class Run:
 
     def save(self, step: int) -> None:
         """Checkpoint at `step` and write the swap bundle beside it (ONNX only at the end)."""
-        from gan.swap_bundle import save_swap_bundle
+        from gan.kinds.swap.bundle import save_swap_bundle
 
         self.step_var.assign(step)
         self.manager.save(checkpoint_number=step)
@@ -547,7 +547,7 @@ def _build(
     import keras
     import tensorflow as tf
 
-    from gan.swap_models import swap_networks
+    from gan.kinds.swap.models import swap_networks
 
     xla = _xla(cfg)
     net = swap_networks(cfg.size, cfg.width, cfg.bottleneck)

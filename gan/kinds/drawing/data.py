@@ -15,7 +15,7 @@ import numpy as np
 
 from common.arrays import json_array
 from gan.errors import InputError
-from gan.options import SUPPORTED_SIZES
+from gan.kinds.drawing.options import SUPPORTED_SIZES
 
 log = logging.getLogger(__name__)
 

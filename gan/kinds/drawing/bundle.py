@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 
 from common.files import atomic_path, write_json_atomic
-from gan.data import to_model_range, to_uint8
+from gan.bundle.onnx import ONNX_FILE, export_onnx, file_record, open_session, sha256_of
 from gan.errors import InputError
-from gan.onnx_model import ONNX_FILE, export_onnx, file_record, open_session, sha256_of
-from gan.reference import BANK_FILE, ReferenceBank
+from gan.kinds.drawing.data import to_model_range, to_uint8
+from gan.kinds.drawing.reference import BANK_FILE, ReferenceBank
 
 log = logging.getLogger(__name__)
 
@@ -283,7 +283,7 @@ def load_keras_file(file: Path) -> Any:
     does not load."""
     import keras
 
-    import gan.models  # noqa: F401 - registers the reference recipe's OverReference layer
+    import gan.kinds.drawing.models  # noqa: F401 - registers the reference recipe's OverReference layer
 
     try:
         return keras.models.load_model(file, safe_mode=True, compile=False)

@@ -17,8 +17,9 @@ from typing import Any
 
 from common.cli import import_tensorflow, quiet_native_stderr, run_command
 from common.files import atomic_path
-from gan import run_dir as run_folder
-from gan.data import (
+from gan.core import run_dir as run_folder
+from gan.errors import InputError, TrainingDiverged
+from gan.kinds.drawing.data import (
     DatasetInfo,
     choose_size,
     find_dataset,
@@ -27,14 +28,20 @@ from gan.data import (
     to_uint8,
     train_dataset,
 )
-from gan.errors import InputError, TrainingDiverged
+from gan.kinds.drawing.options import (
+    GAN_LOSSES,
+    LAMBDA_L1,
+    MAX_REFERENCES,
+    RECIPES,
+    REFERENCES,
+    REGIONS,
+)
 from gan.metrics import image_metrics
-from gan.options import GAN_LOSSES, LAMBDA_L1, MAX_REFERENCES, RECIPES, REFERENCES, REGIONS
 
 # Keras and TensorFlow are imported inside the functions that need them, after the flags and the
 # dataset are checked: a mistyped path is one line at once, not TensorFlow's start-up notes first.
 
-log = logging.getLogger("gan.train")  # also under `python -m gan.train`
+log = logging.getLogger("gan.kinds.drawing.train")  # also under `python -m gan.kinds.drawing.train`
 
 PROG = "train-pix2pix"
 INTERRUPTED = "interrupted; checkpoint saved, rerun the same command to resume"
@@ -455,7 +462,7 @@ def make_train_step(
     """
     import tensorflow as tf
 
-    from gan import losses
+    from gan.kinds.drawing import losses
 
     strategy = strategy or tf.distribute.get_strategy()
     replicas = strategy.num_replicas_in_sync
@@ -596,7 +603,7 @@ def _export_generator(generator, cfg: TrainConfig, plain: bool):
     trained in mixed precision or on several GPUs runs at full precision anywhere."""
     import keras
 
-    from gan.models import Generator
+    from gan.kinds.drawing.models import Generator
 
     if plain:
         return generator
@@ -676,7 +683,7 @@ class Run:
     plain_export: bool  # the generator is saved as is (float32, one device)
     ema_generator: Any = None  # the weights' moving average: validated and exported when set
     val_drawings: Any = None  # the validation drawings, for previews (val_a may be more)
-    bank: Any = None  # gan.reference.ReferenceBank, saved with the bundle (reference recipe)
+    bank: Any = None  # reference.ReferenceBank, saved with the bundle (reference recipe)
     metrics: dict[str, float] = dataclasses.field(default_factory=dict)
     validation: dict[str, Any] = dataclasses.field(default_factory=dict)  # the metrics' source
 
@@ -686,7 +693,7 @@ class Run:
 
     def save(self, step: int) -> None:
         """Checkpoint at `step` and write the model bundle beside it."""
-        from gan.bundle import save_bundle
+        from gan.kinds.drawing.bundle import save_bundle
 
         self.step_var.assign(step)
         self.manager.save(checkpoint_number=step)
@@ -733,7 +740,7 @@ def _networks(cfg: TrainConfig, total: int, strategy: Any, mixed: bool) -> tuple
     strategy's scope."""
     import tensorflow as tf
 
-    from gan.models import REFERENCE_CHANNELS, Discriminator, Generator
+    from gan.kinds.drawing.models import REFERENCE_CHANNELS, Discriminator, Generator
 
     channels = REFERENCE_CHANNELS if cfg.recipe == "reference" else 3
     with strategy.scope():
@@ -756,7 +763,7 @@ def _reference_data(
     cfg: TrainConfig, info: DatasetInfo, strategy: Any, start: int
 ) -> tuple[Any, ...]:
     """The reference recipe's data: (batches, val inputs, val photos, val drawings, bank)."""
-    from gan.reference import load_split, reference_train_dataset, validation_inputs
+    from gan.kinds.drawing.reference import load_split, reference_train_dataset, validation_inputs
 
     train = load_split(info.root, "train", cfg.size)
     # Training retrieves from every frame.

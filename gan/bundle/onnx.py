@@ -19,12 +19,12 @@ import numpy as np
 
 from common.errors import InputError
 from common.files import atomic_path
-from gan.onnx_graph import fuse_instance_norm
+from gan.bundle.onnx_graph import fuse_instance_norm
 
 log = logging.getLogger(__name__)
 
 ONNX_FILE = "generator.onnx"
-INPUT_NAME = "drawing"  # float32 (batch, S, S, C) NHWC: a drawing, or gan.reference.to_channels
+INPUT_NAME = "drawing"  # float32 (batch, S, S, C) NHWC: a drawing, or a kind's other input
 OUTPUT_NAME = "image"  # the same shape, tanh output
 OPSET = 17
 TOLERANCE = 1e-4  # ONNX Runtime against Keras, max abs difference on [-1, 1] outputs

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from gan.options import SUPPORTED_SIZES
+from gan.kinds.drawing.options import SUPPORTED_SIZES
 
 MIN_SIZE, MAX_SIZE = 64, 512
 KERNEL = 4
