@@ -8,8 +8,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from common.cli import quiet_native_stderr
 
 log = logging.getLogger(__name__)
@@ -19,7 +17,7 @@ _first_load = True
 
 def check_model_path(path: str | Path) -> None:
     """Fail on a mistyped path or a folder that is no bundle now, before TensorFlow loads."""
-    from gan.kinds.drawing.bundle import read_bundle_info  # numpy only: Keras loads with the model
+    from gan.bundle import read_bundle_info  # numpy only: Keras loads with the model
 
     read_bundle_info(path)
 
@@ -31,27 +29,20 @@ def load_model(
     backend: str = "auto",
     threads: int | None = None,
 ) -> Any:
-    """The model bundle at `path` (gan.bundle); raises InputError with a one-line message.
+    """The model bundle at `path`, of whatever kind (gan.bundle.load_bundle: its `input` says
+    what it is called with); raises InputError with a one-line message.
 
-    `backend`: auto (ONNX Runtime when the bundle has generator.onnx, else Keras), onnx or keras.
-    `threads`: the ONNX generator's intra-op threads (None: one per core).
-    `warm_up`: run one drawing through it now, so the first live frame does not pay for tracing.
+    `backend`: auto (ONNX Runtime when the bundle has its ONNX export, else Keras), onnx or keras.
+    `threads`: the ONNX networks' intra-op threads (None: one per core).
+    `warm_up`: run one input through it now, so the first live frame does not pay for tracing.
     `verbose`: let TensorFlow's start-up notes through.
     """
-    from gan.kinds.drawing.bundle import load_bundle, read_bundle_info
+    from gan.bundle import load_bundle
 
     def load() -> Any:
-        if read_bundle_info(path).get("kind") == "swap":  # gan.kinds.swap.bundle.SwapBundle
-            from gan.kinds.swap.bundle import load_swap_bundle
-
-            bundle = load_swap_bundle(path, backend=backend, threads=threads)
-        else:
-            bundle = load_bundle(path, backend=backend, threads=threads)
+        bundle = load_bundle(path, backend=backend, threads=threads)
         if warm_up:
-            if hasattr(bundle, "warm_up"):  # pix2pix bundles know what their input needs
-                bundle.warm_up()
-            else:
-                bundle(np.zeros((bundle.size, bundle.size, 3), np.uint8))
+            bundle.warm_up()  # each kind knows what its input needs
         return bundle
 
     global _first_load

@@ -56,8 +56,7 @@ def require_swap(bundle: Any, what: str = "this") -> None:
 def check_swap_path(path: str | Path) -> None:
     """InputError, one line, unless the bundle at `path` says it is a swap bundle: read from
     bundle.json alone, before any model loads."""
-    from gan.kinds.drawing.bundle import read_bundle_info
-    from gan.kinds.swap.bundle import require_kind
+    from gan.bundle import read_bundle_info, require_kind
 
     require_kind(read_bundle_info(path), SWAP_KIND, path)
 

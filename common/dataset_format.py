@@ -1,13 +1,15 @@
-"""The dataset's file contract, spelled once: names, the A|B pair layout and a reader for it.
+"""The dataset's file contract, spelled once: names, the A|B pair layout, and the one reader of
+landmarks.npz.
 
-`make-dataset` writes it (landmarks/dataset.py); `evaluate` and anything else that reads a dataset's
-points goes through here. gan/ reads the same files through their manifest only (see DESIGN.md).
+`make-dataset` writes it (landmarks/dataset.py); the trainers (gan/) and `evaluate` read it
+through here: a dataset's points are read in one place, with one set of checks.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,9 +46,11 @@ class DatasetIndex:
 
     root: Path
     manifest: dict
-    points: np.ndarray  # (N, 68, 2) float, crop pixels at manifest["size"]
+    points: np.ndarray  # (N, 68, 2) float32, crop pixels at manifest["size"]
     split: np.ndarray  # (N,) position in SPLITS
     index: np.ndarray  # (N,) the pair's file number
+    frame: np.ndarray | None = None  # (N,) the frame of its video each pair was cut from
+    source: np.ndarray | None = None  # (N,) which of the manifest's videos
 
     @property
     def size(self) -> int:
@@ -60,20 +64,68 @@ class DatasetIndex:
         """The pair file of row `row`."""
         return Path(pair_path(self.root, SPLITS[int(self.split[row])], int(self.index[row])))
 
+    def mean_shape(self, split: str = "train") -> np.ndarray:
+        """The mean of a split's 68 points (68, 2): the target's face at rest, roughly."""
+        return self.points[self.rows(split)].mean(axis=0).astype(np.float32)
 
-def load_index(root: str | os.PathLike[str]) -> DatasetIndex:
-    """Read a dataset made by make-dataset; InputError if it is not one or cannot be read."""
+
+def read_landmarks(root: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """landmarks.npz's columns, checked: points (N, 68, 2) float32, split and index (N,), and
+    frame and source (N,) where the file has them; InputError when it is missing or malformed."""
+    path = Path(root) / LANDMARKS
+    try:
+        with np.load(path) as npz:
+            columns = {
+                k: npz[k] for k in ("points", "split", "index", "frame", "source") if k in npz
+            }
+    except FileNotFoundError:
+        raise InputError(f"{Path(root)} has no {LANDMARKS}") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise InputError(f"cannot read {path}: {e}") from None
+    points = columns.get("points")
+    if (
+        points is None
+        or points.ndim != 3
+        or points.shape[1:] != (68, 2)
+        or any(k not in columns or columns[k].shape != (len(points),) for k in ("split", "index"))
+        or any(columns[k].shape != (len(points),) for k in ("frame", "source") if k in columns)
+    ):
+        raise InputError(f"{path}: expected points (N, 68, 2) with a split and an index for each")
+    columns["points"] = points.astype(np.float32)
+    return columns
+
+
+def read_manifest(root: str | os.PathLike[str]) -> dict:
+    """manifest.json of a make-dataset folder, checked for format and version."""
+    path = Path(root) / MANIFEST
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise InputError(f"cannot read {path}: {e}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise InputError(f"{path} is not a {FORMAT} manifest")
+    if manifest.get("version") != VERSION:
+        raise InputError(
+            f"{path} has version {manifest.get('version')!r}; this program reads version {VERSION}"
+        )
+    return manifest
+
+
+def load_index(root: str | os.PathLike[str], manifest: dict | None = None) -> DatasetIndex:
+    """Read a dataset made by make-dataset (`manifest`: already read); InputError if it is not
+    one or cannot be read."""
     root = Path(root)
-    manifest_path, npz_path = root / MANIFEST, root / LANDMARKS
-    if not manifest_path.is_file() or not npz_path.is_file():
+    if not (root / MANIFEST).is_file() or not (root / LANDMARKS).is_file():
         raise InputError(
             f"{root}: not a dataset made by make-dataset (no {MANIFEST} / {LANDMARKS})"
         )
+    if manifest is None:
+        try:
+            manifest = json.loads((root / MANIFEST).read_text())
+        except (OSError, ValueError) as e:
+            raise InputError(f"{root}: unreadable dataset ({e})") from None
     try:
-        manifest = json.loads(manifest_path.read_text())
-        with np.load(npz_path) as lm:
-            points, split, index = lm["points"], lm["split"], lm["index"]
         int(manifest["size"])
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise InputError(f"{root}: unreadable dataset ({e})") from None
-    return DatasetIndex(root, manifest, points, split, index)
+    except (KeyError, TypeError, ValueError):
+        raise InputError(f"{root / MANIFEST} has no valid size") from None
+    return DatasetIndex(root, manifest, **read_landmarks(root))

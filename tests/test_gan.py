@@ -20,9 +20,11 @@ from test_gan_synthetic import (  # noqa: E402
 )
 
 from gan import metrics  # noqa: E402
+from gan.bundle import load_bundle  # noqa: E402
+from gan.core.dataset import find_dataset  # noqa: E402
 from gan.errors import InputError  # noqa: E402
-from gan.kinds.drawing.bundle import load_bundle, save_bundle  # noqa: E402
-from gan.kinds.drawing.data import find_dataset, load_pairs  # noqa: E402
+from gan.kinds.drawing.bundle import save_bundle  # noqa: E402
+from gan.kinds.drawing.data import load_pairs  # noqa: E402
 from gan.kinds.drawing.models import Discriminator, Generator, downsample, upsample  # noqa: E402
 
 

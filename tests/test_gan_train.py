@@ -14,9 +14,10 @@ import tensorflow as tf  # noqa: E402
 from test_gan_synthetic import make_aligned, make_face_mirror  # noqa: E402
 
 from gan import metrics  # noqa: E402
+from gan.bundle import load_bundle  # noqa: E402
+from gan.core.dataset import find_dataset  # noqa: E402
 from gan.kinds.drawing import bench, losses, train  # noqa: E402
-from gan.kinds.drawing.bundle import load_bundle  # noqa: E402
-from gan.kinds.drawing.data import find_dataset, load_pairs  # noqa: E402
+from gan.kinds.drawing.data import load_pairs  # noqa: E402
 from gan.kinds.drawing.models import Generator  # noqa: E402
 
 TINY = ["--size", "64", "--ngf", "8", "--ndf", "8"]

@@ -12,9 +12,9 @@ import pytest
 from app.model import load_model
 from app.reenact import main as reenact_main
 from common.errors import InputError
+from gan.bundle import load_bundle
 from gan.bundle.export import main as export_main
 from gan.bundle.onnx import TOLERANCE, open_session
-from gan.kinds.drawing.bundle import load_bundle
 from landmarks.dataset_format import load_index, read_pair
 
 

@@ -124,7 +124,7 @@ def test_an_untrained_reference_generator_returns_its_reference_and_keeps_the_ba
 
 
 def test_a_reference_model_trains_and_round_trips_through_its_bundle(tiny_model):
-    from gan.kinds.drawing.bundle import load_bundle
+    from gan.bundle import load_bundle
     from gan.kinds.drawing.reference import BANK_FILE, MAX_BANK_BYTES
 
     info = json.loads((tiny_model / "bundle.json").read_text())
@@ -150,7 +150,7 @@ def test_a_bundle_from_before_mixing_retrieves_the_nearest_photo_alone(tiny_mode
     import shutil
 
     from common.errors import InputError
-    from gan.kinds.drawing.bundle import load_bundle
+    from gan.bundle import load_bundle
 
     copy = tmp_path / "model"
     shutil.copytree(tiny_model, copy)
@@ -172,7 +172,7 @@ def test_a_damaged_bank_is_refused_with_one_line(tiny_model, tmp_path):
     import shutil
 
     from common.errors import InputError
-    from gan.kinds.drawing.bundle import load_bundle
+    from gan.bundle import load_bundle
     from gan.kinds.drawing.reference import BANK_FILE
 
     copy = tmp_path / "model"

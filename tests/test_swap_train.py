@@ -19,6 +19,7 @@ from test_gan_synthetic import make_aligned, make_face_mirror  # noqa: E402
 from common.cli import run_command  # noqa: E402
 from common.errors import InputError  # noqa: E402
 from common.outline import FOREHEAD, face_outline  # noqa: E402
+from gan.bundle import require_kind  # noqa: E402
 from gan.kinds.swap import train as swap_train  # noqa: E402
 from gan.kinds.swap.bundle import (  # noqa: E402
     TARGET_FILE,
@@ -27,7 +28,6 @@ from gan.kinds.swap.bundle import (  # noqa: E402
     USER_ONNX,
     SwapBundle,
     load_swap_bundle,
-    require_kind,
 )
 from gan.kinds.swap.data import (  # noqa: E402
     augment,
@@ -265,7 +265,7 @@ def test_tiny_swap_trains_resumes_and_writes_its_bundle(swap_run):
     assert all(0 < v < 1 for v in info["metrics"].values())
     assert info["validation"]["split"] == {"target": "val", "user": "val"}
     assert info["drawing"] and set(info["datasets"]) == {"target", "user"}
-    from gan.bundle.onnx import sha256_of
+    from gan.bundle.files import sha256_of
 
     assert {TARGET_FILE, USER_FILE} <= set(info["files"])
     for name, record in info["files"].items():

@@ -13,7 +13,7 @@ import pytest
 from app.face import ModelSpec, dataset_descriptor, target_descriptor
 from app.model import load_model
 from common.errors import InputError
-from gan.kinds.drawing.data import find_dataset
+from gan.core.dataset import find_dataset
 from gan.kinds.drawing.train import bundle_info
 from landmarks import FaceTracker
 from landmarks.identity import SAME_PERSON_DISTANCE, FaceDescriptor

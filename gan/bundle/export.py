@@ -1,4 +1,4 @@
-"""`export-onnx`: add generator.onnx to a model bundle written without one."""
+"""`export-onnx`: add the ONNX exports to a bundle of any kind written without them."""
 
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ PROG = "export-onnx"
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=PROG,
-        description="Export a model bundle's generator.keras to generator.onnx (checked against "
-        "Keras within 1e-4) and list it in bundle.json, so that live-mirror, reenact and evaluate "
-        "run it with ONNX Runtime.",
+        description="Export each Keras network of a model bundle to ONNX (a drawing bundle's "
+        "generator.keras, a swap bundle's swap_target.keras and swap_user.keras), each checked "
+        "against Keras within 1e-4, and list them in bundle.json, so that live-mirror, reenact "
+        "and evaluate run them with ONNX Runtime.",
     )
     p.add_argument("model", help="model bundle directory (RUN/model)")
     p.add_argument("-v", "--verbose", action="store_true", help="show TensorFlow's own notes too")
@@ -29,18 +30,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     def body() -> int:
-        from gan.kinds.drawing.bundle import read_bundle_info
+        from gan.bundle import add_onnx, read_bundle_info
 
         read_bundle_info(args.model)  # a mistyped path fails before TensorFlow loads
         import_tensorflow(args.verbose)
-        from gan.kinds.drawing.bundle import add_onnx
-
         started = time.perf_counter()
-        record = add_onnx(args.model)
-        print(
-            f"{args.model}: generator.onnx written ({record['bytes'] / 1e6:.1f} MB, "
-            f"{time.perf_counter() - started:.0f} s)"
-        )
+        records = add_onnx(args.model)
+        written = ", ".join(f"{n} written ({r['bytes'] / 1e6:.1f} MB)" for n, r in records.items())
+        print(f"{args.model}: {written} in {time.perf_counter() - started:.0f} s")
         return 0
 
     return run_command(PROG, body)

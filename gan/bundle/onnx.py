@@ -1,4 +1,4 @@
-"""The generator in ONNX: exported once from Keras, run by ONNX Runtime without TensorFlow.
+"""A network in ONNX: exported once from Keras, run by ONNX Runtime without TensorFlow.
 
 On a CPU, ONNX Runtime uses the AVX-512 that the TensorFlow wheel leaves idle (DESIGN.md: 74 ms
 against 123 ms for the paper U-Net); with onnxruntime-gpu it picks CUDA or TensorRT, so a GPU user
@@ -8,7 +8,6 @@ running needs only onnxruntime and numpy.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from collections.abc import Callable
@@ -19,12 +18,13 @@ import numpy as np
 
 from common.errors import InputError
 from common.files import atomic_path
+from gan.bundle.files import file_record
 from gan.bundle.onnx_graph import fuse_instance_norm
 
 log = logging.getLogger(__name__)
 
-ONNX_FILE = "generator.onnx"
-INPUT_NAME = "drawing"  # float32 (batch, S, S, C) NHWC: a drawing, or a kind's other input
+# Every kind's export names its input so (a swap model's too): float32 (batch, S, S, C) NHWC.
+INPUT_NAME = "drawing"
 OUTPUT_NAME = "image"  # the same shape, tanh output
 OPSET = 17
 TOLERANCE = 1e-4  # ONNX Runtime against Keras, max abs difference on [-1, 1] outputs
@@ -34,20 +34,6 @@ PREFERRED_PROVIDERS = (
     "CUDAExecutionProvider",
     "CPUExecutionProvider",
 )
-
-
-def sha256_of(path: str | os.PathLike[str]) -> str:
-    """The file's SHA-256, read in 1 MiB blocks (the paper model's ONNX file is 218 MB)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def file_record(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """How bundle.json lists a file: its SHA-256 and size in bytes."""
-    return {"sha256": sha256_of(path), "bytes": Path(path).stat().st_size}
 
 
 def export_onnx(model: Any, path: str | os.PathLike[str]) -> dict[str, Any]:

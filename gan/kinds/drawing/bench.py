@@ -121,7 +121,7 @@ def time_generator(
     """Milliseconds per frame of the Keras generator under tf.function (batch 1)."""
     import keras
 
-    from gan.kinds.drawing.bundle import make_inference_fn
+    from gan.bundle.backend import make_inference_fn
     from gan.kinds.drawing.models import Generator
 
     keras.utils.set_random_seed(0)
@@ -173,7 +173,7 @@ def time_bundle(
 
     The figure the live path's generator stage is judged against: median and mean ms.
     """
-    from gan.kinds.drawing.bundle import load_bundle
+    from gan.bundle import load_bundle
 
     bundle = load_bundle(model_dir, backend=backend, threads=threads)
     drawing = np.random.default_rng(0).integers(0, 256, (bundle.size, bundle.size, 3), np.uint8)
@@ -195,7 +195,7 @@ def time_bundle(
 def compare_backends(model_dir: str, frames: int = 30) -> dict[str, Any]:
     """Keras against ONNX Runtime on one bundle, interleaved so that load drifts hit both alike;
     outputs compared on the same drawings. speedup = Keras median ms / ONNX median ms."""
-    from gan.kinds.drawing.bundle import load_bundle
+    from gan.bundle import load_bundle
 
     keras_runs, onnx_runs = [], []
     for _ in range(2):

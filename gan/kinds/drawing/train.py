@@ -17,17 +17,11 @@ from typing import Any
 
 from common.cli import import_tensorflow, quiet_native_stderr, run_command
 from common.files import atomic_path
+from gan.bundle.pictures import to_model_range, to_uint8
 from gan.core import run_dir as run_folder
+from gan.core.dataset import DatasetInfo, find_dataset
 from gan.errors import InputError, TrainingDiverged
-from gan.kinds.drawing.data import (
-    DatasetInfo,
-    choose_size,
-    find_dataset,
-    load_pairs,
-    to_model_range,
-    to_uint8,
-    train_dataset,
-)
+from gan.kinds.drawing.data import choose_size, load_pairs, train_dataset
 from gan.kinds.drawing.options import (
     GAN_LOSSES,
     LAMBDA_L1,

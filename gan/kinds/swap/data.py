@@ -9,23 +9,21 @@ checked before TensorFlow loads.
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from common.alignment import Alignment, crop_between, transform_points, warp_crop
+from common.dataset_format import LANDMARKS, DatasetIndex, read_pair
 from common.outline import FOREHEAD, face_outline
+from gan.bundle.files import BUNDLE_FILE
+from gan.bundle.pictures import to_model_range
+from gan.core.dataset import DatasetInfo, find_dataset
 from gan.errors import InputError
-from gan.kinds.drawing.bundle import BUNDLE_FILE
-from gan.kinds.drawing.data import LANDMARKS, MANIFEST, DatasetInfo, find_dataset
 
 SWAP_SIZES = (64, 128, 256)  # the encoder halves down to 4×4; gan/swap_models.py builds these
-SPLITS = ("train", "val")  # landmarks.npz's `split` holds the position in this tuple
-# make-dataset's alignment defaults (landmarks.Alignment), for manifests that do not spell them.
-DATASET_CROP_SCALE, DATASET_CENTRE_Y = 2.6, 0.5
 # The swap crop, in eye-widths (make-dataset's crop is 2.6 wide, centred 0.5 below the eyes).
 # The 68 points reach 0.93 eye-widths from that centre on the astronaut and up to 1.19 on the
 # carphone sample (head turned, mouth wide open): the chin drops, so the face's middle sits
@@ -67,10 +65,11 @@ class SwapDataset:
     """A make-dataset folder, checked for face swapping: aligned mode, with points."""
 
     info: DatasetInfo
-    manifest: dict
-    points: np.ndarray  # (N, 68, 2) dataset crop pixels
-    split: np.ndarray  # (N,) position in SPLITS
-    index: np.ndarray  # (N,) the pair's file number
+
+    @property
+    def landmarks(self) -> DatasetIndex:
+        assert self.info.index is not None  # find_swap_dataset checks it
+        return self.info.index
 
     @property
     def root(self) -> Path:
@@ -81,19 +80,19 @@ class SwapDataset:
         return self.info.image_size
 
     @property
+    def points(self) -> np.ndarray:
+        """(N, 68, 2) in the dataset's crop pixels."""
+        return self.landmarks.points
+
+    @property
     def alignment(self) -> dict:
-        a = self.info.alignment
-        return {
-            "mode": "aligned",
-            "crop_scale": float(a.get("crop_scale", DATASET_CROP_SCALE)),
-            "centre_y": float(a.get("centre_y", DATASET_CENTRE_Y)),
-        }
+        return Alignment.of_crop(self.info.alignment).to_dict()
 
     def rows(self, split: str) -> np.ndarray:
-        return np.flatnonzero(self.split == SPLITS.index(split))
+        return self.landmarks.rows(split)
 
     def pair_file(self, row: int) -> Path:
-        return self.root / SPLITS[int(self.split[row])] / f"{int(self.index[row]):06d}.png"
+        return self.landmarks.path(row)
 
 
 def find_swap_dataset(path: str | Path, role: str) -> SwapDataset:
@@ -112,29 +111,14 @@ def find_swap_dataset(path: str | Path, role: str) -> SwapDataset:
             f"{role} {info.root} is a plain pix2pix A|B folder; face swapping needs a "
             f"make-dataset folder (it has the 68 points in {LANDMARKS})"
         )
-    manifest = json.loads((info.root / MANIFEST).read_text())
     if info.mode != "aligned":
         raise InputError(
             f"{role} {info.root} was made with --mode {info.mode}; face swapping needs "
             "aligned crops (make-dataset --mode aligned, the default)"
         )
-    try:
-        with np.load(info.root / LANDMARKS) as npz:
-            points, split, index = npz["points"], npz["split"], npz["index"]
-    except FileNotFoundError:
-        raise InputError(f"{role} {info.root} has no {LANDMARKS}") from None
-    except (OSError, ValueError, KeyError) as e:
-        raise InputError(f"cannot read {info.root / LANDMARKS}: {e}") from None
-    if (
-        points.ndim != 3
-        or points.shape[1:] != (68, 2)
-        or not len(split) == len(index) == len(points)
-    ):
-        raise InputError(f"{info.root / LANDMARKS}: expected points (N, 68, 2), split and index")
-    dataset = SwapDataset(info, manifest, points.astype(np.float32), split, index)
-    if not len(dataset.rows("train")):
-        raise InputError(f"{role} {info.root} has no training pairs in {LANDMARKS}")
-    return dataset
+    if info.index is None:
+        raise InputError(f"{role} {info.root} has no {LANDMARKS}")
+    return SwapDataset(info)  # find_dataset made sure it has training rows
 
 
 # --- the swap crop ---
@@ -146,56 +130,30 @@ def swap_alignment(crop_scale: float = SWAP_CROP_SCALE, centre_y: float = SWAP_C
 
 
 def crop_matrix(dataset_alignment: dict, dataset_size: int, swap: dict, size: int) -> np.ndarray:
-    """The 2×3 matrix from a dataset's crop pixels to the swap crop's.
-
-    Both crops are squares on the same canonical face (eye-widths, eyes at y = 0), so the matrix
-    is a scale and a shift: crop pixels -> canonical units -> swap pixels.
-    """
-    cs_d = float(dataset_alignment.get("crop_scale", DATASET_CROP_SCALE))
-    cy_d = float(dataset_alignment.get("centre_y", DATASET_CENTRE_Y))
-    cs_s, cy_s = float(swap["crop_scale"]), float(swap["centre_y"])
-    to_unit = cs_d / dataset_size  # dataset pixels per eye-width, inverted
-    to_swap = size / cs_s
-    k = to_unit * to_swap
-    tx = size / 2 - dataset_size / 2 * k
-    ty = size / 2 + ((cy_d - cy_s) - dataset_size / 2 * to_unit) * to_swap
-    return np.array([[k, 0.0, tx], [0.0, k, ty]], np.float64)
+    """The 2×3 matrix from a dataset's crop pixels to the swap crop's (common.alignment: both
+    crops are squares on the same canonical face)."""
+    return crop_between(
+        Alignment.of_crop(dataset_alignment), dataset_size, Alignment.of_crop(swap), size
+    )
 
 
 def check_crop_fits(dataset_alignment: dict, swap: dict, where: str) -> None:
     """The swap crop must lie inside the dataset's crop: beyond it there are no pixels."""
-    cs_d = float(dataset_alignment.get("crop_scale", DATASET_CROP_SCALE))
-    cy_d = float(dataset_alignment.get("centre_y", DATASET_CENTRE_Y))
-    reach = swap["crop_scale"] / 2 + abs(swap["centre_y"] - cy_d)
+    outer, inner = Alignment.of_crop(dataset_alignment), Alignment.of_crop(swap)
+    cs_d, cy_d = outer.crop_scale, outer.centre_y
+    reach = inner.crop_scale / 2 + abs(inner.centre_y - cy_d)
     if reach > cs_d / 2 + 1e-6:
         raise InputError(
-            f"the swap crop (--crop-scale {swap['crop_scale']:g}, --centre-y "
-            f"{swap['centre_y']:g}) reaches past {where}'s crop ({cs_d:g} eye-widths wide, centred "
+            f"the swap crop (--crop-scale {inner.crop_scale:g}, --centre-y "
+            f"{inner.centre_y:g}) reaches past {where}'s crop ({cs_d:g} eye-widths wide, centred "
             f"{cy_d:g} below the eyes): use --crop-scale at most "
-            f"{cs_d - 2 * abs(swap['centre_y'] - cy_d):g}"
+            f"{cs_d - 2 * abs(inner.centre_y - cy_d):g}"
         )
-
-
-def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """A 2×3 affine matrix applied to (..., 2) points."""
-    points = np.asarray(points, np.float64)
-    return (points @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
 
 
 def crop_face(photo: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
-    """The swap crop of a photo: shrunk by area (no aliasing) when it gets smaller."""
-    k = math.hypot(matrix[0, 0], matrix[1, 0])
-    if k < 1:
-        h, w = photo.shape[:2]
-        small = cv2.resize(
-            photo, (max(1, round(w * k)), max(1, round(h * k))), interpolation=cv2.INTER_AREA
-        )
-        kx, ky = small.shape[1] / w, small.shape[0] / h
-        matrix = matrix @ np.array([[1 / kx, 0, 0], [0, 1 / ky, 0], [0, 0, 1]])
-        photo = small
-    return cv2.warpAffine(
-        photo, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-    )
+    """The swap crop of a photo, shrunk by area where it gets smaller (common.alignment)."""
+    return warp_crop(photo, matrix, size, antialias=True)
 
 
 def hull_mask(
@@ -233,10 +191,7 @@ def feature_mask(points: np.ndarray, size: int) -> np.ndarray:
 
 def read_photo(path: Path) -> np.ndarray:
     """The B half (the photo) of an A|B pair, RGB."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise InputError(f"{path}: unreadable image")
-    return cv2.cvtColor(image[:, image.shape[1] // 2 :], cv2.COLOR_BGR2RGB)
+    return read_pair(path)[1]
 
 
 def load_faces(
@@ -324,11 +279,6 @@ def augment(
         return target, target, target_mask
     warped = warp(target, random_warp_maps(image.shape[0], rng), cv2.BORDER_REPLICATE)
     return warped, target, target_mask
-
-
-def to_model_range(images: np.ndarray) -> np.ndarray:
-    """uint8 [0, 255] -> float32 [-1, 1]."""
-    return np.asarray(images).astype(np.float32) / 127.5 - 1.0
 
 
 def training_batch(

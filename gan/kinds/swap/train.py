@@ -22,6 +22,7 @@ import numpy as np
 
 from common.cli import import_tensorflow, quiet_native_stderr, run_command
 from common.outline import FOREHEAD
+from gan.bundle.pictures import to_model_range
 from gan.core import run_dir as run_folder
 from gan.errors import InputError
 from gan.kinds.drawing.train import (
@@ -46,7 +47,6 @@ from gan.kinds.swap.data import (
     masked_l1,
     reference_shape,
     swap_alignment,
-    to_model_range,
     training_batch,
 )
 
