@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from common.errors import InputError
+from common.files import read_json_of
 
 FORMAT = "face-mirror-dataset"
 VERSION = 1
@@ -97,18 +98,10 @@ def read_landmarks(root: str | os.PathLike[str]) -> dict[str, np.ndarray]:
 
 def read_manifest(root: str | os.PathLike[str]) -> dict:
     """manifest.json of a make-dataset folder, checked for format and version."""
-    path = Path(root) / MANIFEST
     try:
-        manifest = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise InputError(f"cannot read {path}: {e}") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise InputError(f"{path} is not a {FORMAT} manifest")
-    if manifest.get("version") != VERSION:
-        raise InputError(
-            f"{path} has version {manifest.get('version')!r}; this program reads version {VERSION}"
-        )
-    return manifest
+        return read_json_of(Path(root) / MANIFEST, FORMAT, VERSION, "manifest")
+    except FileNotFoundError:
+        raise InputError(f"{root}: no {MANIFEST}") from None
 
 
 def load_index(root: str | os.PathLike[str], manifest: dict | None = None) -> DatasetIndex:

@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from common.errors import InputError
+
 
 @contextmanager
 def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iterator[Path]:
@@ -62,3 +64,22 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
 def write_json_atomic(path: str | os.PathLike[str], value: Any) -> None:
     """`value` as indented JSON with a final newline, written atomically."""
     write_text_atomic(path, json.dumps(value, indent=2) + "\n")
+
+
+def read_json_of(path: str | os.PathLike[str], format: str, version: int, noun: str) -> dict:
+    """A JSON file this project wrote: a dict whose "format" is `format` (a `noun`: manifest,
+    bundle) at `version`; InputError, one line, when it is missing, unreadable or another."""
+    path = Path(path)
+    try:
+        content = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as e:
+        raise InputError(f"cannot read {path}: {e}") from None
+    if not isinstance(content, dict) or content.get("format") != format:
+        raise InputError(f"{path} is not a {format} {noun}")
+    if content.get("version") != version:
+        raise InputError(
+            f"{path} has version {content.get('version')!r}; this program reads version {version}"
+        )
+    return content

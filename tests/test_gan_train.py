@@ -15,9 +15,13 @@ from test_gan_synthetic import make_aligned, make_face_mirror  # noqa: E402
 
 from gan import metrics  # noqa: E402
 from gan.bundle import load_bundle  # noqa: E402
+from gan.bundle.pictures import predict_uint8  # noqa: E402
+from gan.core import loop  # noqa: E402
+from gan.core import main as core  # noqa: E402
 from gan.core.dataset import find_dataset  # noqa: E402
 from gan.kinds.drawing import bench, losses, train  # noqa: E402
 from gan.kinds.drawing.data import load_pairs  # noqa: E402
+from gan.kinds.drawing.kind import KIND, PRESETS  # noqa: E402
 from gan.kinds.drawing.models import Generator  # noqa: E402
 
 TINY = ["--size", "64", "--ngf", "8", "--ndf", "8"]
@@ -52,15 +56,15 @@ def face_dataset(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def _no_hook(monkeypatch):
-    monkeypatch.setattr(train, "after_step_hook", None)
-    monkeypatch.delenv(train.MAX_STEPS_ENV, raising=False)
+    monkeypatch.setattr(loop, "after_step_hook", None)
+    monkeypatch.delenv(loop.MAX_STEPS_ENV, raising=False)
 
 
 def test_tiny_model_learns_and_bundle_round_trips(face_dataset, tmp_path, capsys):
     info = find_dataset(face_dataset)
     a, b = load_pairs(info.train_files, 64)
     keras.utils.set_random_seed(0)
-    before = metrics.l1(train._predict(Generator(64, 16), a), b)
+    before = metrics.l1(predict_uint8(Generator(64, 16), a), b)
 
     code, err = run(
         [
@@ -115,7 +119,7 @@ def test_interrupt_then_resume_continues_steps_and_optimizer(
         if step == 5:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(train, "after_step_hook", interrupt)
+    monkeypatch.setattr(loop, "after_step_hook", interrupt)
     args = [
         face_dataset,
         "-o",
@@ -144,8 +148,8 @@ def test_interrupt_then_resume_continues_steps_and_optimizer(
     ]
     assert any(name.startswith("ema_generator/") for name in saved)
 
-    monkeypatch.setattr(train, "after_step_hook", None)
-    summary = train.train(train.parse_args([str(a) for a in args]))
+    monkeypatch.setattr(loop, "after_step_hook", None)
+    summary = core.train(KIND, core.parse_args(KIND, [str(a) for a in args]))
     assert (summary["start_step"], summary["step"]) == (5, 8)
     assert summary["g_optimizer_iterations"] == summary["d_optimizer_iterations"] == 8
 
@@ -165,8 +169,9 @@ def test_plain_ab_folder_trains_btoa(tmp_path, capsys):
 
 
 def test_max_steps_env_and_resize(face_dataset, tmp_path, monkeypatch):
-    monkeypatch.setenv(train.MAX_STEPS_ENV, "2")
-    cfg = train.parse_args(
+    monkeypatch.setenv(loop.MAX_STEPS_ENV, "2")
+    cfg = core.parse_args(
+        KIND,
         [
             str(face_dataset),
             "-o",
@@ -179,16 +184,17 @@ def test_max_steps_env_and_resize(face_dataset, tmp_path, monkeypatch):
             "4",
             "--ndf",
             "4",
-        ]
+        ],
     )
-    summary = train.train(cfg)
+    summary = core.train(KIND, cfg)
     assert summary["step"] == 2
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert saved["steps"] == train.PRESETS["quick"]["steps"] and saved["size"] == 64
+    assert saved["steps"] == PRESETS["quick"]["steps"] and saved["size"] == 64
 
 
 def test_mixed_precision_path_exports_float32(face_dataset, tmp_path):
-    cfg = train.parse_args(
+    cfg = core.parse_args(
+        KIND,
         [
             str(face_dataset),
             "-o",
@@ -198,9 +204,9 @@ def test_mixed_precision_path_exports_float32(face_dataset, tmp_path):
             "2",
             "--mixed-precision",
             "on",
-        ]
+        ],
     )
-    train.train(cfg)
+    core.train(KIND, cfg)
     assert keras.config.dtype_policy().name == "float32"  # restored for whoever runs next
     bundle = load_bundle(tmp_path / "run" / "model")
     assert bundle.model.dtype_policy.name == "float32"

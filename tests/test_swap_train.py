@@ -20,6 +20,8 @@ from common.cli import run_command  # noqa: E402
 from common.errors import InputError  # noqa: E402
 from common.outline import FOREHEAD, face_outline  # noqa: E402
 from gan.bundle import require_kind  # noqa: E402
+from gan.core import loop  # noqa: E402
+from gan.core import main as core  # noqa: E402
 from gan.kinds.swap import train as swap_train  # noqa: E402
 from gan.kinds.swap.bundle import (  # noqa: E402
     TARGET_FILE,
@@ -40,10 +42,11 @@ from gan.kinds.swap.data import (  # noqa: E402
     swap_alignment,
     transform_points,
 )
+from gan.kinds.swap.kind import KIND as SWAP  # noqa: E402
 from landmarks.regions import inter_ocular  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-PROG = swap_train.PROG
+PROG = SWAP.prog
 TINY = ["--size", "64", "--width", "8", "--bottleneck", "32", "--batch-size", "4"]
 STEPS, INTERRUPT_AT = 6, 3
 
@@ -120,18 +123,18 @@ def swap_run(tmp_path_factory, sample_dataset: Path, astronaut_dataset: Path) ->
         if step == INTERRUPT_AT:
             raise KeyboardInterrupt
 
-    cap = os.environ.pop(swap_train.MAX_STEPS_ENV, None)
-    swap_train.after_step_hook = interrupt
+    cap = os.environ.pop(loop.MAX_STEPS_ENV, None)
+    loop.after_step_hook = interrupt
     try:
         code, err = _main(args)
         first_bundle = json.loads((run_dir / "model" / "bundle.json").read_text())
         first_ckpt = sorted(p.name for p in (run_dir / "ckpt").glob("ckpt-*.index"))
-        swap_train.after_step_hook = None
-        summary = swap_train.train(swap_train.parse_args([str(a) for a in args]))
+        loop.after_step_hook = None
+        summary = core.train(SWAP, core.parse_args(SWAP, [str(a) for a in args]))
     finally:
-        swap_train.after_step_hook = None
+        loop.after_step_hook = None
         if cap is not None:
-            os.environ[swap_train.MAX_STEPS_ENV] = cap
+            os.environ[loop.MAX_STEPS_ENV] = cap
     return SimpleNamespace(
         run_dir=run_dir,
         model=run_dir / "model",
@@ -323,9 +326,9 @@ def test_another_runs_settings_are_refused_and_the_step_cap_applies(
     code, err = _main([*swap_run.args, "--width", 16])
     assert code == 2 and len(err) == 1 and "holds another run (width differ)" in err[0], err
 
-    monkeypatch.setenv(swap_train.MAX_STEPS_ENV, "2")
+    monkeypatch.setenv(loop.MAX_STEPS_ENV, "2")
     args = [sample_dataset, astronaut_dataset, "-o", tmp_path / "run", *TINY, "--no-onnx"]
-    summary = swap_train.train(swap_train.parse_args([str(a) for a in args]))
+    summary = core.train(SWAP, core.parse_args(SWAP, [str(a) for a in args]))
     assert summary["step"] == 2 and summary["total_steps"] == 2
     files = json.loads((tmp_path / "run" / "model" / "bundle.json").read_text())["files"]
     assert set(files) == {TARGET_FILE, USER_FILE}

@@ -14,7 +14,7 @@ from app.face import ModelSpec, dataset_descriptor, target_descriptor
 from app.model import load_model
 from common.errors import InputError
 from gan.core.dataset import find_dataset
-from gan.kinds.drawing.train import bundle_info
+from gan.kinds.drawing.trainer import bundle_info
 from landmarks import FaceTracker
 from landmarks.identity import SAME_PERSON_DISTANCE, FaceDescriptor
 from landmarks.retarget import mouth_opening, neutral_shape

@@ -25,7 +25,6 @@ def fuse_instance_norm(model: Any) -> int:
     constant added to the variance.
     """
     import onnx
-    from onnx import helper, numpy_helper
 
     graph = model.graph
     channels = _channels(onnx.shape_inference.infer_shapes(model).graph)
@@ -35,53 +34,51 @@ def fuse_instance_norm(model: Any) -> int:
         for out in producers
         if NORM_SCOPE in out and out.endswith("/Reshape:0")
     )
-    fused = 0
-    for scope in scopes:
-        to_nhwc = producers.get(producers[scope + "Reshape:0"].input[0])
-        if (
-            to_nhwc is None
-            or to_nhwc.op_type != "Transpose"
-            or scope + "Reshape_3:0" not in producers
-        ):
-            continue
-        x = to_nhwc.input[0]
-        c = channels.get(x)
-        if not c:
-            continue
-        gamma = _constant(graph, producers, scope + "Reshape_1:0", np.ones(c, np.float32))
-        beta = _constant(graph, producers, scope + "Reshape_2:0", np.zeros(c, np.float32))
-        epsilon = _constant(graph, producers, producers[scope + "add:0"].input[1], None)
-        graph.initializer.extend(
-            [
-                numpy_helper.from_array(gamma.reshape(c), scope + "instance_norm/scale"),
-                numpy_helper.from_array(beta.reshape(c), scope + "instance_norm/bias"),
-            ]
-        )
-        y = scope + "instance_norm:0"
-        producers[scope + "Reshape_3:0"].output[0] = scope + "Reshape_3/replaced:0"
-        graph.node.extend(
-            [
-                helper.make_node(
-                    "InstanceNormalization",
-                    [x, scope + "instance_norm/scale", scope + "instance_norm/bias"],
-                    [y],
-                    epsilon=float(epsilon.reshape(-1)[0]),
-                    name=scope + "InstanceNormalization",
-                ),
-                helper.make_node(
-                    "Transpose",
-                    [y],
-                    [scope + "Reshape_3:0"],
-                    perm=[0, 2, 3, 1],
-                    name=scope + "NHWC",
-                ),
-            ]
-        )
-        fused += 1
+    fused = sum(_fuse(graph, producers, channels, scope) for scope in scopes)
     if fused:
         _drop_dead_nodes(graph)
         _sort_topologically(graph)
     return fused
+
+
+def _fuse(graph: Any, producers: dict, channels: dict[str, int], scope: str) -> bool:
+    """One group-norm block, SCOPE/..., replaced by InstanceNormalization and a transpose back to
+    NHWC (its old nodes are left for _drop_dead_nodes); False when it is not the block we know."""
+    from onnx import helper, numpy_helper
+
+    to_nhwc = producers.get(producers[scope + "Reshape:0"].input[0])
+    if to_nhwc is None or to_nhwc.op_type != "Transpose" or scope + "Reshape_3:0" not in producers:
+        return False
+    x = to_nhwc.input[0]
+    c = channels.get(x)
+    if not c:
+        return False
+    gamma = _constant(graph, producers, scope + "Reshape_1:0", np.ones(c, np.float32))
+    beta = _constant(graph, producers, scope + "Reshape_2:0", np.zeros(c, np.float32))
+    epsilon = _constant(graph, producers, producers[scope + "add:0"].input[1], None)
+    graph.initializer.extend(
+        [
+            numpy_helper.from_array(gamma.reshape(c), scope + "instance_norm/scale"),
+            numpy_helper.from_array(beta.reshape(c), scope + "instance_norm/bias"),
+        ]
+    )
+    y = scope + "instance_norm:0"
+    producers[scope + "Reshape_3:0"].output[0] = scope + "Reshape_3/replaced:0"
+    graph.node.extend(
+        [
+            helper.make_node(
+                "InstanceNormalization",
+                [x, scope + "instance_norm/scale", scope + "instance_norm/bias"],
+                [y],
+                epsilon=float(epsilon.reshape(-1)[0]),
+                name=scope + "InstanceNormalization",
+            ),
+            helper.make_node(
+                "Transpose", [y], [scope + "Reshape_3:0"], perm=[0, 2, 3, 1], name=scope + "NHWC"
+            ),
+        ]
+    )
+    return True
 
 
 def _channels(inferred: Any) -> dict[str, int]:

@@ -1,5 +1,5 @@
-"""A training run's folder, the same for train-pix2pix and train-swap: create it, or check that it
-holds this same run (then training resumes), or with --force start afresh."""
+"""A training run's folder, the same for every kind: create it, or check that it holds this
+same run (then training resumes), or with --force start afresh."""
 
 from __future__ import annotations
 

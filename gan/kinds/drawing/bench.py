@@ -55,7 +55,7 @@ def time_train_steps(
     import tensorflow as tf
 
     from gan.kinds.drawing.models import Discriminator, Generator
-    from gan.kinds.drawing.train import make_optimizer, make_train_step
+    from gan.kinds.drawing.trainer import make_optimizer, make_train_step
 
     keras.utils.set_random_seed(0)
     channels = _channels(recipe)

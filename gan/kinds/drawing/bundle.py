@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 
 from gan.bundle.backend import LoadedBundle, Network, keras_network, open_network
-from gan.bundle.files import BUNDLE_FILE, checked_file, write_bundle
+from gan.bundle.files import BUNDLE_FILE, checked_file
 from gan.bundle.pictures import to_model_range, uint8_pictures
+from gan.bundle.write import write_bundle
 from gan.errors import InputError
 from gan.kinds.drawing.reference import BANK_FILE, ReferenceBank
 

@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 
 from gan.bundle.backend import LoadedBundle, Network, keras_network, open_network
-from gan.bundle.files import BUNDLE_FILE, onnx_name, write_bundle
+from gan.bundle.files import BUNDLE_FILE, onnx_name
 from gan.bundle.pictures import uint8_pictures
 from gan.bundle.registry import load_bundle
+from gan.bundle.write import write_bundle
 from gan.errors import InputError
 
 KIND = "swap"

@@ -23,7 +23,7 @@ from gan.bundle.pictures import to_model_range
 from gan.core.dataset import DatasetInfo, find_dataset
 from gan.errors import InputError
 
-SWAP_SIZES = (64, 128, 256)  # the encoder halves down to 4×4; gan/swap_models.py builds these
+SWAP_SIZES = (64, 128, 256)  # the encoder halves down to 4×4; models.py builds these
 # The swap crop, in eye-widths (make-dataset's crop is 2.6 wide, centred 0.5 below the eyes).
 # The 68 points reach 0.93 eye-widths from that centre on the astronaut and up to 1.19 on the
 # carphone sample (head turned, mouth wide open): the chin drops, so the face's middle sits

@@ -1,0 +1,251 @@
+"""The swap kind (`train-swap`): the camera's aligned face becomes the target's.
+
+One shared encoder, one decoder per person (the deepfakes recipe): each decoder learns to give
+back its own person's face from a randomly warped copy, with a masked L1 (the face's hull and a
+forehead band) and Adam, beta_1 0.5, at the preset's rate (quick: 2e-4; gpu: the reference's
+5e-5). At use time the user's face goes through the target's decoder. Its settings, presets and
+flags, and what it checks and reads before TensorFlow loads; the networks and step are in
+trainer.py.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from common.outline import FOREHEAD
+from gan.core.devices import Devices
+from gan.core.settings import RunSettings, apply_preset, check_run_settings, flag
+from gan.errors import InputError
+from gan.kinds.swap.data import (
+    SWAP_CENTRE_Y,
+    SWAP_CROP_SCALE,
+    SWAP_SIZES,
+    Faces,
+    SwapDataset,
+    check_crop_fits,
+    find_swap_dataset,
+    load_faces,
+    swap_alignment,
+)
+
+log = logging.getLogger(__name__)
+
+FEATURE_WEIGHT = 3.0  # the L1 on the eyes, brows and mouth, against 1 on the rest of the face
+MAX_VAL_FACES = 64
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # About 9 minutes on 2 idle CPU cores: 64 px, width 32 (5.1 M weights), batch 16 per person,
+    # ~0.17 s a step. lr 2e-4, not the reference's 5e-5: at 600 steps on the samples it reaches a
+    # held-out masked L1 of 0.040 / 0.035 (target / user) against 0.048 / 0.043.
+    "quick": {
+        "size": 64,
+        "width": 32,
+        "bottleneck": 256,
+        "batch_size": 16,
+        "steps": 3000,
+        "lr": 2e-4,
+        "checkpoint_every": 500,
+        "val_every": 500,
+    },
+    # A GPU model: 128 px, width 64, a wider bottleneck, tens of thousands of steps.
+    "gpu": {
+        "size": 128,
+        "width": 64,
+        "bottleneck": 512,
+        "batch_size": 32,
+        "steps": 50000,
+        "lr": 5e-5,
+        "checkpoint_every": 2000,
+        "val_every": 1000,
+    },
+}
+# Settings that make a run what it is: a run directory with other values is another run.
+IDENTITY = (
+    "target",
+    "user",
+    "size",
+    "width",
+    "bottleneck",
+    "batch_size",
+    "lr",
+    "crop_scale",
+    "centre_y",
+    "forehead",
+    "feature_weight",
+    "warp",
+    "flip",
+    "seed",
+)
+# What a config.json written before these settings existed trained with: the hull, plain L1.
+SETTINGS_BEFORE_BAND = {"forehead": 0.0, "feature_weight": 1.0}
+
+
+@dataclass(kw_only=True)
+class SwapConfig(RunSettings):
+    """Every setting of a face-swap run; each field is one command-line flag."""
+
+    target: str = flag("make-dataset folder of the face to become (aligned mode)")
+    user: str = flag("make-dataset folder of the person who drives it (aligned mode)")
+    size: int | None = flag(
+        f"model size, one of {SWAP_SIZES} (default: the preset's)", None, type=int
+    )
+    width: int | None = flag("the networks' base width (default: from the preset)", None, type=int)
+    bottleneck: int | None = flag(
+        "the encoder's dense code size (default: from the preset)", None, type=int
+    )
+    lr: float | None = flag(
+        "Adam learning rate, beta_1 0.5 (default: from the preset)", None, type=float
+    )
+    crop_scale: float = flag(
+        "the swap crop's width in eye-widths (make-dataset's crops are 2.6); the app cuts "
+        "camera frames the same way",
+        SWAP_CROP_SCALE,
+    )
+    centre_y: float = flag(
+        "how far below the eyes the swap crop is centred, in eye-widths (make-dataset: 0.5; "
+        "lower, because the chin reaches further than the brows)",
+        SWAP_CENTRE_Y,
+    )
+    forehead: float = flag(
+        "the swapped region: the face's hull and a band this many eye-widths above the brows "
+        "(0: the hull alone); the loss is masked to it and the app blends it",
+        FOREHEAD,
+    )
+    feature_weight: float = flag(
+        "the L1's weight on the eyes, brows and mouth against 1 on the rest of the face",
+        FEATURE_WEIGHT,
+    )
+    warp: bool = flag("random smooth warps of the inputs, which each decoder learns to undo", True)
+    flip: bool = flag("random left-right flips (faces are not symmetric: a parting, a mole)", False)
+
+    def resolved(self, target: SwapDataset, user: SwapDataset) -> SwapConfig:
+        """Fill what the flags left open from the preset; check the values."""
+        cfg = apply_preset(self, PRESETS)
+        cfg.target, cfg.user = str(target.root), str(user.root)
+        if cfg.output is None:
+            cfg.output = str(Path("runs") / f"swap-{user.root.name}-as-{target.root.name}")
+        if cfg.size not in SWAP_SIZES:
+            raise InputError(f"--size must be one of {', '.join(map(str, SWAP_SIZES))}")
+        check_run_settings(cfg)
+        for name in ("width", "bottleneck"):
+            if getattr(cfg, name) < 1:
+                raise InputError(f"--{name} must be at least 1")
+        if not cfg.lr > 0:
+            raise InputError("--lr must be positive")
+        if not 0 < cfg.crop_scale:
+            raise InputError("--crop-scale must be positive")
+        if not 1 <= cfg.feature_weight <= 100:
+            raise InputError("--feature-weight must be between 1 and 100")
+        if not 0 <= cfg.forehead <= 1:
+            raise InputError("--forehead must be between 0 and 1 eye-widths")
+        return cfg
+
+
+@dataclass
+class People:
+    """Both people's faces at the swap size, read once: training and validation sets."""
+
+    target: Faces
+    user: Faces
+    target_val: Faces
+    user_val: Faces
+    val_split: dict[str, str]  # person -> "val", or "train" when a dataset has no val pairs
+    datasets: dict[str, SwapDataset]  # person -> the make-dataset folder
+    swap: dict  # the swap crop's alignment
+
+
+def check_datasets(cfg: SwapConfig) -> tuple[SwapDataset, SwapDataset]:
+    """Both datasets found, aligned, the same size, and wide enough for the swap crop."""
+    target = find_swap_dataset(cfg.target, "target")
+    user = find_swap_dataset(cfg.user, "user")
+    if target.root == user.root:
+        raise InputError(f"target and user are the same dataset ({target.root}): give two people")
+    if target.size != user.size:
+        raise InputError(
+            f"the datasets' crops differ: target {target.root} is {target.size} px, user "
+            f"{user.root} is {user.size} px; make both with the same make-dataset --size"
+        )
+    swap = swap_alignment(cfg.crop_scale, cfg.centre_y)
+    for role, dataset in (("the target dataset", target), ("the user dataset", user)):
+        check_crop_fits(dataset.alignment, swap, f"{role} ({dataset.root})")
+    return target, user
+
+
+def read_people(
+    target: SwapDataset, user: SwapDataset, swap: dict, size: int, forehead: float = FOREHEAD
+) -> People:
+    faces, val, split = {}, {}, {}
+    datasets = {"target": target, "user": user}
+    for role, dataset in datasets.items():
+        faces[role] = load_faces(dataset, "train", swap, size, forehead)
+        has_val = len(dataset.rows("val")) > 0
+        val[role] = (
+            load_faces(dataset, "val", swap, size, forehead) if has_val else faces[role]
+        ).take(MAX_VAL_FACES)
+        split[role] = "val" if has_val else "train"
+        crop = dataset.size * swap["crop_scale"] / dataset.alignment["crop_scale"]
+        if crop < 0.75 * size:
+            log.warning(
+                "%s: the swap crop is %.0f px in %s's %d px photos, upscaled to %d: "
+                "make the dataset with a larger --size for a sharper model",
+                role,
+                crop,
+                dataset.root.name,
+                dataset.size,
+                size,
+            )
+    return People(faces["target"], faces["user"], val["target"], val["user"], split, datasets, swap)
+
+
+class SwapKind:
+    """train-swap, as gan.core.kind.Kind."""
+
+    name = "swap"
+    prog = "train-swap"
+    description = (
+        "Train a face swap (one shared encoder, a decoder per person) on two make-dataset "
+        "folders and write a swap bundle to RUN_DIR/model: the user's face in, the target's "
+        "face out, with the user's expression and pose. Rerun the same command to resume."
+    )
+    settings = SwapConfig
+    presets = PRESETS
+    identity = IDENTITY
+    saved_defaults = SETTINGS_BEFORE_BAND
+    max_loss = 10.0  # the masked L1 on a [0, 1] scale is at most 1 per person: past it, exploded
+    batch_unit = "faces of each person"
+    output_default = "runs/swap-USER-as-TARGET"
+    bundle_name = "swap bundle"
+    report_line = " (val masked L1 target {val_l1_target:.4f}, user {val_l1_user:.4f})"
+
+    def prepare(self, cfg: SwapConfig) -> tuple[SwapConfig, People]:
+        """Both datasets checked, then read at the swap size (all before TensorFlow loads)."""
+        target, user = check_datasets(cfg)
+        cfg = cfg.resolved(target, user)
+        people = read_people(
+            target, user, swap_alignment(cfg.crop_scale, cfg.centre_y), cfg.size, cfg.forehead
+        )
+        log.info(
+            "target %s: %d train / %d val faces; user %s: %d / %d; "
+            "swap crop %g eye-widths, centred %g below the eyes, at %d px",
+            target.root,
+            len(people.target),
+            len(people.target_val),
+            user.root,
+            len(people.user),
+            len(people.user_val),
+            cfg.crop_scale,
+            cfg.centre_y,
+            cfg.size,
+        )
+        return cfg, people
+
+    def build(self, cfg: SwapConfig, people: People, devices: Devices) -> Any:
+        from gan.kinds.swap.trainer import SwapTrainer
+
+        return SwapTrainer.build(cfg, people, devices)
+
+
+KIND = SwapKind()

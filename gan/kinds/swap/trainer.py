@@ -1,0 +1,182 @@
+"""The swap kind's run: the shared encoder and two decoders, one optimizer, the compiled step
+with each person's masked L1, fresh warps every step, validation and what the bundle holds
+(gan.core.kind)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from gan.bundle.pictures import predict_uint8
+from gan.core.devices import Devices
+from gan.core.kind import BundleParts, Validation
+from gan.core.step import compile_step, global_sum
+from gan.kinds.swap.data import masked_l1, reference_shape, training_batch
+
+ADAM_BETA_1 = 0.5
+PREVIEW_FACES = 4
+
+
+def make_optimizer(lr: float, mixed: bool) -> Any:
+    import keras
+
+    opt = keras.optimizers.Adam(lr, beta_1=ADAM_BETA_1)
+    return keras.optimizers.LossScaleOptimizer(opt) if mixed else opt
+
+
+def face_l1(fake: Any, real: Any, mask: Any) -> Any:
+    """This replica's share of the masked L1 of the global batch, on a [0, 1] scale (half the
+    [-1, 1] difference), as the validation metric: its masked error over every replica's mask
+    area, so the shares add up to the loss one device computes on the whole batch."""
+    import tensorflow as tf
+
+    weighted = tf.abs(fake - real) * mask / 2.0
+    return tf.reduce_sum(weighted) / (global_sum(tf.reduce_sum(mask)) * 3.0 + 1e-6)
+
+
+def make_train_step(
+    net: Any, optimizer: Any, xla: bool = False, strategy: Any = None
+) -> Callable[..., dict[str, Any]]:
+    """One compiled step: both autoencoders forward, the masked L1 of each, one update of all."""
+    import tensorflow as tf
+
+    variables = net.trainable_variables
+
+    def replica_step(x_target, y_target, m_target, x_user, y_user, m_user):
+        with tf.GradientTape() as tape:
+            l_target = face_l1(net.to_target(x_target, training=True), y_target, m_target)
+            l_user = face_l1(net.to_user(x_user, training=True), y_user, m_user)
+            objective = optimizer.scale_loss(l_target + l_user)
+        optimizer.apply(tape.gradient(objective, variables), variables)
+        return {"target_l1": l_target, "user_l1": l_user}
+
+    return compile_step(replica_step, strategy, xla)
+
+
+def preview_grid(rows: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """One row per (inputs, outputs): input | output side by side for each face, uint8."""
+    return np.concatenate(
+        [
+            np.concatenate([np.concatenate([a, b], axis=1) for a, b in zip(x, y, strict=True)], 1)
+            for x, y in rows
+        ]
+    )
+
+
+def _spread(n: int, k: int) -> np.ndarray:
+    """k indices spread over range(n) (fewer when n < k)."""
+    return np.unique(np.linspace(0, n - 1, min(n, k)).round().astype(int))
+
+
+@dataclasses.dataclass
+class SwapTrainer:
+    """A swap run's networks, optimizer, step and faces (gan.core.kind.Trainer)."""
+
+    cfg: Any
+    people: Any  # gan.kinds.swap.kind.People
+    net: Any  # gan.kinds.swap.models.SwapNetworks
+    optimizer: Any
+    train_step: Callable[..., dict[str, Any]]
+    replicas: int
+
+    @classmethod
+    def build(cls, cfg: Any, people: Any, devices: Devices) -> SwapTrainer:
+        from gan.kinds.swap.models import swap_networks
+
+        with devices.strategy.scope():
+            net = swap_networks(cfg.size, cfg.width, cfg.bottleneck)
+            optimizer = make_optimizer(cfg.lr, devices.mixed)
+            optimizer.build(net.trainable_variables)  # so a checkpoint restores into its slots
+        step = make_train_step(net, optimizer, devices.xla, devices.strategy)
+        return cls(cfg, people, net, optimizer, step, devices.replicas)
+
+    @property
+    def checkpoint(self) -> dict[str, Any]:
+        parts = ("encoder", "decoder_target", "decoder_user")
+        return {**{name: getattr(self.net, name) for name in parts}, "optimizer": self.optimizer}
+
+    def batches(self, start: int) -> Any:
+        """Endless global batches (--batch-size faces of each person per replica), freshly warped
+        every step; a resumed run draws new ones."""
+        import tensorflow as tf
+
+        cfg, p = self.cfg, self.people
+        batch, w = cfg.batch_size * self.replicas, cfg.feature_weight
+        rng = np.random.default_rng(cfg.seed + start)
+
+        def draw():
+            while True:
+                t = training_batch(p.target, batch, rng, cfg.warp, cfg.flip, w)
+                u = training_batch(p.user, batch, rng, cfg.warp, cfg.flip, w)
+                yield (*t, *u)
+
+        face = tf.TensorSpec((batch, cfg.size, cfg.size, 3), tf.float32)
+        mask = tf.TensorSpec((batch, cfg.size, cfg.size, 1), tf.float32)
+        spec = (face, face, mask) * 2
+        return tf.data.Dataset.from_generator(draw, output_signature=spec).prefetch(1)
+
+    def validate(self, step: int) -> Validation:
+        """Masked L1 of each person's reconstruction on held-out faces; a preview: target ->
+        target, user -> user, user -> target."""
+        p, net = self.people, self.net
+        t_out = predict_uint8(net.to_target, p.target_val.images, batch=16)
+        u_out = predict_uint8(net.to_user, p.user_val.images, batch=16)
+        metrics = {
+            "val_l1_target": masked_l1(t_out, p.target_val.images, p.target_val.masks),
+            "val_l1_user": masked_l1(u_out, p.user_val.images, p.user_val.masks),
+        }
+        record = {
+            "split": dict(p.val_split),
+            "faces": {"target": len(p.target_val), "user": len(p.user_val)},
+            "step": step,
+            "metric": "mean absolute error inside the dilated hull, [0, 1] scale",
+        }
+        pick_t = _spread(len(p.target_val), PREVIEW_FACES)
+        pick_u = _spread(len(p.user_val), PREVIEW_FACES)
+        swapped = predict_uint8(net.to_target, p.user_val.images[pick_u], batch=16)
+        grid = preview_grid(
+            [
+                (p.target_val.images[pick_t], t_out[pick_t]),
+                (p.user_val.images[pick_u], u_out[pick_u]),
+                (p.user_val.images[pick_u], swapped),
+            ]
+        )
+        line = "val masked L1 target {:.4f}, user {:.4f}".format(*metrics.values())
+        return Validation(metrics, record, grid, "target→target | user→user | user→target", line)
+
+    def bundle(self, step: int) -> BundleParts:
+        from gan.kinds.swap.bundle import TARGET_FILE, USER_FILE
+
+        cfg, people = self.cfg, self.people
+        target, user = people.datasets["target"], people.datasets["user"]
+        descriptors = {  # make-dataset's target_descriptor: who each dataset shows
+            key: None if (v := d.info.target_descriptor) is None else [float(x) for x in v]
+            for key, d in (("target_descriptor", target), ("user_descriptor", user))
+        }
+        shape = reference_shape(target, people.swap, cfg.size)
+        info = {
+            "size": cfg.size,
+            "mode": "aligned",
+            "alignment": people.swap,
+            "forehead": cfg.forehead,
+            "drawing": target.info.drawing,
+            "reference_shape": [[float(x), float(y)] for x, y in shape],
+            **descriptors,
+            "width": cfg.width,
+            "bottleneck": cfg.bottleneck,
+            "datasets": {"target": str(target.root), "user": str(user.root)},
+            "dataset_size": target.size,
+        }
+        return BundleParts({TARGET_FILE: self.net.to_target, USER_FILE: self.net.to_user}, info)
+
+    def progress(self, values: dict[str, float]) -> dict[str, str]:
+        return {"target": f"{values['target_l1']:.4f}", "user": f"{values['user_l1']:.4f}"}
+
+    def learning_rate(self, step: int) -> None:
+        return None  # constant: TensorBoard gets the losses alone
+
+    def summary(self) -> dict[str, Any]:
+        return {"optimizer_iterations": int(np.asarray(self.optimizer.iterations))}
