@@ -304,9 +304,9 @@ class FaceTracker:
         found = [(r, "") for r in self._detect_turned(small, 0.0, upsample, scale)]
         if not fallbacks or self._near_last(found):
             return found
-        view = self._larger_view(grey, (small, upsample, scale), found)
+        image, up, at = self._larger_view(grey, (small, upsample, scale), found)
         for roll in self.rolls:
-            _merge(found, self._detect_turned(view[0], roll, *view[1:]), "roll")
+            _merge(found, self._detect_turned(image, roll, up, at), "roll")
         # The smallest face the coarse passes could see, in frame pixels.
         seen = HOG_FACE / (scale * 2**upsample)
         due = not found or (self._last is not None and not self._near_last(found))
