@@ -1,4 +1,5 @@
-"""Timings of the landmark stage: tracking, detection every frame, fallbacks, make-dataset."""
+"""Timings of the landmark stage: tracking, detection every frame, fallbacks, the neutral estimate,
+make-dataset."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import cv2
 import numpy as np
 
 from landmarks.dataset import DatasetConfig, build_dataset
+from landmarks.retarget import NeutralEstimator
 from landmarks.track import FaceTracker
 from landmarks.video import open_source
 
@@ -78,6 +80,22 @@ def time_fallbacks(video: str, width: int = 640, height: int = 480, frames: int 
     every, _ = _ms_per_frame(FaceTracker(fallback_every=1), faceless)
     report["no_face"]["every_frame_ms"] = every
     report["no_face"]["every_frame_ratio"] = every / report["no_face"]["upright_ms"]
+    return report
+
+
+def time_neutral(frames: int = 900, window: int = 300, refresh_every: int = 10) -> dict:
+    """ms per NeutralEstimator.update, window full: refreshed every frame, and on schedule."""
+    shapes = np.random.default_rng(0).uniform(-60, 60, (window + frames, 68, 2)).astype(np.float32)
+    report: dict = {"window": window, "frames": frames}
+    for name, every in (("every_frame", 1), ("scheduled", refresh_every)):
+        est = NeutralEstimator(window, refresh_every=every)
+        for s in shapes[:window]:
+            est.update(s)
+        t = time.perf_counter()
+        for s in shapes[window:]:
+            est.update(s)
+        report[f"{name}_ms"] = (time.perf_counter() - t) * 1000 / frames
+    report["ratio"] = report["every_frame_ms"] / report["scheduled_ms"]
     return report
 
 

@@ -101,13 +101,27 @@ class NeutralEstimator:
     neutral_shape() over a rolling window of aligned shapes: a median, or the mean of a first
     second spent mid-sentence, would take an open mouth as rest. make-dataset applies the same
     rule to the target's training points, so driver and target neutrals mean the same thing.
+
+    The median over a full window costs about a millisecond, and one frame more barely moves it:
+    the estimate is refreshed on each of the first `warmup` frames (a second at 30 fps, or the
+    window if shorter), then on one frame in `refresh_every`, and held in between.
     """
 
-    def __init__(self, window: int = 300, mouth_percentile: float = MOUTH_PERCENTILE) -> None:
+    def __init__(
+        self,
+        window: int = 300,
+        mouth_percentile: float = MOUTH_PERCENTILE,
+        refresh_every: int = 10,
+        warmup: int = 30,
+    ) -> None:
         self.window = window  # frames: 10 s at 30 fps
         self.mouth_percentile = mouth_percentile
+        self.refresh_every = max(1, refresh_every)
+        self.warmup = min(warmup, window)
         self._shapes: deque[np.ndarray] = deque(maxlen=window)
         self._openings: deque[float] = deque(maxlen=window)
+        self._seen = 0  # shapes added since the start or reset
+        self.refreshes = 0  # estimates computed since the start or reset
         self.neutral: np.ndarray | None = None
 
     def __len__(self) -> int:
@@ -116,6 +130,7 @@ class NeutralEstimator:
     def reset(self) -> None:
         self._shapes.clear()
         self._openings.clear()
+        self._seen = self.refreshes = 0
         self.neutral = None
 
     def update(self, aligned: np.ndarray) -> np.ndarray:
@@ -123,7 +138,11 @@ class NeutralEstimator:
         aligned = np.asarray(aligned, np.float32)
         self._shapes.append(aligned)
         self._openings.append(float(mouth_opening(aligned)))
-        self.neutral = neutral_shape(
-            np.stack(self._shapes), np.asarray(self._openings), self.mouth_percentile
-        )
+        self._seen += 1
+        due = self._seen <= self.warmup or (self._seen - self.warmup) % self.refresh_every == 0
+        if due or self.neutral is None:
+            self.neutral = neutral_shape(
+                np.stack(self._shapes), np.asarray(self._openings), self.mouth_percentile
+            )
+            self.refreshes += 1
         return self.neutral

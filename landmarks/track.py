@@ -3,16 +3,17 @@
 Detection is the cost (tens of ms on a 2-core CPU), the predictor is cheap (~4 ms). So the next
 frame's box comes from the previous points, and the detector runs again only when the track is
 lost: a periodic check on a small window around the face, or a shape that jumps implausibly.
-When the upright detector on the downscaled frame finds nothing, rotated copies (rolled heads) and
-a finer scale (small faces) are searched, on every frame at first and then, while no face shows,
-on one frame in `fallback_every`, so that a faceless camera feed stays cheap.
+Rotated copies (rolled heads) and a finer scale (small faces) are searched too, on every frame at
+first and then, while no face shows, on one frame in `fallback_every`, so that a faceless camera
+feed stays cheap. The faces of every pass are candidates: the one near the last known face is
+followed, else the largest, so a pass that finds a smaller face first does not decide.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 import cv2
 import dlib
@@ -115,11 +116,18 @@ def _upright_patch(
     return patch, m
 
 
-def _iou(a: dlib.rectangle, b: dlib.rectangle) -> float:
-    inter = a.intersect(b)
-    i = max(0, inter.width()) * max(0, inter.height()) if not inter.is_empty() else 0
-    u = a.area() + b.area() - i
-    return i / u if u else 0.0
+def _distance(region: _Region, last: _Region) -> float:
+    """How far the region's centre lies from the last face's, in the last face's widths."""
+    return float(np.hypot(region.cx - last.cx, region.cy - last.cy)) / max(last.w, 1.0)
+
+
+def _merge(found: list[tuple[_Region, str]], regions: list[_Region], how: str) -> None:
+    """Adds to `found` the regions that are not a face found already (by an earlier pass)."""
+    for r in regions:
+        if not any(
+            np.hypot(r.cx - f.cx, r.cy - f.cy) <= SAME_FACE * max(r.w, f.w) for f, _ in found
+        ):
+            found.append((r, how))
 
 
 def _resized(grey: np.ndarray, scale: float) -> np.ndarray:
@@ -138,6 +146,17 @@ def _resized(grey: np.ndarray, scale: float) -> np.ndarray:
 ROLL_WARP = 10.0
 # The HOG detector's window: the smallest face it finds without upsampling.
 HOG_FACE = 80
+# Two detections whose centres lie within this share of the larger one's width are one face, found
+# by two passes (upright and rolled, coarse and fine): the first pass keeps it.
+SAME_FACE = 0.5
+# A face whose centre lies within this many of the last face's widths from the last face's centre
+# is taken for it. Generous: a face lost for a moment has often moved (why it was lost), and the
+# faces of two people side by side lie two to three face widths apart.
+NEAR_LAST = 1.5
+# Without a face to follow the largest wins, so the rotated copies need show only faces larger
+# than the largest found upright: they are searched at the scale where this share of its width is
+# the detector's smallest face (a coarser, cheaper copy when the face is large).
+LARGER_MARGIN = 0.8
 # Frames without a face during which every fallback runs on every frame: a face just lost is most
 # likely still there, rolled or small. After them the fallbacks run every `fallback_every` frames.
 FALLBACK_GRACE = 5
@@ -179,13 +198,14 @@ class FaceTracker:
         self._detector = dlib.get_frontal_face_detector()
         self._predictor = dlib.shape_predictor(model_path(PREDICTOR_FILE))
         self._track: _Track | None = None
-        self._last_box: dlib.rectangle | None = None
+        self._last: _Region | None = None  # the last face seen: where to look after a loss
         self._misses = 0  # frames in a row in which detection found no face
 
     def reset(self) -> None:
-        """Forget the face: the next frame runs the detector."""
+        """Forget the face and the frames without one: the next frame runs every search."""
         self._track = None
-        self._last_box = None
+        self._last = None
+        self._misses = 0
 
     @property
     def tracking(self) -> bool:
@@ -238,7 +258,7 @@ class FaceTracker:
             if not self._face_near(grey, region):
                 return None
         track.points = points
-        self._last_box = self._region_from_points(points, track.box_geometry).rect()
+        self._last = self._region_from_points(points, track.box_geometry)
         return points
 
     def _face_near(self, grey: np.ndarray, region: _Region) -> bool:
@@ -253,43 +273,71 @@ class FaceTracker:
     # -- detection --------------------------------------------------------------------------
 
     def _detect(self, grey: np.ndarray, fallbacks: bool) -> TrackResult:
-        regions, how = self._search(grey, fallbacks)
-        if not regions:
+        found = self._search(grey, fallbacks)
+        if not found:
             self._track = None
             self._misses += 1
             return TrackResult(None, detected=True, faces=0)
         self._misses = 0
-        region, ambiguous = self._pick(regions)
+        region, how, ambiguous = self._pick(found)
         points = self._predict(grey, region)
         (cx, cy, pw, ph), roll = _upright_box(points)
         offset = _rotate(np.array([[region.cx - cx, region.cy - cy]]), np.zeros(2), roll)[0]
         geometry = np.array([offset[0] / pw, offset[1] / ph, region.w / pw, region.h / ph])
         self._track = _Track(points, geometry)
-        self._last_box = region.rect()
+        self._last = region
         return TrackResult(
-            points, detected=True, faces=len(regions), ambiguous=ambiguous, fallback=how
+            points, detected=True, faces=len(found), ambiguous=ambiguous, fallback=how
         )
 
-    def _search(self, grey: np.ndarray, fallbacks: bool) -> tuple[list[_Region], str]:
-        """Faces in the frame: upright on the downscaled frame, then the fallbacks if due."""
+    def _search(self, grey: np.ndarray, fallbacks: bool) -> list[tuple[_Region, str]]:
+        """The faces in the frame, each once, with the pass that found it ("", "roll", "fine").
+
+        The upright pass on the downscaled frame always runs; the fallbacks, when due, run where
+        they could change the pick (_pick): not when a face is near the last one; without a last
+        face, the rotated copies only for faces larger than those found upright, and the finer
+        scale (smaller faces) only when no other pass found one.
+        """
         scale = min(1.0, self.detect_size / max(grey.shape))
         small = _resized(grey, scale)
         upsample = self.upsample if self.upsample is not None else int(max(small.shape) < 400)
-        regions = self._detect_turned(small, 0.0, upsample, scale)
-        if regions or not fallbacks:
-            return regions, ""
+        found = [(r, "") for r in self._detect_turned(small, 0.0, upsample, scale)]
+        if not fallbacks or self._near_last(found):
+            return found
+        image, up, at = self._larger_view(grey, (small, upsample, scale), found)
         for roll in self.rolls:
-            regions = self._detect_turned(small, roll, upsample, scale)
-            if regions:
-                return regions, "roll"
-        # The smallest face the pass above could see, in frame pixels.
+            _merge(found, self._detect_turned(image, roll, up, at), "roll")
+        # The smallest face the coarse passes could see, in frame pixels.
         seen = HOG_FACE / (scale * 2**upsample)
-        if self.min_face and seen > self.min_face:
+        due = not found or (self._last is not None and not self._near_last(found))
+        if due and self.min_face and seen > self.min_face:
             fine = HOG_FACE / self.min_face
-            regions = self._detect_turned(_resized(grey, fine), 0.0, 0, fine)
-            if regions:
-                return regions, "fine"
-        return [], ""
+            _merge(found, self._detect_turned(_resized(grey, fine), 0.0, 0, fine), "fine")
+        return found
+
+    def _near_last(self, found: list[tuple[_Region, str]]) -> bool:
+        """Is one of the faces near the last face (then _pick takes the nearest)?"""
+        return self._last is not None and any(
+            _distance(r, self._last) <= NEAR_LAST for r, _ in found
+        )
+
+    def _larger_view(
+        self,
+        grey: np.ndarray,
+        view: tuple[np.ndarray, int, float],
+        found: list[tuple[_Region, str]],
+    ) -> tuple[np.ndarray, int, float]:
+        """The image, upsampling and scale for the rotated copies.
+
+        `view` (the upright pass's), or, when only a face larger than those found can win, the
+        frame scaled down to where the detector's smallest face is LARGER_MARGIN of the largest.
+        """
+        if not found or self._last is not None:
+            return view
+        coarse = HOG_FACE / (LARGER_MARGIN * max(r.w for r, _ in found))
+        if coarse >= view[2]:
+            return view
+        return _resized(grey, coarse), 0, coarse
 
     def _detect_turned(
         self, small: np.ndarray, roll: float, upsample: int, scale: float
@@ -310,16 +358,17 @@ class FaceTracker:
             regions.append(_Region(cx, cy, r.width() / scale, r.height() / scale, roll))
         return regions
 
-    def _pick(self, regions: list[_Region]) -> tuple[_Region, bool]:
-        """The face to follow: the one where the last face was, else the largest."""
-        if self._last_box is not None:
-            best = max(regions, key=lambda r: _iou(r.rect(), self._last_box))
-            if _iou(best.rect(), self._last_box) > 0.3:
-                return best, False
-        by_area = sorted(regions, key=lambda r: r.w * r.h, reverse=True)
-        top = by_area[0].w * by_area[0].h
-        ambiguous = len(by_area) > 1 and by_area[1].w * by_area[1].h >= 0.8 * top
-        return by_area[0], ambiguous
+    def _pick(self, found: list[tuple[_Region, str]]) -> tuple[_Region, str, bool]:
+        """The face to follow and the pass that found it: the nearest the last face, if near
+        enough; else the largest, ambiguous when another is of similar size."""
+        if self._last is not None:
+            near = min(found, key=lambda f: _distance(f[0], self._last))
+            if _distance(near[0], self._last) <= NEAR_LAST:
+                return *near, False
+        by_area = sorted(found, key=lambda f: f[0].w * f[0].h, reverse=True)
+        top = by_area[0][0].w * by_area[0][0].h
+        ambiguous = len(by_area) > 1 and by_area[1][0].w * by_area[1][0].h >= 0.8 * top
+        return *by_area[0], ambiguous
 
     def _predict(self, grey: np.ndarray, region: _Region) -> np.ndarray:
         """The 68 points in the region; a rolled face is turned upright for the predictor."""
@@ -340,22 +389,25 @@ class FaceTracker:
     # -- state, so an interrupted dataset build resumes exactly where it stopped --------------
 
     def state(self) -> dict[str, np.ndarray]:
-        t = self._track
-        if t is None:
-            return {}
-        return {
-            "points": t.points,
-            "geometry": t.box_geometry,
-            "counters": np.array([t.since_check, t.since_detect]),
-        }
+        t, last = self._track, self._last
+        state = {} if last is None else {"last": np.array(astuple(last))}
+        if t is not None:
+            state |= {
+                "points": t.points,
+                "geometry": t.box_geometry,
+                "counters": np.array([t.since_check, t.since_detect]),
+            }
+        return state
 
     def set_state(self, state: dict[str, np.ndarray]) -> None:
-        if not state or "points" not in state:
-            self.reset()
+        self.reset()
+        if "last" in state:
+            self._last = _Region(*(float(v) for v in state["last"]))
+        if "points" not in state:
             return
         points = np.asarray(state["points"], np.float32)
         since_check, since_detect = (int(v) for v in state["counters"])
         self._track = _Track(
             points, np.asarray(state["geometry"], np.float64), since_check, since_detect
         )
-        self._last_box = self._region_from_points(points, self._track.box_geometry).rect()
+        self._last = self._region_from_points(points, self._track.box_geometry)
