@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from common.errors import InputError
-from gan.bundle import load_bundle
+from gan.bundle import input_of, load_bundle
 
 HAS_ONNX = bool(importlib.util.find_spec("tf2onnx") and importlib.util.find_spec("onnxruntime"))
 INFO = {"size": 64, "mode": "aligned", "steps": 0, "metrics": {}}
@@ -43,6 +43,10 @@ def test_one_loader_for_every_kind_and_each_says_what_it_takes(tmp_path):
     swap = load_bundle(swap_bundle(tmp_path / "swap"))
     assert (drawing.kind, drawing.input) == ("pix2pix", "drawing")
     assert (swap.kind, swap.input) == ("swap", "face_crop")
+    # From bundle.json alone, before any model loads: how the app picks its mode.
+    assert (
+        input_of(tmp_path / "drawing") == "drawing" and input_of(tmp_path / "swap") == "face_crop"
+    )
     crops = np.zeros((2, 64, 64, 3), np.uint8)
     assert drawing(crops).shape == swap(crops).shape == crops.shape
     # A bundle written before kinds is a drawing bundle; a kind this program lacks is one line.

@@ -12,7 +12,7 @@ from gan.bundle.files import (
     read_bundle_info,
     require_kind,
 )
-from gan.bundle.registry import add_onnx, load_bundle
+from gan.bundle.registry import add_onnx, input_of, load_bundle
 
 __all__ = [
     "BACKENDS",
@@ -20,6 +20,7 @@ __all__ = [
     "LoadedBundle",
     "add_onnx",
     "bundle_kind",
+    "input_of",
     "load_bundle",
     "read_bundle_info",
     "require_kind",

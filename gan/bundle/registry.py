@@ -1,9 +1,9 @@
 """From bundle.json's "kind" to the kind's bundle module: one loader and one ONNX export for
 every kind.
 
-A kind's bundle module (gan/kinds/<kind>/bundle.py) has NETWORKS, its Keras network files (the
-first is the one the bundle is called with), load_network(path, info, name) and load(path, info,
-backend, threads).
+A kind's bundle module (gan/kinds/<kind>/bundle.py) has INPUT (what the bundle is called with:
+"drawing", "face_crop"), NETWORKS (its Keras network files), load_network(path, info, name) and
+load(path, info, backend, threads).
 """
 
 from __future__ import annotations
@@ -37,6 +37,13 @@ def kind_of(info: dict[str, Any], path: str | os.PathLike[str]) -> ModuleType:
             f"{', '.join(KINDS)}"
         )
     return importlib.import_module(f"{KINDS[kind]}.bundle")
+
+
+def input_of(path: str | os.PathLike[str]) -> str:
+    """What the bundle at `path` is called with ("drawing", "face_crop"), from its bundle.json
+    alone: the app picks its mode by it before any model loads."""
+    info = read_bundle_info(path)
+    return str(kind_of(info, path).INPUT)
 
 
 def load_bundle(

@@ -23,6 +23,7 @@ from gan.errors import InputError
 from gan.kinds.drawing.reference import BANK_FILE, ReferenceBank
 
 KIND = "pix2pix"  # bundle.json's kind (and what a bundle.json without one is)
+INPUT = "drawing"  # what the bundle is called with: the app draws the face for it
 GENERATOR_FILE = "generator.keras"
 NETWORKS = (GENERATOR_FILE,)
 
@@ -65,7 +66,7 @@ class Bundle(LoadedBundle):
     """
 
     kind = KIND
-    input = "drawing"
+    input = INPUT
 
     def __init__(
         self, path: Path, info: dict[str, Any], network: Network, bank: ReferenceBank | None

@@ -22,6 +22,7 @@ from gan.bundle.write import write_bundle
 from gan.errors import InputError
 
 KIND = "swap"
+INPUT = "face_crop"  # what the bundle is called with: the camera's aligned face
 TARGET_FILE = "swap_target.keras"  # encoder + the target's decoder: the swap itself
 USER_FILE = "swap_user.keras"  # encoder + the user's decoder: reconstruction
 NETWORKS = (TARGET_FILE, USER_FILE)
@@ -69,7 +70,7 @@ class SwapBundle(LoadedBundle):
     """
 
     kind = KIND
-    input = "face_crop"
+    input = INPUT
 
     def __init__(
         self, path: Path, info: dict[str, Any], network: Network, threads: int | None = None
