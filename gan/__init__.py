@@ -1,1 +1,2 @@
-"""pix2pix for face-mirror: networks, input pipeline, trainer, model bundle and image metrics."""
+"""The models of face-mirror: a training core (core/), a bundle core (bundle/), one folder per
+model kind (kinds/), image metrics."""
