@@ -55,7 +55,9 @@ def train(kind: Kind, cfg: Any) -> dict[str, Any]:
     try:
         devices = choose_devices(cfg.mixed_precision, cfg.xla, cfg.cpu_devices, cfg.verbose)
         keras.config.set_dtype_policy("mixed_float16" if devices.mixed else "float32")
-        trainer = kind.build(cfg, data, devices)
+        # The trainer plans for the steps this run takes, the cap included (a decaying learning
+        # rate ends there); config.json keeps the steps asked for.
+        trainer = kind.build(dataclasses.replace(cfg, steps=total), data, devices)
         run = open_run(kind, cfg, run_dir, total, trainer, devices)
         batches = distribute(devices.strategy, trainer.batches(run.start))
         step, elapsed = loop.fit(run, batches)

@@ -193,7 +193,7 @@ class DrawingTrainer:
         from gan.kinds.drawing.models import REFERENCE_CHANNELS, Discriminator, Generator
 
         channels = REFERENCE_CHANNELS if cfg.recipe == "reference" else 3
-        total = cfg.steps
+        total = cfg.steps  # this run's, the step cap included
         with devices.strategy.scope():
             generator = Generator(cfg.size, cfg.ngf, cfg.recipe)
             discriminator = Discriminator(cfg.size, cfg.ndf, channels)
