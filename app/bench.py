@@ -1,7 +1,9 @@
 """Timing the live pipeline on a video at camera size: stage ms, FPS, latency, threads vs one.
 
 For a swap bundle also what a swapped frame costs beyond the model: the crop, the colour match and
-the blend back into the frame, alpha against Poisson (time_blend).
+the blend back into the frame, alpha against Poisson (time_blend). And the stall when a face comes
+back (time_face_return): the live session as the window runs it, on a clip whose face leaves for
+one frame every second, timed by the intervals between the frames it shows.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ import argparse
 import json
 import logging
 import math
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +23,7 @@ import cv2
 import numpy as np
 
 from app.face import FaceStage, GeneratorStage, ModelSpec
+from app.live import LiveSession
 from app.model import add_backend_flags, load_model
 from app.pipeline import Pipeline, run_sequential
 from app.sources import MemorySource
@@ -34,6 +39,9 @@ CAMERA_SIZE = (640, 480)
 MAX_FRAMES = 300  # frames held in memory (640×480×3 each: about 280 MB at most)
 WARM_UP_SECONDS = 1.0
 BLEND_FRAMES = 60  # frames the blend is timed on, each way
+AWAY_EVERY_SECONDS = 1.0  # time_face_return: the face leaves for one frame this often
+AWAY_GREY = 128  # the frame the face leaves in: flat grey, nothing for the detector to find
+RETURN_FRAMES = 10  # shown frames after a return in which a stall counts as the return's
 
 
 def read_frames(
@@ -193,6 +201,114 @@ def time_blend(bundle: Any, frames: list[np.ndarray], limit: int = BLEND_FRAMES)
     return result
 
 
+def face_away_clip(frames: list[np.ndarray], fps: float, path: str | Path, away: int = 1) -> int:
+    """Write `frames` as a video in which the face stays for AWAY_EVERY_SECONDS, then `away`
+    frames are flat grey, and so on: the face leaves and comes back where it was. Returns how
+    many frames were grey."""
+    every = round(fps * AWAY_EVERY_SECONDS) + away - 1
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+    grey = np.full_like(frames[0], AWAY_GREY)
+    blanked = 0
+    for i, frame in enumerate(frames):
+        blank = every // 2 <= i % every < every // 2 + away
+        writer.write(grey if blank else frame)
+        blanked += blank
+    writer.release()
+    return blanked
+
+
+def _intervals(times: list[float]) -> dict[str, float | None]:
+    """p50, p95, p99 and max of the gaps between successive shown frames, in ms, and how many
+    gaps were over 3x the median (stalls)."""
+    gaps = np.diff(np.asarray(times, np.float64)) * 1000
+    if not len(gaps):
+        return {k: None for k in ("p50", "p95", "p99", "max", "stalls")}
+    p50, p95, p99 = (round(float(np.percentile(gaps, q)), 1) for q in (50, 95, 99))
+    stalls = int((gaps > 3 * p50).sum())
+    return {
+        "p50": p50,
+        "p95": p95,
+        "p99": p99,
+        "max": round(float(gaps.max()), 1),
+        "stalls": stalls,
+    }
+
+
+def _returns(shown: list[tuple[float, bool]], frames: int = RETURN_FRAMES) -> dict[str, Any]:
+    """Each time the face came back: the longest gap (ms) among the `frames` shown after it.
+    The median and the max over the returns, and how many there were."""
+    times = np.asarray([t for t, _ in shown], np.float64)
+    face = [f for _, f in shown]
+    longest = [
+        float(np.diff(times[i - 1 : i + frames]).max() * 1000)
+        for i in range(1, len(shown) - frames)
+        if face[i] and not face[i - 1]
+    ]
+    if not longest:
+        return {"returns": 0, "p50": None, "max": None}
+    p50, top = float(np.median(longest)), float(max(longest))
+    return {"returns": len(longest), "p50": round(p50, 1), "max": round(top, 1)}
+
+
+def time_face_return(
+    model_dir: str | Path,
+    source: str | Path,
+    seconds: float = 20.0,
+    size: tuple[int, int] = CAMERA_SIZE,
+    verbose: bool = False,
+    backend: str = "auto",
+    threads: int | None = None,
+    away: int = 1,
+) -> dict[str, Any]:
+    """The live session as the window runs it (paced, on demand, retarget auto) with `source`
+    at `size` as the camera, `away` frames a second blanked: the output's frame intervals.
+
+    With a bundle that knows its target, each return of the face used to restart the identity
+    check (dlib's network, in the landmark stage): the stall shows in the p99 and the max, and
+    in the longest gap just after each return (after_return_ms). The tracker checks that its face
+    is still there every fifth frame, so a one-frame blank is noticed only when it falls on such
+    a check: `returns` counts the losses it noticed. Returns interval_ms (p50, p95, p99, max,
+    stalls: gaps over 3x the median), after_return_ms (returns, p50, max), frames_out, fps,
+    away_frames, blanked_frames (of clip_frames), target_descriptor (whether auto retargeting
+    checks identity at all), seconds, model.
+    """
+    frames, fps = read_frames(source, size)
+    shown: list[tuple[float, bool]] = []
+    session = LiveSession(
+        lambda frame: shown.append((time.perf_counter(), frame.face)),
+        verbose=verbose,
+        backend=backend,
+        threads=threads,
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = os.path.join(tmp, "face-away.avi")
+        blanked = face_away_clip(frames, fps, clip, away)
+        try:
+            session.load_model(str(model_dir), wait=True)
+            if session.model_error:
+                raise InputError(session.model_error)
+            session.start(clip, loop=True)
+            time.sleep(2 * WARM_UP_SECONDS)  # the first detection, the first identity check
+            first = len(shown)
+            time.sleep(seconds)
+            measured = shown[first:]
+        finally:
+            session.close()
+    return {
+        "model": str(model_dir),
+        "seconds": seconds,
+        "away_frames": away,
+        "blanked_frames": blanked,
+        "clip_frames": len(frames),
+        "target_descriptor": session.face.spec.target_descriptor is not None,
+        "frames_out": len(measured),
+        "fps": round(len(measured) / seconds, 2),
+        "interval_ms": _intervals([t for t, _ in measured]),
+        "after_return_ms": _returns(measured),
+    }
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m app.bench", description=time_pipeline.__doc__.splitlines()[0]
@@ -204,6 +320,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=10.0,
         help="seconds per measurement, three of them (default: %(default)s)",
+    )
+    p.add_argument(
+        "--face-return",
+        action="store_true",
+        help="time only the output's frame intervals when the face leaves for one frame a second",
     )
     p.add_argument(
         "--blend-only",
@@ -230,7 +351,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(json.dumps(time_blend(bundle, frames), indent=2))
             return
-        result = time_pipeline(
+        measure = time_face_return if args.face_return else time_pipeline
+        result = measure(
             args.model,
             args.source,
             args.seconds,

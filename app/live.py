@@ -20,6 +20,7 @@ from app.face import (
     ModelSpec,
     target_descriptor,
 )
+from app.identity import IdentityChecker
 from app.pipeline import Frame, Pipeline
 from app.sinks import Recorder, RecorderSink, VirtualCameraSink
 from app.sources import Source, open_source
@@ -68,7 +69,13 @@ class LiveSession:
         self.verbose = verbose  # let TensorFlow's start-up messages through when a model loads
         self.backend, self.threads = backend, threads  # what runs the generator (app.model)
         self.on_model = on_model
-        self.face = FaceStage(smoothing=smoothing, retarget=retarget)
+        # The identity check off the landmark stage's thread: a face coming back must not freeze
+        # the output while dlib's network looks at it (app.identity).
+        self.face = FaceStage(
+            smoothing=smoothing,
+            retarget=retarget,
+            identity_check=IdentityChecker(background=True),
+        )
         self.generator = GeneratorStage()
         self.pipeline: Pipeline | None = None
         self.source_spec: str | None = None
@@ -262,6 +269,7 @@ class LiveSession:
         ok = self.stop(timeout)
         self.stop_recording()
         self.set_virtual_camera(False)
+        ok = self.face.close() and ok
         if self._loader is not None:
             # A model half-loaded in TensorFlow cannot be interrupted: a daemon, it is left be.
             self._loader.join(max(0.0, deadline - time.monotonic()))

@@ -37,6 +37,7 @@ from app.face import DEFAULT_RETARGET, DEFAULT_SMOOTHING, RETARGET_MODES
 from app.live import LiveSession
 from app.model import add_backend_flags
 from app.pipeline import Frame
+from app.qt_platform import platform_problem
 from app.swap import is_swap, swap_output
 from common.cli import run_command
 from common.errors import InputError
@@ -736,6 +737,10 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     def body() -> int:
+        if QApplication.instance() is None:
+            problem = platform_problem()  # Qt would print a paragraph and abort instead
+            if problem:
+                raise InputError(problem)
         app = QApplication.instance() or QApplication(sys.argv[:1])
         app.setOrganizationName(ORGANISATION)
         app.setApplicationName(APPLICATION)

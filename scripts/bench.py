@@ -71,6 +71,37 @@ def untrained_bundle(
     return model_dir
 
 
+def with_target(model_dir: str, dataset: str) -> str:
+    """A copy of the bundle that knows its target (the dataset's descriptor in bundle.json), so
+    that the live session's auto retargeting checks who the driver is, as a trained one does."""
+    import json
+    import shutil
+
+    out = f"{model_dir}-target"
+    if not os.path.isdir(out):
+        shutil.copytree(model_dir, out)
+        manifest = json.loads(Path(dataset, "manifest.json").read_text())
+        info_path = Path(out, "bundle.json")
+        info = json.loads(info_path.read_text())
+        info["target_descriptor"] = manifest["target_descriptor"]
+        write_json_atomic(info_path, info)
+    return out
+
+
+def time_face_returns(directory: str, video: str, preset: dict, seconds: float) -> dict:
+    """The live output's frame intervals while the face leaves for one frame a second, with the
+    preset's (untrained) bundle knowing its target, as a trained one does (app.bench)."""
+    from app.bench import time_face_return
+
+    print("face return: output intervals, the face away one frame a second ...", file=sys.stderr)
+    size = preset["size"]
+    model = untrained_bundle(
+        directory, size, preset["ngf"], video, preset["recipe"], preset["region"]
+    )
+    target = with_target(model, os.path.join(directory, f"dataset{size}"))
+    return time_face_return(target, video, seconds=seconds)
+
+
 def untrained_swap_bundle(directory: str) -> str:
     """A swap bundle of the quick preset's shape with fresh weights (ONNX included): the swap's
     speed, blend included, does not depend on training either."""
@@ -206,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
             bare = entry["generator"]["onnx_ms"]
             entry["live"]["generator_vs_bare"] = entry["live"]["stage_ms"]["generator"] / bare
             report["presets"][name] = entry
+        report["face_return"] = time_face_returns(tmp, video, PRESETS["quick"], 2 * seconds)
         report["recipes"] = time_recipes(tmp, video, PRESETS, args.fast)
         if not args.no_swap:
             print(
@@ -235,6 +267,24 @@ def _fallback_rows(fb: dict) -> list[tuple[str, str, str]]:
             f"{none['fallbacks_ms']:.1f}",
             f"{none['ratio']:.2f}x upright-only {none['upright_ms']:.1f}; every frame "
             f"{none['every_frame_ms']:.0f} ({none['every_frame_ratio']:.1f}x)",
+        ),
+    ]
+
+
+def _face_return_rows(fr: dict) -> list[tuple[str, str, str]]:
+    """The live output while the face leaves for one frame a second (a bundle that knows its
+    target: each return used to restart dlib's identity check inside the landmark stage)."""
+    ms, back = fr["interval_ms"], fr["after_return_ms"]
+    return [
+        (
+            "face away one frame a second: output interval ms p50 · p99 · max",
+            f"{ms['p50']} · {ms['p99']} · {ms['max']}",
+            f"{fr['fps']:.1f} FPS; goal: p99 under 3x p50 (no stall when the face comes back)",
+        ),
+        (
+            "face back: longest interval ms after a return, p50 · max",
+            f"{back['p50']} · {back['max']}",
+            f"over {back['returns']} returns the tracker noticed; goal: near the p50 above",
         ),
     ]
 
@@ -332,6 +382,7 @@ def format_report(r: dict) -> str:
                 f"{live['threaded_vs_sequential']}x (bound {live['threading_bound']}x)",
             ),
         ]
+    rows += _face_return_rows(r["face_return"]) if r.get("face_return") else []
     rows += _recipe_rows(r["recipes"]) if r.get("recipes") else []
     rows += _swap_rows(r["swap"]) if r.get("swap") else []
     width = max(len(a) for a, _, _ in rows)
