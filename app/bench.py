@@ -25,20 +25,18 @@ import numpy as np
 from app.face import FaceStage, GeneratorStage, ModelSpec
 from app.live import LiveSession
 from app.model import add_backend_flags, load_model
+from app.modes import mode_for, require_swap_path
 from app.pipeline import Pipeline, run_sequential
 from app.sources import MemorySource
-from app.swap import check_swap_path, is_swap, require_swap, swap_face
+from app.swap import BLEND_FRAMES, time_blend
 from common.cli import run_command
 from common.errors import InputError
-from landmarks import FaceTracker
-from landmarks.blend import BLEND_METHODS, BlendParams
 
 log = logging.getLogger(__name__)
 
 CAMERA_SIZE = (640, 480)
 MAX_FRAMES = 300  # frames held in memory (640×480×3 each: about 280 MB at most)
 WARM_UP_SECONDS = 1.0
-BLEND_FRAMES = 60  # frames the blend is timed on, each way
 AWAY_EVERY_SECONDS = 1.0  # time_face_return: the face leaves for one frame this often
 AWAY_GREY = 128  # the frame the face leaves in: flat grey, nothing for the detector to find
 RETURN_FRAMES = 10  # shown frames after a return in which a stall counts as the return's
@@ -101,6 +99,59 @@ def _threaded(
     return stats
 
 
+def _r(x: float) -> float | None:
+    return None if math.isnan(x) else round(x, 2)
+
+
+def _per_stage(stats: dict[str, Any], key: str = "mean") -> dict[str, float | None]:
+    return {k: _r(v[key]) for k, v in stats["stage_ms"].items()}
+
+
+def _live_figures(live: dict[str, Any], free: dict[str, Any]) -> dict[str, Any]:
+    """The paced runs: on demand as the window runs it, and free-running for comparison."""
+    return {
+        "fps": round(live["mean_fps"], 2),
+        "latency_p50_ms": _r(live["latency_ms"]["p50"]),
+        "latency_p95_ms": _r(live["latency_ms"]["p95"]),
+        "stage_ms": _per_stage(live),
+        "stage_p95_ms": _per_stage(live, "p95"),
+        "dropped": live["dropped"],
+        "free_running": {  # the same, every stage on the newest frame as soon as it is free
+            "fps": round(free["mean_fps"], 2),
+            "latency_p50_ms": _r(free["latency_ms"]["p50"]),
+            "latency_p95_ms": _r(free["latency_ms"]["p95"]),
+            "stage_ms": _per_stage(free),
+        },
+        "faces": live["faces"],
+    }
+
+
+def _throughput(threaded: dict[str, Any], sequential: dict[str, Any]) -> dict[str, Any]:
+    """Unpaced: threads with back-pressure against the same stages on one thread."""
+    seq_ms = [v for v in _per_stage(sequential).values() if v is not None]
+    return {
+        "threaded_fps": round(threaded["mean_fps"], 2),
+        "threaded_latency_p95_ms": _r(threaded["latency_ms"]["p95"]),
+        "threaded_stage_ms": _per_stage(threaded),
+        "sequential_fps": round(sequential["mean_fps"], 2),
+        "sequential_stage_ms": _per_stage(sequential),
+        "threaded_vs_sequential": (
+            round(threaded["mean_fps"] / sequential["mean_fps"], 2)
+            if sequential["mean_fps"]
+            else None
+        ),
+        "threading_bound": round(sum(seq_ms) / max(seq_ms), 2) if seq_ms else None,
+    }
+
+
+def _sequential(bundle: Any, frames: list[np.ndarray], fps: float, seconds: float) -> dict:
+    source = MemorySource(frames, fps, loop=True, paced=False)
+    run_sequential(source, stages := _stages(bundle), seconds=WARM_UP_SECONDS)
+    sequential = run_sequential(source, stages, seconds=seconds)
+    sequential["mean_fps"] = sequential["frames_out"] / seconds
+    return sequential
+
+
 def time_pipeline(
     model_dir: str | Path,
     source: str | Path,
@@ -120,22 +171,16 @@ def time_pipeline(
     Returns fps, latency_p50_ms, latency_p95_ms, stage_ms (mean ms per stage, live run),
     stage_p95_ms, dropped, threaded_fps, sequential_fps, threaded_vs_sequential (throughput
     ratio) and threading_bound (the most threads can give: sequential frame time ÷ its slowest
-    stage), source_fps, size, model, backend. Raises InputError for a model or video that cannot
-    be read.
+    stage), source_fps, size, model, backend, kind (the bundle's mode, app.modes) and what that
+    mode adds (a swap bundle: `blend`, app.swap.time_blend). Raises InputError for a model or
+    video that cannot be read.
     """
     frames, fps = read_frames(source, size)  # a bad video fails before TensorFlow loads
     bundle = load_model(model_dir, verbose=verbose, backend=backend, threads=threads)
     live = _threaded(bundle, frames, fps, seconds, paced=True, on_demand=True)
     free = _threaded(bundle, frames, fps, seconds, paced=True)
     threaded = _threaded(bundle, frames, fps, seconds, paced=False)
-    seq_source = MemorySource(frames, fps, loop=True, paced=False)
-    run_sequential(seq_source, stages := _stages(bundle), seconds=WARM_UP_SECONDS)
-    sequential = run_sequential(seq_source, stages, seconds=seconds)
-    sequential_fps = sequential["frames_out"] / seconds
-
-    def finite(x: float) -> float | None:
-        return None if math.isnan(x) else round(x, 2)
-
+    mode = mode_for(bundle)
     result = {
         "model": str(bundle.path),
         "backend": bundle.backend_label,
@@ -143,61 +188,12 @@ def time_pipeline(
         "model_size": bundle.size,
         "source_fps": round(fps, 2),
         "seconds": seconds,
-        "fps": round(live["mean_fps"], 2),
-        "latency_p50_ms": finite(live["latency_ms"]["p50"]),
-        "latency_p95_ms": finite(live["latency_ms"]["p95"]),
-        "stage_ms": {k: finite(v["mean"]) for k, v in live["stage_ms"].items()},
-        "stage_p95_ms": {k: finite(v["p95"]) for k, v in live["stage_ms"].items()},
-        "dropped": live["dropped"],
-        "free_running": {  # the same, every stage on the newest frame as soon as it is free
-            "fps": round(free["mean_fps"], 2),
-            "latency_p50_ms": finite(free["latency_ms"]["p50"]),
-            "latency_p95_ms": finite(free["latency_ms"]["p95"]),
-            "stage_ms": {k: finite(v["mean"]) for k, v in free["stage_ms"].items()},
-        },
-        "faces": live["faces"],
-        "threaded_fps": round(threaded["mean_fps"], 2),
-        "threaded_latency_p95_ms": finite(threaded["latency_ms"]["p95"]),
-        "threaded_stage_ms": {k: finite(v["mean"]) for k, v in threaded["stage_ms"].items()},
-        "sequential_fps": round(sequential_fps, 2),
-        "sequential_stage_ms": {k: finite(v["mean"]) for k, v in sequential["stage_ms"].items()},
+        **_live_figures(live, free),
+        **_throughput(threaded, _sequential(bundle, frames, fps, seconds)),
+        "kind": mode.name,
+        **mode.bench(frames),
     }
-    result["threaded_vs_sequential"] = (
-        round(threaded["mean_fps"] / sequential_fps, 2) if sequential_fps else None
-    )
-    seq_ms = [v for v in result["sequential_stage_ms"].values() if v is not None]
-    result["threading_bound"] = round(sum(seq_ms) / max(seq_ms), 2) if seq_ms else None
-    result["kind"] = "swap" if is_swap(bundle) else "pix2pix"
-    if is_swap(bundle):
-        result["blend"] = time_blend(bundle, frames)
     log.info("live pipeline: %s", result)
-    return result
-
-
-def time_blend(bundle: Any, frames: list[np.ndarray], limit: int = BLEND_FRAMES) -> dict[str, Any]:
-    """What a swapped frame costs, part by part (ms: align, model, colour, blend), with the alpha
-    blend and with Poisson (cv2.seamlessClone), on the same faces, turn about. Swap bundles only
-    (InputError otherwise, or when no frame shows a face)."""
-    require_swap(bundle, "timing the blend")
-    tracker = FaceTracker()
-    parts: dict[str, list[dict[str, float]]] = {m: [] for m in BLEND_METHODS}
-    for image in frames[:limit]:
-        points = tracker(image).points
-        if points is None:
-            continue
-        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-        for method in BLEND_METHODS:
-            parts[method].append(swap_face(bundle, rgb, points, BlendParams(method=method)).ms)
-    if not parts[BLEND_METHODS[0]]:
-        raise InputError("no face in the video's frames: nothing to blend")
-    for runs in parts.values():
-        if len(runs) > 1:
-            del runs[0]  # the first call of each pays for first-time setup
-    result: dict[str, Any] = {"frames": len(parts[BLEND_METHODS[0]]), "size": list(frames[0].shape)}
-    for method, runs in parts.items():
-        result[method] = {k: round(float(np.mean([r[k] for r in runs])), 2) for k in runs[0]}
-        result[method]["blend_p95"] = round(float(np.percentile([r["blend"] for r in runs], 95)), 2)
-    result["poisson_vs_alpha"] = round(result["poisson"]["blend"] / result["alpha"]["blend"], 2)
     return result
 
 
@@ -344,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def body() -> None:
         if args.blend_only:
-            check_swap_path(args.model)  # before the video and the model load
+            require_swap_path(args.model, "timing the blend")  # before the video and the model
             frames, _ = read_frames(args.source, limit=BLEND_FRAMES)
             bundle = load_model(
                 args.model, verbose=args.verbose, backend=args.backend, threads=args.threads

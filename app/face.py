@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from app.identity import Appearance, DriverIdentity, IdentityChecker
+from app.modes import Mode, mode_for
 from app.pipeline import Frame
 from common.arrays import json_array
 from common.errors import InputError
@@ -296,44 +297,41 @@ class FaceStage:
 
 
 class GeneratorStage:
-    """The model bundle on the frame's face. Without a face (or a model) the last output is held.
+    """The model bundle on the frame's face. Without a face (or a model) the last face is held.
 
-    The bundle's kind says what it answers: `pix2pix` bundles make the target's face from the
-    drawing (and its points, for recipes that retrieve a reference photo); `swap` bundles put the
-    target's face into the camera frame (app.swap).
+    What it runs is the bundle's mode (app.modes), chosen when the bundle is set: a drawing
+    bundle makes the target's face from the drawing (and its points, for recipes that retrieve
+    a reference photo); a face-crop bundle puts the target's face into the camera frame.
+    `blend`: how a face-crop bundle's face goes into the frame (landmarks.blend.BlendParams).
     """
 
     def __init__(self, bundle: Any = None, blend: Any = None) -> None:
-        self._bundle = bundle
-        self._blend = blend  # a swap bundle's landmarks.blend.BlendParams; None: the default
+        self._blend = blend
+        self._mode = mode_for(bundle, blend)
         self._last: np.ndarray | None = None
 
     @property
     def bundle(self) -> Any:
-        return self._bundle
+        return self._mode.bundle
+
+    @property
+    def mode(self) -> Mode:
+        return self._mode
 
     def set_bundle(self, bundle: Any) -> None:
-        self._bundle = bundle  # one reference swap: the worker sees the old model or the new
+        # One reference swap: the worker sees the old model and its mode, or the new ones.
+        self._mode = mode_for(bundle, self._blend)
         self._last = None
 
     def __call__(self, frame: Frame) -> Frame:
-        bundle = self._bundle
-        drawing = frame.drawing
+        mode = self._mode
+        bundle, drawing = mode.bundle, frame.drawing
         if bundle is None or drawing is None or drawing.shape[0] != bundle.size:
             # A drawing made for the previous model is the wrong size for the new one: skip it.
             frame.generated = self._last if bundle is not None else None
             return frame
         if frame.face or self._last is None:
-            self._last = render(bundle, frame, self._blend)
+            mode.render(frame)
+            self._last = frame.generated
         frame.generated = self._last
         return frame
-
-
-def render(bundle: Any, frame: Frame, blend: Any = None) -> np.ndarray:
-    """What the bundle shows for this frame (RGB uint8): the one question the app asks a model.
-    `blend`: how a swap bundle's face goes into the frame (landmarks.blend.BlendParams)."""
-    if getattr(bundle, "kind", "pix2pix") == "swap":
-        from app.swap import DEFAULT_BLEND, render_swap  # the swap mode's compositing
-
-        return render_swap(bundle, frame, DEFAULT_BLEND if blend is None else blend)
-    return bundle(frame.drawing, points=frame.drawn_points)

@@ -21,10 +21,10 @@ from app.face import (
     target_descriptor,
 )
 from app.identity import IdentityChecker
+from app.modes import Mode
 from app.pipeline import Frame, Pipeline
 from app.sinks import Recorder, RecorderSink, VirtualCameraSink
 from app.sources import Source, open_source
-from app.swap import is_swap
 from common.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -35,8 +35,6 @@ class CameraRecorderSink:
 
     What a face dataset is made of (`make-dataset`): the window's "Record my face".
     """
-
-    swap = False  # set by the window for every recording sink; the camera frame stays the camera's
 
     def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
@@ -140,6 +138,11 @@ class LiveSession:
         return self.generator.bundle
 
     @property
+    def mode(self) -> Mode:
+        """What the app does with the loaded bundle (app.modes): what the output shows."""
+        return self.generator.mode
+
+    @property
     def calibrating(self) -> bool:
         """Still taking the driver's neutral face."""
         return self.face.calibrating
@@ -193,16 +196,24 @@ class LiveSession:
         if bundle is not None:
             self.face.set_spec(spec)
             self.generator.set_bundle(bundle)
+            self._sinks_follow_mode()
             self.model_path, self.model_error = path, None
         else:
             # Without a model the drawing still shows what the camera sees, in the default crop.
             self.generator.set_bundle(None)
+            self._sinks_follow_mode()
             self.face.set_spec(ModelSpec())
             self.model_path, self.model_error = None, error
             log.warning("%s", error)
         self.loading = None
         if self.on_model is not None:
             self.on_model(path, error)
+
+    def _sinks_follow_mode(self) -> None:
+        """The recording and the virtual camera take what the new model's mode shows."""
+        for sink in (self.recorder, self.virtual_camera):
+            if isinstance(sink, RecorderSink | VirtualCameraSink):
+                sink.mode = self.mode
 
     # -- controls ---------------------------------------------------------------------------------
 
@@ -234,9 +245,7 @@ class LiveSession:
             self.recorder = CameraRecorderSink(Recorder(path, fps))
         else:
             size = self.bundle.size if self.bundle is not None else self.face.spec.size
-            self.recorder = RecorderSink(
-                Recorder(path, fps), size, side_by_side=side_by_side, swap=is_swap(self.bundle)
-            )
+            self.recorder = RecorderSink(Recorder(path, fps), size, self.mode, side_by_side)
         if self.pipeline is not None:
             self.pipeline.add_sink(self.recorder)
         return self.recorder.recorder.path
@@ -253,7 +262,7 @@ class LiveSession:
         """Turn the virtual camera on or off; InputError saying what to install when it cannot."""
         if on and self.virtual_camera is None:
             fps = self.pipeline.source.fps if self.pipeline is not None else 30.0
-            self.virtual_camera = VirtualCameraSink(fps, swap=is_swap(self.bundle))
+            self.virtual_camera = VirtualCameraSink(self.mode, fps)
             if self.pipeline is not None:
                 self.pipeline.add_sink(self.virtual_camera)
         elif not on and self.virtual_camera is not None:

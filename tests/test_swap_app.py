@@ -17,8 +17,9 @@ import cv2
 import numpy as np
 import pytest
 
+from app.modes import DrawingMode, FaceCropMode, mode_for, require_swap
 from app.pipeline import Frame
-from app.swap import bundle_blend, render_swap, require_swap, swap_output
+from app.swap import bundle_blend, render_swap, swap_output
 from common.errors import InputError
 from common.outline import FOREHEAD, face_outline
 from landmarks import Alignment, FaceTracker
@@ -233,9 +234,9 @@ def test_render_swap_returns_the_camera_frame_with_the_face_replaced(swap_bundle
     # Without points (no face) the camera frame comes back as it is, in RGB.
     assert np.array_equal(render_swap(swap_bundle, Frame(1, 0.0, bgr)), camera)
     # What sinks show: the composited frame for a frame with a face, else the camera.
-    frame.generated = out
+    frame.composited = out
     assert swap_output(frame) is out
-    assert np.array_equal(swap_output(Frame(2, 0.0, bgr, generated=out)), camera)
+    assert np.array_equal(swap_output(Frame(2, 0.0, bgr, composited=out)), camera)
 
 
 def test_swap_only_code_refuses_another_kind(swap_bundle, tmp_path):
@@ -261,6 +262,34 @@ def read_video(path: Path) -> list[np.ndarray]:
         frames.append(frame)
     cap.release()
     return frames
+
+
+def test_the_mode_comes_from_the_bundles_input_contract(swap_bundle, faces):
+    """A swap bundle takes the camera's face: its mode composites; the frame keeps both the
+    model-size face and the composited frame, each in its own field."""
+    mode = mode_for(swap_bundle)
+    assert isinstance(mode, FaceCropMode) and swap_bundle.input == "face_crop"
+    assert isinstance(mode_for(None), DrawingMode)  # no model yet: the drawing is shown
+    bgr, points = faces[5]
+    frame = Frame(0, 0.0, bgr, points=points, face=True)
+    mode.render(frame)
+    assert frame.generated.shape == (SIZE, SIZE, 3) and frame.composited.shape == bgr.shape
+    assert mode.output(frame) is frame.composited
+    assert mode.output_size(bgr.shape, side_by_side=False) == (bgr.shape[1], bgr.shape[0])
+
+
+def test_evaluate_on_a_dataset_refuses_a_swap_bundle_in_one_line(
+    swap_model, sample_dataset, tmp_path, capsys
+):
+    from app.evaluate import main as evaluate_main
+
+    out = tmp_path / "eval.json"
+    args = ["--model", swap_model, "--dataset", str(sample_dataset), "--json", str(out), "-q"]
+    assert evaluate_main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("evaluate: error:"), err
+    assert "swap bundle" in err and "--driver" in err
+    assert not out.exists()
 
 
 def test_reenact_writes_the_composited_camera_frames(swap_model, astronaut_clip, tmp_path):
