@@ -28,7 +28,9 @@ log = logging.getLogger(__name__)
 IDENTITY_SAMPLES = 5  # faces whose descriptors decide whether the driver is the target
 # A face back within this long, near where it was and about as big, is the same appearance (a
 # blink of the detector, a hand across the face): its verdict stands and nothing is sampled again.
-SAME_FACE_GAP_SECONDS = 0.5
+# Camera time between sightings: a faceless frame's full detection (with its rolled and fine
+# passes) took 0.35-0.55 s on a loaded 2-core machine, and the stage skips the frames meanwhile.
+SAME_FACE_GAP_SECONDS = 1.0
 SAME_FACE_SHIFT = 0.5  # how far its centre may have moved, in face widths
 SAME_FACE_SCALE = 1.5  # how much wider or narrower it may have become
 JOIN_SECONDS = 5.0  # a hang guard for close(): one descriptor takes well under a second
