@@ -165,6 +165,7 @@ class Bundle(LoadedBundle):
     """
 
     kind = "pix2pix"
+    input = "drawing"  # its input contract: the app draws the face for it (app.modes)
 
     def __init__(
         self,

@@ -154,6 +154,7 @@ class SwapBundle(LoadedBundle):
     """
 
     kind = KIND
+    input = "face_crop"  # its input contract: the camera's aligned face (app.modes)
 
     def __init__(
         self,
