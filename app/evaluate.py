@@ -8,6 +8,8 @@ output against that of the real video). The nearest-neighbour baseline answers e
 the training photo whose points are closest: a model must beat it to be worth having, and beat it
 beyond noise: each metric gets a 95 % paired-bootstrap interval of the difference model − baseline
 over the held-out pairs, and a win is called only when the interval excludes zero.
+
+`evaluate --driver VIDEO` measures the live path on a driving video instead (app.drive).
 """
 
 from __future__ import annotations
@@ -26,20 +28,20 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from app.drive import add_driver_arguments, drive_report_from_args, format_drive_table
+from app.measures import FaceMeasures, nme
 from app.model import add_backend_flags, check_model_path, load_model
+from app.modes import mode_class, mode_for
 from common.cli import run_command
 from common.errors import InputError
 from common.files import write_json_atomic
 from gan.metrics import image_metrics
-from landmarks import DrawingParams, FaceTracker, draw_landmarks
+from landmarks import DrawingParams, draw_landmarks
 from landmarks.dataset_format import DatasetIndex, load_index, read_pair
-from landmarks.identity import SAME_PERSON_DISTANCE, FaceDescriptor
-from landmarks.regions import inter_ocular
+from landmarks.identity import SAME_PERSON_DISTANCE
 
 log = logging.getLogger(__name__)
 
-# The HOG detector wants faces of 80 px and up: small outputs are enlarged before they are measured.
-MEASURE_SIZE = 256
 BOOTSTRAP_SAMPLES = 10000
 CONFIDENCE = 0.95
 # (drawings, their positions in the ValSet) -> faces, uint8 RGB
@@ -110,29 +112,6 @@ def nearest_neighbour(val: ValSet) -> Generate:
     return generate
 
 
-class FaceMeasures:
-    """The landmark stage and the identity network, run on single images."""
-
-    def __init__(self) -> None:
-        self.tracker = FaceTracker(upsample=1)
-        self.descriptor = FaceDescriptor()
-
-    def __call__(self, rgb: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """(points, descriptor) of the face in `rgb`, in `rgb`'s pixels; Nones without a face."""
-        scale = MEASURE_SIZE / rgb.shape[0]
-        big = (
-            cv2.resize(rgb, (MEASURE_SIZE, MEASURE_SIZE), interpolation=cv2.INTER_CUBIC)
-            if scale != 1
-            else rgb
-        )
-        # Each image on its own: a track would carry a face into an image without one.
-        self.tracker.reset()
-        found = self.tracker(cv2.cvtColor(big, cv2.COLOR_RGB2BGR))
-        if not found.found:
-            return None, None
-        return found.points / scale, self.descriptor(big, found.points)
-
-
 def real_descriptors(val: ValSet, measures: FaceMeasures) -> list[np.ndarray | None]:
     """Identity descriptors of the real held-out frames, computed once for every method."""
     return [measures(face)[1] for face in val.real]
@@ -162,12 +141,7 @@ def evaluate_outputs(
         for key, value in image_metrics(outputs[i], val.real[i]).items():
             per_pair[key].append(value)
         points, descriptor = measures(outputs[i])
-        driving = val.points[i]
-        per_pair["nme"].append(
-            None
-            if points is None
-            else float(np.linalg.norm(points - driving, axis=-1).mean() / inter_ocular(driving))
-        )
+        per_pair["nme"].append(None if points is None else nme(points, val.points[i]))
         per_pair["identity"].append(
             None
             if points is None or real[i] is None
@@ -251,18 +225,22 @@ def evaluate_model(
     backend: str = "auto",
     threads: int | None = None,
 ) -> dict:
-    """The model and the nearest-neighbour baseline on the dataset's validation tail."""
+    """The model and the nearest-neighbour baseline on the dataset's validation tail: the model
+    makes faces from the held-out drawings, so a bundle that takes the camera's face instead is
+    refused (InputError) before it loads."""
     # Mistyped paths fail before TensorFlow loads with the model.
     check_model_path(model_dir)
+    mode_class(model_dir).require_drawings(str(model_dir), "evaluate --dataset")
     index = load_index(dataset)
     _splits(index, limit)
     bundle = load_model(model_dir, warm_up=False, verbose=verbose, backend=backend, threads=threads)
     val = load_val_set(index, bundle.size, DrawingParams.from_dict(bundle.drawing), limit)
     measures = FaceMeasures()
     real = real_descriptors(val, measures)
+    mode = mode_for(bundle)
     model = evaluate_outputs(
         val,
-        lambda d, rows: bundle(d, points=val.points[rows]),
+        lambda d, rows: mode.faces_from_drawings(d, val.points[rows]),
         measures,
         real,
         progress=progress,
@@ -344,8 +322,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="use at most this many held-out pairs, or driver frames (default: all)",
     )
     add_backend_flags(p)
-    from app.drive import add_driver_arguments  # app.drive builds on this module
-
     add_driver_arguments(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument(
@@ -393,8 +369,6 @@ def main(argv: list[str] | None = None) -> int:
 
     def body() -> int:
         if args.driver:
-            from app.drive import drive_report_from_args, format_drive_table
-
             return publish(args.json, lambda: drive_report_from_args(args), format_drive_table)
         if not args.dataset:
             raise InputError("--dataset is needed (or --driver VIDEO)")

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from app.identity import Appearance, DriverIdentity, IdentityChecker
+from app.modes import Mode, mode_for
 from app.pipeline import Frame
 from common.arrays import json_array
 from common.errors import InputError
@@ -24,7 +26,7 @@ from landmarks import (
     retarget,
     transform_points,
 )
-from landmarks.identity import SAME_PERSON_DISTANCE, FaceDescriptor, mean_descriptor, spread
+from landmarks.identity import mean_descriptor, spread
 from landmarks.retarget import NeutralEstimator
 
 log = logging.getLogger(__name__)
@@ -34,7 +36,6 @@ NEUTRAL_SECONDS = 1.0  # "calibrating" while the neutral estimate has seen less 
 DEFAULT_SMOOTHING = 0.5
 RETARGET_MODES = ("auto", "on", "off")
 DEFAULT_RETARGET = "auto"
-IDENTITY_SAMPLES = 5  # faces whose descriptors decide whether the driver is the target
 # How fast the smoothing opens with speed, in face widths per second: a blink or a word moves the
 # lids and lips by a tenth of a face in a frame or two, and must pass (beta 0.05 px⁻¹ halved the
 # eye-openness correlation of the sample driving itself, evaluate --driver: 0.41 against 0.63).
@@ -125,30 +126,6 @@ def retarget_mode(value: str | bool) -> str:
     return value
 
 
-class DriverIdentity:
-    """Is the driver the target? The median descriptor distance over their first few faces."""
-
-    def __init__(self) -> None:
-        self._net: FaceDescriptor | None = None  # loaded on first use: only auto needs it
-        self.distances: list[float] = []
-        self.is_target: bool | None = None  # None: not known yet
-
-    def reset(self) -> None:
-        """A new driver may be in view: sample again (the last verdict holds meanwhile)."""
-        self.distances = []
-
-    @property
-    def settled(self) -> bool:
-        return len(self.distances) >= IDENTITY_SAMPLES
-
-    def observe(self, bgr: np.ndarray, points: np.ndarray, target: np.ndarray) -> None:
-        if self._net is None:
-            self._net = FaceDescriptor()
-        rgb = np.ascontiguousarray(bgr[..., ::-1])
-        self.distances.append(float(np.linalg.norm(self._net(rgb, points) - target)))
-        self.is_target = bool(np.median(self.distances) < SAME_PERSON_DISTANCE)
-
-
 def smoothing_filter(strength: float) -> OneEuroFilter | None:
     """A One Euro filter for a smoothing strength in [0, 1] (0: none).
 
@@ -171,7 +148,9 @@ class FaceStage:
     expression; "off" draws the driver's own aligned points (self-reenactment); "auto" draws
     their own points when the driver is the target (dlib descriptor within the same-person
     distance of the spec's target descriptor) and retargets otherwise, or when the spec carries
-    no descriptor.
+    no descriptor. The verdict is taken on the first faces of each appearance: a face lost for a
+    moment that comes back where it was keeps it (app.identity.Appearance). `identity_check` says
+    where the descriptors are computed: in line by default, in the background for the live window.
     """
 
     def __init__(
@@ -180,8 +159,10 @@ class FaceStage:
         smoothing: float = DEFAULT_SMOOTHING,
         retarget: str | bool = DEFAULT_RETARGET,
         tracker: FaceTracker | None = None,
+        identity_check: IdentityChecker | None = None,
     ) -> None:
         self.tracker = tracker or FaceTracker()
+        self.identity_check = identity_check or IdentityChecker()
         self.retarget = retarget_mode(retarget)
         self._spec = spec or ModelSpec()
         self._pending_spec: ModelSpec | None = None
@@ -192,6 +173,7 @@ class FaceStage:
         self._neutral_start: float | None = None
         self._neutral_t = 0.0  # the time of the latest shape the estimate has seen
         self.identity = DriverIdentity()
+        self._appearance = Appearance()
         self._last_drawing: np.ndarray | None = None
         self.drawn_points: np.ndarray | None = None  # the points of the last drawing made
 
@@ -205,6 +187,8 @@ class FaceStage:
         """Use another model's crop, drawing and reference shape from the next frame on."""
         with self._lock:
             self._pending_spec = spec
+        if spec.target_descriptor is not None and self.retarget == "auto":
+            self.identity_check.warm_up()
 
     @property
     def smoothing(self) -> float:
@@ -225,6 +209,7 @@ class FaceStage:
             self._neutral.reset()
             self._neutral_start = None
             self.identity = DriverIdentity()
+            self._appearance.reset()
 
     @property
     def retargeting(self) -> bool:
@@ -256,9 +241,11 @@ class FaceStage:
         if points is None:
             if smoother is not None:
                 smoother.reset()  # the next face may be somewhere else entirely: no glide
-            self.identity.reset()  # and may be someone else
+            self._appearance.lost()
             frame.face, frame.drawing = False, self._last_drawing
             return frame
+        if self._appearance.new(points, t):
+            self.identity.reset()  # gone a while, or back elsewhere: maybe someone else
         self._check_identity(frame.image, points, spec)
         if smoother is not None:
             # A jump of a quarter face width is a new face or a cut, not motion to smooth.
@@ -280,14 +267,7 @@ class FaceStage:
         """In auto, the first few faces of each appearance say whether the driver is the target."""
         if self.retarget != "auto" or spec.target_descriptor is None or self.identity.settled:
             return
-        self.identity.observe(bgr, points, spec.target_descriptor)
-        if self.identity.settled:
-            log.info(
-                "driver %s the target (identity distance %.2f): %s",
-                "is" if self.identity.is_target else "is not",
-                float(np.median(self.identity.distances)),
-                "drawing their own points" if self.identity.is_target else "retargeting",
-            )
+        self.identity_check.check(self.identity, bgr, points, spec.target_descriptor)
 
     def _retargeted(self, aligned: np.ndarray, spec: ModelSpec, t: float) -> np.ndarray:
         if spec.target_shape is None:
@@ -302,6 +282,10 @@ class FaceStage:
             return aligned
         return retarget(aligned, neutral, spec.target_shape)
 
+    def close(self) -> bool:
+        """End the background identity check, if one runs; True when it has ended."""
+        return self.identity_check.close()
+
     def crop(self, frame: Frame) -> np.ndarray | None:
         """The camera frame cropped the way the model sees faces (RGB), for side-by-side views."""
         if frame.points is None and self._spec.alignment.mode != "frame":
@@ -313,44 +297,41 @@ class FaceStage:
 
 
 class GeneratorStage:
-    """The model bundle on the frame's face. Without a face (or a model) the last output is held.
+    """The model bundle on the frame's face. Without a face (or a model) the last face is held.
 
-    The bundle's kind says what it answers: `pix2pix` bundles make the target's face from the
-    drawing (and its points, for recipes that retrieve a reference photo); `swap` bundles put the
-    target's face into the camera frame (app.swap).
+    What it runs is the bundle's mode (app.modes), chosen when the bundle is set: a drawing
+    bundle makes the target's face from the drawing (and its points, for recipes that retrieve
+    a reference photo); a face-crop bundle puts the target's face into the camera frame.
+    `blend`: how a face-crop bundle's face goes into the frame (landmarks.blend.BlendParams).
     """
 
     def __init__(self, bundle: Any = None, blend: Any = None) -> None:
-        self._bundle = bundle
-        self._blend = blend  # a swap bundle's landmarks.blend.BlendParams; None: the default
+        self._blend = blend
+        self._mode = mode_for(bundle, blend)
         self._last: np.ndarray | None = None
 
     @property
     def bundle(self) -> Any:
-        return self._bundle
+        return self._mode.bundle
+
+    @property
+    def mode(self) -> Mode:
+        return self._mode
 
     def set_bundle(self, bundle: Any) -> None:
-        self._bundle = bundle  # one reference swap: the worker sees the old model or the new
+        # One reference swap: the worker sees the old model and its mode, or the new ones.
+        self._mode = mode_for(bundle, self._blend)
         self._last = None
 
     def __call__(self, frame: Frame) -> Frame:
-        bundle = self._bundle
-        drawing = frame.drawing
+        mode = self._mode
+        bundle, drawing = mode.bundle, frame.drawing
         if bundle is None or drawing is None or drawing.shape[0] != bundle.size:
             # A drawing made for the previous model is the wrong size for the new one: skip it.
             frame.generated = self._last if bundle is not None else None
             return frame
         if frame.face or self._last is None:
-            self._last = render(bundle, frame, self._blend)
+            mode.render(frame)
+            self._last = frame.generated
         frame.generated = self._last
         return frame
-
-
-def render(bundle: Any, frame: Frame, blend: Any = None) -> np.ndarray:
-    """What the bundle shows for this frame (RGB uint8): the one question the app asks a model.
-    `blend`: how a swap bundle's face goes into the frame (landmarks.blend.BlendParams)."""
-    if getattr(bundle, "kind", "pix2pix") == "swap":
-        from app.swap import DEFAULT_BLEND, render_swap  # the swap mode's compositing
-
-        return render_swap(bundle, frame, DEFAULT_BLEND if blend is None else blend)
-    return bundle(frame.drawing, points=frame.drawn_points)

@@ -20,10 +20,11 @@ from app.face import (
     ModelSpec,
     target_descriptor,
 )
+from app.identity import IdentityChecker
+from app.modes import Mode
 from app.pipeline import Frame, Pipeline
 from app.sinks import Recorder, RecorderSink, VirtualCameraSink
 from app.sources import Source, open_source
-from app.swap import is_swap
 from common.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,6 @@ class CameraRecorderSink:
 
     What a face dataset is made of (`make-dataset`): the window's "Record my face".
     """
-
-    swap = False  # set by the window for every recording sink; the camera frame stays the camera's
 
     def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
@@ -68,7 +67,13 @@ class LiveSession:
         self.verbose = verbose  # let TensorFlow's start-up messages through when a model loads
         self.backend, self.threads = backend, threads  # what runs the generator (app.model)
         self.on_model = on_model
-        self.face = FaceStage(smoothing=smoothing, retarget=retarget)
+        # The identity check off the landmark stage's thread: a face coming back must not freeze
+        # the output while dlib's network looks at it (app.identity).
+        self.face = FaceStage(
+            smoothing=smoothing,
+            retarget=retarget,
+            identity_check=IdentityChecker(background=True),
+        )
         self.generator = GeneratorStage()
         self.pipeline: Pipeline | None = None
         self.source_spec: str | None = None
@@ -133,6 +138,11 @@ class LiveSession:
         return self.generator.bundle
 
     @property
+    def mode(self) -> Mode:
+        """What the app does with the loaded bundle (app.modes): what the output shows."""
+        return self.generator.mode
+
+    @property
     def calibrating(self) -> bool:
         """Still taking the driver's neutral face."""
         return self.face.calibrating
@@ -186,16 +196,24 @@ class LiveSession:
         if bundle is not None:
             self.face.set_spec(spec)
             self.generator.set_bundle(bundle)
+            self._sinks_follow_mode()
             self.model_path, self.model_error = path, None
         else:
             # Without a model the drawing still shows what the camera sees, in the default crop.
             self.generator.set_bundle(None)
+            self._sinks_follow_mode()
             self.face.set_spec(ModelSpec())
             self.model_path, self.model_error = None, error
             log.warning("%s", error)
         self.loading = None
         if self.on_model is not None:
             self.on_model(path, error)
+
+    def _sinks_follow_mode(self) -> None:
+        """The recording and the virtual camera take what the new model's mode shows."""
+        for sink in (self.recorder, self.virtual_camera):
+            if isinstance(sink, RecorderSink | VirtualCameraSink):
+                sink.mode = self.mode
 
     # -- controls ---------------------------------------------------------------------------------
 
@@ -227,9 +245,7 @@ class LiveSession:
             self.recorder = CameraRecorderSink(Recorder(path, fps))
         else:
             size = self.bundle.size if self.bundle is not None else self.face.spec.size
-            self.recorder = RecorderSink(
-                Recorder(path, fps), size, side_by_side=side_by_side, swap=is_swap(self.bundle)
-            )
+            self.recorder = RecorderSink(Recorder(path, fps), size, self.mode, side_by_side)
         if self.pipeline is not None:
             self.pipeline.add_sink(self.recorder)
         return self.recorder.recorder.path
@@ -246,7 +262,7 @@ class LiveSession:
         """Turn the virtual camera on or off; InputError saying what to install when it cannot."""
         if on and self.virtual_camera is None:
             fps = self.pipeline.source.fps if self.pipeline is not None else 30.0
-            self.virtual_camera = VirtualCameraSink(fps, swap=is_swap(self.bundle))
+            self.virtual_camera = VirtualCameraSink(self.mode, fps)
             if self.pipeline is not None:
                 self.pipeline.add_sink(self.virtual_camera)
         elif not on and self.virtual_camera is not None:
@@ -262,6 +278,7 @@ class LiveSession:
         ok = self.stop(timeout)
         self.stop_recording()
         self.set_virtual_camera(False)
+        ok = self.face.close() and ok
         if self._loader is not None:
             # A model half-loaded in TensorFlow cannot be interrupted: a daemon, it is left be.
             self._loader.join(max(0.0, deadline - time.monotonic()))

@@ -32,7 +32,12 @@ class Frame:
     # RGB line drawing at the model size (the last one held without a face)
     drawing: np.ndarray | None = None
     drawn_points: np.ndarray | None = None  # the drawing's 68 points, in model pixels
-    generated: np.ndarray | None = None  # RGB generated face (the last one held without a face)
+    # The model's answer: the target's face at the model size, RGB (the last one held without a
+    # face). A face-crop bundle's is colour-matched, before it goes back into the frame.
+    generated: np.ndarray | None = None
+    # The camera frame with the target's face in it, RGB at the camera's size: face-crop bundles,
+    # frames with a face only (app.modes).
+    composited: np.ndarray | None = None
     face: bool = False  # a face was found in *this* frame
     ms: dict[str, float] = field(default_factory=dict)  # stage name → ms spent on this frame
 

@@ -25,10 +25,10 @@ from app.face import (
     target_descriptor,
 )
 from app.model import add_backend_flags, load_model
+from app.modes import require_swap_path
 from app.pipeline import Frame, run_sequential
 from app.sinks import Recorder, RecorderSink
 from app.sources import VideoSource, open_source
-from app.swap import check_swap_path, is_swap
 from common.cli import run_command
 from common.errors import InputError
 from landmarks.blend import BLEND_METHODS, BlendParams
@@ -65,10 +65,8 @@ def reenact(cfg: ReenactConfig) -> dict:
         raise InputError(f"--source must be a video file, not a camera: {cfg.source}")
     try:
         if cfg.blend != "alpha":
-            try:  # only a swap blends: say so before anything loads
-                check_swap_path(cfg.model)
-            except InputError as e:
-                raise InputError(f"--blend {cfg.blend}: {e}") from None
+            # Only a swap blends: say so before anything loads.
+            require_swap_path(cfg.model, f"--blend {cfg.blend}")
         recorder = Recorder(cfg.output, source.fps)  # checks the path before the slow model load
         bundle = load_model(
             cfg.model, verbose=cfg.verbose, backend=cfg.backend, threads=cfg.threads
@@ -78,10 +76,9 @@ def reenact(cfg: ReenactConfig) -> dict:
             smoothing=cfg.smoothing,
             retarget=cfg.retarget,
         )
-        swap = is_swap(bundle)
         generator = GeneratorStage(bundle, BlendParams(method=cfg.blend))
-        width, height = output_size(source.frame_shape, bundle.size, cfg.side_by_side, swap)
-        sink = RecorderSink(recorder, height, side_by_side=cfg.side_by_side, swap=swap)
+        width, height = generator.mode.output_size(source.frame_shape, cfg.side_by_side)
+        sink = RecorderSink(recorder, height, generator.mode, cfg.side_by_side)
         # Open the file before the first frame, so an unwritable output fails now and not later.
         sink.recorder.open(width, height)
         fps = source.fps
@@ -107,17 +104,6 @@ def reenact(cfg: ReenactConfig) -> dict:
         source.close()
     log.info("%d frames (%d with a face) → %s", stats["frames_out"], stats["faces"], cfg.output)
     return stats
-
-
-def output_size(
-    frame_shape: tuple[int, ...], size: int, side_by_side: bool, swap: bool
-) -> tuple[int, int]:
-    """(width, height) of the written video: the model's square face, or for a swap bundle the
-    camera frame; side by side, the driver | drawing | output at the driver's height."""
-    h, w = frame_shape[:2]
-    if not side_by_side:
-        return (w, h) if swap else (size, size)
-    return (2 * w + h, h) if swap else (w + 2 * h, h)
 
 
 def face_spec(bundle: object, retarget: str, dataset: str | None) -> ModelSpec:

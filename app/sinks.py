@@ -1,4 +1,4 @@
-"""Where frames go: an mp4 recorder, a virtual camera, and the side-by-side picture both use."""
+"""Where frames go: an mp4 recorder, a virtual camera, and the side-by-side picture."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from app.images import fit
+from app.modes import Mode
 from app.pipeline import Frame
-from app.swap import swap_output
 from common.errors import InputError
 from common.files import atomic_path
 
@@ -24,32 +25,20 @@ VIRTUALCAM_HINT = (
 )
 
 
-def _fit(image: np.ndarray | None, height: int, width: int | None = None) -> np.ndarray:
-    """`image` (RGB) scaled to `height` keeping its aspect, or black of height × width when None."""
-    if image is None:
-        return np.zeros((height, width or height, 3), np.uint8)
-    if image.shape[0] == height and (width is None or image.shape[1] == width):
-        return image
-    w = width or max(1, round(image.shape[1] * height / image.shape[0]))
-    interp = cv2.INTER_AREA if image.shape[0] > height else cv2.INTER_LINEAR
-    return cv2.resize(image, (w, height), interpolation=interp)
+def side_by_side(frame: Frame, mode: Mode, height: int | None = None) -> np.ndarray:
+    """driver | drawing | output, RGB, all `height` tall (default: the camera frame's height).
 
-
-def side_by_side(frame: Frame, height: int | None = None, swap: bool = False) -> np.ndarray:
-    """driver | drawing | generated, RGB, all `height` tall (default: the camera frame's height).
-
-    `swap`: the last panel is the composited camera frame (app.swap.swap_output), at the camera's
-    aspect, instead of a square face.
+    The output panel is the mode's: a square face, or the composited camera frame at its aspect.
     """
     height = height or frame.image.shape[0]
-    camera = _fit(np.ascontiguousarray(frame.image[..., ::-1]), height)
-    output = _fit(swap_output(frame), height) if swap else _fit(frame.generated, height, height)
-    return np.hstack([camera, _fit(frame.drawing, height, height), output])
+    camera = fit(np.ascontiguousarray(frame.image[..., ::-1]), height)
+    return np.hstack([camera, fit(frame.drawing, height, height), mode.panel(frame, height)])
 
 
-def generated_or_black(frame: Frame, size: int) -> np.ndarray:
-    """The generated face, or black before the first face was ever seen."""
-    return frame.generated if frame.generated is not None else np.zeros((size, size, 3), np.uint8)
+def shown(frame: Frame, mode: Mode) -> np.ndarray | None:
+    """What a sink sends: the mode's output, else the drawing (no model yet), else None."""
+    image = mode.output(frame)
+    return frame.drawing if image is None else image
 
 
 def _even(n: int) -> int:
@@ -156,30 +145,32 @@ class Recorder:
 
 
 class RecorderSink:
-    """A pipeline sink: records the generated face, or driver | drawing | generated side by side.
+    """A pipeline sink: records what the mode shows, or driver | drawing | output side by side.
 
-    `swap`: the model is a swap bundle, so what is recorded is the whole camera frame with the
-    target's face in it (the camera as it is while no face is in view).
+    `mode` (app.modes) says what that is: the generated face, or the whole camera frame with the
+    target's face in it; without a model, the drawing. `size`: the picture's height (black until
+    the first face, so that the file keeps one frame per source frame).
     """
 
-    def __init__(
-        self, recorder: Recorder, size: int, side_by_side: bool = False, swap: bool = False
-    ) -> None:
+    def __init__(self, recorder: Recorder, size: int, mode: Mode, side_by_side: bool = False):
         self.recorder = recorder
         self.size = size
+        self.mode = mode  # replaced when another model loads (LiveSession)
         self.side_by_side = side_by_side
-        self.swap = swap
+
+    @property
+    def swap(self) -> bool:
+        """Whether the whole camera frame is recorded, the target's face composited in it."""
+        return self.mode.composites
 
     def __call__(self, frame: Frame) -> None:
+        mode = self.mode
         if self.side_by_side:
-            self.recorder.write(side_by_side(frame, self.size, self.swap))
-        elif self.swap:
-            self.recorder.write(swap_output(frame))
-        elif frame.generated is None and frame.drawing is not None:
-            self.recorder.write(frame.drawing)  # no model loaded: the drawing is what there is
-        else:
-            # Black until the first face: the file keeps one frame per source frame.
-            self.recorder.write(generated_or_black(frame, self.size))
+            self.recorder.write(side_by_side(frame, mode, self.size))
+            return
+        image = shown(frame, mode)
+        black = np.zeros((self.size, self.size, 3), np.uint8)
+        self.recorder.write(black if image is None else image)
 
     def close(self) -> Path | None:
         return self.recorder.close()
@@ -201,22 +192,19 @@ class VirtualCameraSink:
     is missing; a missing device shows up in `error` and the sink then does nothing.
     """
 
-    def __init__(self, fps: float = 30.0, swap: bool = False) -> None:
+    def __init__(self, mode: Mode, fps: float = 30.0) -> None:
         hint = virtual_camera_available()
         if hint:
             raise InputError(hint)
         self.fps = fps
-        self.swap = swap  # a swap bundle: send the composited camera frame (see RecorderSink)
+        self.mode = mode  # what to send (see RecorderSink); replaced when another model loads
         self.error: str | None = None
         self._cam = None
         self._size: tuple[int, int] | None = None
         self._lock = threading.Lock()
 
     def __call__(self, frame: Frame) -> None:
-        if self.swap:
-            image = swap_output(frame)
-        else:
-            image = frame.generated if frame.generated is not None else frame.drawing
+        image = shown(frame, self.mode)
         if image is None or self.error:
             return
         with self._lock:

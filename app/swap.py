@@ -1,6 +1,6 @@
-"""Face-swap mode: the camera's face, aligned, becomes the target's, and goes back into the frame.
+"""The face swap's compositing: the camera's face, aligned, becomes the target's, and goes back.
 
-A swap bundle (gan.swap_bundle) answers an aligned crop of the user's face with the target's face
+A swap bundle (gan.kinds.swap) answers an aligned crop of the user's face with the target's face
 in the same pose and expression. Here the crop is cut from the camera frame at the smoothed points,
 run through the bundle, colour-matched to the user's skin, and blended back inside the face's
 feathered hull (landmarks.blend): outside the face, the frame is the camera's, pixel for pixel.
@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -19,8 +18,9 @@ import numpy as np
 
 from app.pipeline import Frame
 from common.errors import InputError
-from landmarks import Alignment, align_frame
+from landmarks import Alignment, FaceTracker, align_frame
 from landmarks.blend import (
+    BLEND_METHODS,
     BlendParams,
     Box,
     crop_outline,
@@ -30,35 +30,8 @@ from landmarks.blend import (
     skin_mask,
 )
 
-SWAP_KIND = "swap"
 DEFAULT_BLEND = BlendParams()
-
-
-def bundle_kind(bundle: Any) -> str:
-    """What a loaded bundle answers: "pix2pix" (a drawing → a face) or "swap" (a face → another)."""
-    return str(getattr(bundle, "kind", "pix2pix"))
-
-
-def is_swap(bundle: Any) -> bool:
-    return bundle is not None and bundle_kind(bundle) == SWAP_KIND
-
-
-def require_swap(bundle: Any, what: str = "this") -> None:
-    """InputError, one line, unless `bundle` is a swap bundle: for code that only swaps."""
-    if not is_swap(bundle):
-        where = getattr(bundle, "path", "the model")
-        raise InputError(
-            f"{where} is a {bundle_kind(bundle)} bundle, and {what} needs a swap bundle "
-            "(made by train-swap)"
-        )
-
-
-def check_swap_path(path: str | Path) -> None:
-    """InputError, one line, unless the bundle at `path` says it is a swap bundle: read from
-    bundle.json alone, before any model loads."""
-    from gan.bundle import read_bundle_info, require_kind
-
-    require_kind(read_bundle_info(path), SWAP_KIND, path)
+BLEND_FRAMES = 60  # frames time_blend times, each way
 
 
 def bundle_blend(bundle: Any, params: BlendParams = DEFAULT_BLEND) -> BlendParams:
@@ -131,8 +104,33 @@ def render_swap(bundle: Any, frame: Frame, params: BlendParams = DEFAULT_BLEND) 
 
 def swap_output(frame: Frame) -> np.ndarray:
     """What a swap bundle shows for a frame: the composited frame when this frame had a face;
-    otherwise the camera as it is (the generator stage holds its last output, which for a swap
-    is a stale camera frame)."""
-    if frame.face and frame.generated is not None:
-        return frame.generated
+    otherwise the camera as it is (a held face belongs to where the face was, not here)."""
+    if frame.face and frame.composited is not None:
+        return frame.composited
     return camera_rgb(frame)
+
+
+def time_blend(bundle: Any, frames: list[np.ndarray], limit: int = BLEND_FRAMES) -> dict[str, Any]:
+    """What a swapped frame costs, part by part (ms: align, model, colour, blend), with the alpha
+    blend and with Poisson (cv2.seamlessClone), on the same faces, turn about, on camera-size
+    BGR `frames`. A swap bundle's (app.modes picks it); InputError when no frame shows a face."""
+    tracker = FaceTracker()
+    parts: dict[str, list[dict[str, float]]] = {m: [] for m in BLEND_METHODS}
+    for image in frames[:limit]:
+        points = tracker(image).points
+        if points is None:
+            continue
+        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        for method in BLEND_METHODS:
+            parts[method].append(swap_face(bundle, rgb, points, BlendParams(method=method)).ms)
+    if not parts[BLEND_METHODS[0]]:
+        raise InputError("no face in the video's frames: nothing to blend")
+    for runs in parts.values():
+        if len(runs) > 1:
+            del runs[0]  # the first call of each pays for first-time setup
+    result: dict[str, Any] = {"frames": len(parts[BLEND_METHODS[0]]), "size": list(frames[0].shape)}
+    for method, runs in parts.items():
+        result[method] = {k: round(float(np.mean([r[k] for r in runs])), 2) for k in runs[0]}
+        result[method]["blend_p95"] = round(float(np.percentile([r["blend"] for r in runs], 95)), 2)
+    result["poisson_vs_alpha"] = round(result["poisson"]["blend"] / result["alpha"]["blend"], 2)
+    return result

@@ -71,6 +71,42 @@ def untrained_bundle(
     return model_dir
 
 
+def with_target(model_dir: str, dataset: str) -> str:
+    """A copy of the bundle that knows its target (the dataset's descriptor in bundle.json), so
+    that the live session's auto retargeting checks who the driver is, as a trained one does."""
+    import json
+    import shutil
+
+    out = f"{model_dir}-target"
+    if not os.path.isdir(out):
+        shutil.copytree(model_dir, out)
+        manifest = json.loads(Path(dataset, "manifest.json").read_text())
+        info_path = Path(out, "bundle.json")
+        info = json.loads(info_path.read_text())
+        info["target_descriptor"] = manifest["target_descriptor"]
+        write_json_atomic(info_path, info)
+    return out
+
+
+# Frames the face stays away each second: one, as a detector's blink (the tracker checks its face
+# every fifth frame, so it notices only some of them), and six, which it always notices.
+AWAY_RUNS = (1, 6)
+
+
+def time_face_returns(directory: str, video: str, preset: dict, seconds: float) -> list[dict]:
+    """The live output's frame intervals while the face leaves for a moment every second, with
+    the preset's (untrained) bundle knowing its target, as a trained one does (app.bench)."""
+    from app.bench import time_face_return
+
+    print("face return: output intervals, the face away each second ...", file=sys.stderr)
+    size = preset["size"]
+    model = untrained_bundle(
+        directory, size, preset["ngf"], video, preset["recipe"], preset["region"]
+    )
+    target = with_target(model, os.path.join(directory, f"dataset{size}"))
+    return [time_face_return(target, video, seconds=seconds, away=away) for away in AWAY_RUNS]
+
+
 def untrained_swap_bundle(directory: str) -> str:
     """A swap bundle of the quick preset's shape with fresh weights (ONNX included): the swap's
     speed, blend included, does not depend on training either."""
@@ -165,7 +201,6 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from app.bench import time_pipeline
-    from gan.kinds.drawing.bench import compare, compare_backends
     from gan.kinds.drawing.train import PRESETS
     from landmarks.bench import time_fallbacks, time_landmarks, time_make_dataset
     from landmarks.video import sample_video_path
@@ -185,27 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     seconds = 4.0 if args.fast else 8.0
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.presets.split(","):
-            preset = PRESETS[name]
-            size, ngf, ndf = preset["size"], preset["ngf"], preset["ndf"]
-            steps = (2 if size >= 256 else 5) if args.fast else (8 if size >= 256 else 20)
-            print(
-                f"{name}: train step (ours vs three-call baseline), generator, live pipeline ...",
-                file=sys.stderr,
-            )
-            entry = {
-                "size": size,
-                "ngf": ngf,
-                "ndf": ndf,
-                "recipe": preset["recipe"],
-                "train": compare(size, ngf, ndf, steps),
-            }
-            entry["train"]["steps_per_s"] = 1000 / entry["train"]["ours_ms"]
-            model = untrained_bundle(tmp, size, ngf, video, preset["recipe"], preset["region"])
-            entry["generator"] = compare_backends(model, frames=20 if args.fast else 40)
-            entry["live"] = time_pipeline(model, video, seconds=seconds)  # auto: ONNX Runtime
-            bare = entry["generator"]["onnx_ms"]
-            entry["live"]["generator_vs_bare"] = entry["live"]["stage_ms"]["generator"] / bare
-            report["presets"][name] = entry
+            report["presets"][name] = time_preset(tmp, video, name, args.fast, seconds)
+        report["face_return"] = time_face_returns(tmp, video, PRESETS["quick"], 2 * seconds)
         report["recipes"] = time_recipes(tmp, video, PRESETS, args.fast)
         if not args.no_swap:
             print(
@@ -219,6 +235,36 @@ def main(argv: list[str] | None = None) -> int:
     print(format_report(report))
     print(f"\nfigures written to {args.json}")
     return 0
+
+
+def time_preset(directory: str, video: str, name: str, fast: bool, seconds: float) -> dict:
+    """A training preset: its train step against the three-call baseline, its generator on
+    Keras and ONNX Runtime, and the live pipeline with it (an untrained bundle of its shape)."""
+    from app.bench import time_pipeline
+    from gan.kinds.drawing.bench import compare, compare_backends
+    from gan.kinds.drawing.train import PRESETS
+
+    preset = PRESETS[name]
+    size, ngf, ndf = preset["size"], preset["ngf"], preset["ndf"]
+    steps = (2 if size >= 256 else 5) if fast else (8 if size >= 256 else 20)
+    print(
+        f"{name}: train step (ours vs three-call baseline), generator, live pipeline ...",
+        file=sys.stderr,
+    )
+    entry = {
+        "size": size,
+        "ngf": ngf,
+        "ndf": ndf,
+        "recipe": preset["recipe"],
+        "train": compare(size, ngf, ndf, steps),
+    }
+    entry["train"]["steps_per_s"] = 1000 / entry["train"]["ours_ms"]
+    model = untrained_bundle(directory, size, ngf, video, preset["recipe"], preset["region"])
+    entry["generator"] = compare_backends(model, frames=20 if fast else 40)
+    entry["live"] = time_pipeline(model, video, seconds=seconds)  # auto: ONNX Runtime
+    bare = entry["generator"]["onnx_ms"]
+    entry["live"]["generator_vs_bare"] = entry["live"]["stage_ms"]["generator"] / bare
+    return entry
 
 
 def _fallback_rows(fb: dict) -> list[tuple[str, str, str]]:
@@ -237,6 +283,27 @@ def _fallback_rows(fb: dict) -> list[tuple[str, str, str]]:
             f"{none['every_frame_ms']:.0f} ({none['every_frame_ratio']:.1f}x)",
         ),
     ]
+
+
+def _face_return_rows(runs: list[dict]) -> list[tuple[str, str, str]]:
+    """The live output while the face leaves for a moment every second (a bundle that knows its
+    target: each return used to restart dlib's identity check inside the landmark stage)."""
+    rows = []
+    for fr in runs:
+        ms, back, away = fr["interval_ms"], fr["after_return_ms"], fr["away_frames"]
+        rows += [
+            (
+                f"face away {away} frame(s) a second: output interval ms p50 · p99 · max",
+                f"{ms['p50']} · {ms['p99']} · {ms['max']}",
+                f"{fr['fps']:.1f} FPS (faceless frames cost a full detection each)",
+            ),
+            (
+                f"face away {away}: longest interval ms after a return, p50 · max",
+                f"{back['p50']} · {back['max']}",
+                f"over {back['returns']} returns the tracker noticed; goal: near the p50 above",
+            ),
+        ]
+    return rows
 
 
 def _swap_rows(live: dict) -> list[tuple[str, str, str]]:
@@ -268,6 +335,51 @@ def _swap_rows(live: dict) -> list[tuple[str, str, str]]:
     ]
 
 
+def _preset_rows(name: str, e: dict) -> list[tuple[str, str, str]]:
+    """A preset's training, generator and live pipeline figures."""
+    t, live, g = e["train"], e["live"], e["generator"]
+    free = live["free_running"]
+    label = f"{name} ({e['size']} px, ngf {e['ngf']}, ndf {e['ndf']})"
+    return [
+        (
+            f"{label}: train steps/s",
+            f"{t['steps_per_s']:.2f}",
+            f"ours {t['ours_ms']:.0f} ms vs baseline {t['baseline_ms']:.0f} ms: "
+            f"{t['speedup']:.2f}x (goal >= 1.5x)",
+        ),
+        (
+            f"{name}: generator ms, Keras · ONNX Runtime",
+            f"{g['keras_ms']:.1f} · {g['onnx_ms']:.1f}",
+            f"ONNX {g['speedup']:.2f}x faster (goal >= 1.6x); max diff {g['max_abs_diff']:.1e}",
+        ),
+        (
+            f"{name}: generator ms in the live path · bare",
+            f"{live['stage_ms']['generator']} · {g['onnx_ms']:.1f}",
+            f"{live['generator_vs_bare']:.2f}x the bare call (goal <= 1.2x)",
+        ),
+        (
+            f"{name}: live FPS · latency p50 · p95 (ms), on demand",
+            f"{live['fps']:.1f} · {live['latency_p50_ms']} · {live['latency_p95_ms']}",
+            "goal: >= 15 FPS (quick), >= 10 (paper); p95 <= 150 ms",
+        ),
+        (
+            f"{name}: same, free-running stages",
+            f"{free['fps']:.1f} · {free['latency_p50_ms']} · {free['latency_p95_ms']}",
+            "every stage on the newest frame: the cheap one takes CPU from the slow one",
+        ),
+        (
+            f"{name}: live stage ms",
+            ", ".join(f"{k} {v}" for k, v in live["stage_ms"].items()),
+            "",
+        ),
+        (
+            f"{name}: threaded vs sequential (FPS)",
+            f"{live['threaded_fps']:.1f} vs {live['sequential_fps']:.1f}",
+            f"{live['threaded_vs_sequential']}x (bound {live['threading_bound']}x)",
+        ),
+    ]
+
+
 def format_report(r: dict) -> str:
     lm, ds, fb = r["landmarks"], r["make_dataset"], r.get("landmark_fallbacks")
     rows = [
@@ -291,47 +403,8 @@ def format_report(r: dict) -> str:
         ),
     ]
     for name, e in r["presets"].items():
-        t, live, g = e["train"], e["live"], e["generator"]
-        free = live["free_running"]
-        label = f"{name} ({e['size']} px, ngf {e['ngf']}, ndf {e['ndf']})"
-        rows += [
-            (
-                f"{label}: train steps/s",
-                f"{t['steps_per_s']:.2f}",
-                f"ours {t['ours_ms']:.0f} ms vs baseline {t['baseline_ms']:.0f} ms: "
-                f"{t['speedup']:.2f}x (goal >= 1.5x)",
-            ),
-            (
-                f"{name}: generator ms, Keras · ONNX Runtime",
-                f"{g['keras_ms']:.1f} · {g['onnx_ms']:.1f}",
-                f"ONNX {g['speedup']:.2f}x faster (goal >= 1.6x); max diff {g['max_abs_diff']:.1e}",
-            ),
-            (
-                f"{name}: generator ms in the live path · bare",
-                f"{live['stage_ms']['generator']} · {g['onnx_ms']:.1f}",
-                f"{live['generator_vs_bare']:.2f}x the bare call (goal <= 1.2x)",
-            ),
-            (
-                f"{name}: live FPS · latency p50 · p95 (ms), on demand",
-                f"{live['fps']:.1f} · {live['latency_p50_ms']} · {live['latency_p95_ms']}",
-                "goal: >= 15 FPS (quick), >= 10 (paper); p95 <= 150 ms",
-            ),
-            (
-                f"{name}: same, free-running stages",
-                f"{free['fps']:.1f} · {free['latency_p50_ms']} · {free['latency_p95_ms']}",
-                "every stage on the newest frame: the cheap one takes CPU from the slow one",
-            ),
-            (
-                f"{name}: live stage ms",
-                ", ".join(f"{k} {v}" for k, v in live["stage_ms"].items()),
-                "",
-            ),
-            (
-                f"{name}: threaded vs sequential (FPS)",
-                f"{live['threaded_fps']:.1f} vs {live['sequential_fps']:.1f}",
-                f"{live['threaded_vs_sequential']}x (bound {live['threading_bound']}x)",
-            ),
-        ]
+        rows += _preset_rows(name, e)
+    rows += _face_return_rows(r["face_return"]) if r.get("face_return") else []
     rows += _recipe_rows(r["recipes"]) if r.get("recipes") else []
     rows += _swap_rows(r["swap"]) if r.get("swap") else []
     width = max(len(a) for a, _, _ in rows)

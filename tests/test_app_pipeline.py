@@ -17,6 +17,9 @@ from app.model import load_model
 from app.pipeline import Closed, Frame, Mailbox, Pipeline, run_sequential
 from app.sources import CameraSource, MemorySource, VideoSource
 
+# Seconds after which a wait is a hang, never a measurement: no test asserts how long work took.
+HANG_GUARD = 120
+
 
 @pytest.fixture(scope="module")
 def bundle(tiny_model):
@@ -62,10 +65,8 @@ def test_pipeline_runs_the_sample_end_to_end(bundle, sample_video):
     shown: list[Frame] = []
     source = VideoSource(str(sample_video), paced=False)
     pipe = Pipeline(source, stages(bundle), [shown.append], back_pressure=True).start()
-    assert pipe.wait(30), "the pipeline did not finish the clip"
-    t0 = time.perf_counter()
-    assert pipe.stop()
-    assert time.perf_counter() - t0 < 1.0 and not mirror_threads()
+    assert pipe.wait(HANG_GUARD), "the pipeline did not finish the clip"
+    assert pipe.stop(HANG_GUARD) and not mirror_threads()  # stop() returns, no thread is left
     stats = pipe.stats()
     # With back-pressure every stage waits for the next one: all frames arrive, none dropped.
     assert stats["frames_in"] == stats["frames_out"] == len(shown) == 120
@@ -83,7 +84,8 @@ def test_pipeline_runs_the_sample_end_to_end(bundle, sample_video):
     for name, s in stats["stage_ms"].items():
         assert np.isfinite(s["mean"]) and s["p95"] >= s["p50"] >= 0, name
     assert set(shown[-1].ms) == {"source", "landmarks", "generator", "sinks"}
-    assert 0 < stats["latency_ms"]["p50"] < 1000
+    latency = stats["latency_ms"]
+    assert np.isfinite(latency["p95"]) and 0 < latency["p50"] <= latency["p95"]
     assert stats["fps"] > 0
 
 
@@ -94,23 +96,60 @@ class TrackedFrame(Frame):
         TrackedFrame.alive.add(self)
 
 
+def until(condition, what: str) -> None:
+    """Wait for `condition`; the deadline is a hang guard, not a bound on how long it may take."""
+    deadline = time.monotonic() + HANG_GUARD
+    while not condition():
+        assert time.monotonic() < deadline, f"hung waiting for {what}"
+        time.sleep(0.002)
+
+
 def test_a_slow_sink_drops_frames_instead_of_queueing_them(bundle, sample_video, monkeypatch):
+    """The sink is slow in frames, not in seconds: each call is held until the generator has
+    made three more frames. A frame then waits for at most one sink call, and the sink is given
+    the newest frame made, not the oldest of a queue."""
     monkeypatch.setattr(app.pipeline, "Frame", TrackedFrame)
-    shown = []
+    made: list[int] = []  # frame indices in the order the generator finished them
+    handed: dict[int, int] = {}  # frame index -> sink calls finished when the generator let it go
+    finished_calls = [0]
+    waited: list[int] = []  # per shown frame: sink calls that ended while it waited for the sink
+    newer: list[int] = []  # per shown frame: frames the generator finished after it, meanwhile
+    shown: list[int] = []
+    release = threading.Semaphore(0)
+    generator = GeneratorStage(bundle)
+
+    def generate(frame: Frame) -> Frame:
+        frame = generator(frame)
+        handed[frame.index] = finished_calls[0]
+        made.append(frame.index)
+        return frame
 
     def slow_sink(frame: Frame) -> None:
-        time.sleep(0.15)
+        waited.append(finished_calls[0] - handed[frame.index])
+        newer.append(len(made) - 1 - made.index(frame.index))
+        assert release.acquire(timeout=HANG_GUARD), "never released"
         shown.append(frame.index)  # indices only: holding frames would defeat the memory check
+        finished_calls[0] += 1
 
+    face = FaceStage(ModelSpec.from_bundle(bundle))
     source = VideoSource(str(sample_video), paced=True, loop=True)
-    pipe = Pipeline(source, stages(bundle), [slow_sink]).start()
+    pipe = Pipeline(source, [("landmarks", face), ("generator", generate)], [slow_sink]).start()
     most_alive = 0
-    deadline = time.perf_counter() + 2.5
-    while time.perf_counter() < deadline:
+
+    def sampled(condition) -> bool:
+        nonlocal most_alive
         most_alive = max(most_alive, len(TrackedFrame.alive))
-        time.sleep(0.02)
-    assert pipe.stop()
+        return condition()
+
+    for call in range(10):
+        before = len(made)
+        until(lambda n=before: sampled(lambda: len(made) >= n + 3), "three more frames")
+        release.release()
+        until(lambda n=call: sampled(lambda: len(shown) > n), "the sink call to end")
     stats = pipe.stats()
+    for _ in range(100):
+        release.release()  # nothing holds the sink any more: stop() must not wait on it
+    assert pipe.stop(HANG_GUARD)
     assert stats["dropped"]["to sinks"] > 0
     # Memory stays bounded: at most one frame per mailbox and one per thread exist at a time.
     assert most_alive <= 2 * len(pipe.mailboxes) + 1, most_alive
@@ -118,8 +157,10 @@ def test_a_slow_sink_drops_frames_instead_of_queueing_them(bundle, sample_video,
         stats["frames_in"] - stats["frames_out"] - sum(stats["dropped"].values())
         <= len(pipe.mailboxes) + 1
     )
-    # Latency stays bounded too: a frame waits for at most one slow sink call, not a queue of them.
-    assert stats["latency_ms"]["p95"] < 600, stats["latency_ms"]
+    # Latency stays bounded too: a frame waits for at most one slow sink call, not a queue of them,
+    # and what the sink gets is the newest frame made (one more may slip in as it is taken).
+    assert max(waited) <= 1, waited
+    assert max(newer) <= 2, newer
     assert shown == sorted(shown) and len(shown) >= 8
 
 
@@ -204,13 +245,11 @@ def test_a_missing_or_unplugged_camera_is_retried(bundle, sample_frames, monkeyp
     camera = CameraSource(0, opener=lambda index: FlakyCamera(sample_frames))
     statuses = set()
     pipe = Pipeline(camera, stages(bundle), [lambda f: None]).start()
-    deadline = time.perf_counter() + 10  # generous for a loaded machine: the loop ends when done
-    while time.perf_counter() < deadline and (
-        FlakyCamera.opened < 3 or pipe.timings.frames_out < 15
-    ):
+    deadline = time.monotonic() + HANG_GUARD  # a hang guard: the loop ends when done
+    while time.monotonic() < deadline and (FlakyCamera.opened < 3 or pipe.timings.frames_out < 15):
         statuses.add(camera.status)
         time.sleep(0.005)
-    assert pipe.stop()
+    assert pipe.stop(HANG_GUARD)
     assert "camera 0 unavailable, retrying…" in statuses
     assert "camera 0 lost, retrying…" in statuses
     assert FlakyCamera.opened >= 3 and pipe.timings.frames_out >= 15  # back after being unplugged
@@ -221,8 +260,8 @@ def test_the_benchmark_times_the_pipeline_at_camera_size(tiny_model, sample_vide
 
     r = time_pipeline(tiny_model, sample_video, seconds=1.0)
     assert r["size"] == [640, 480] and r["model_size"] == 64
-    assert 5 < r["fps"] <= 31  # paced at the file's 29.97 fps, as a camera would be
-    assert 0 < r["latency_p50_ms"] <= r["latency_p95_ms"] < 1000
+    assert r["source_fps"] == pytest.approx(29.97) and r["fps"] > 0  # paced as a camera would be
+    assert 0 < r["latency_p50_ms"] <= r["latency_p95_ms"]
     assert (
         set(r["stage_ms"]) == {"source", "landmarks", "generator", "sinks"}
         and r["stage_ms"]["landmarks"] > 0
@@ -235,20 +274,21 @@ def test_the_benchmark_times_the_pipeline_at_camera_size(tiny_model, sample_vide
 
 def test_on_demand_the_first_stage_works_only_on_frames_the_slow_stage_takes():
     """A cheap stage before a slow one: free-running it works on every camera frame and most of
-    that work is dropped; on demand it starts a frame only when the slow stage is idle."""
+    that work is dropped; on demand it starts a frame only when the slow stage is idle.
+    The slow stage is slow in frames: each call is held until the source has read ten more."""
     frames = [np.full((8, 8, 3), i, np.uint8) for i in range(10)]
 
     def run(on_demand: bool) -> tuple[int, int, dict]:
         calls = {"first": 0, "slow": 0}
+        release = threading.Semaphore(0)
 
         def first(frame: Frame) -> Frame:
             calls["first"] += 1
-            time.sleep(0.002)
             return frame
 
         def slow(frame: Frame) -> Frame:
             calls["slow"] += 1
-            time.sleep(0.1)
+            assert release.acquire(timeout=HANG_GUARD), "never released"
             return frame
 
         shown: list[int] = []
@@ -259,10 +299,17 @@ def test_on_demand_the_first_stage_works_only_on_frames_the_slow_stage_takes():
             [lambda f: shown.append(f.index)],
             on_demand=on_demand,
         ).start()
-        time.sleep(1.2)
-        assert pipe.stop()
+        for _ in range(6):
+            read = pipe.frames_in
+            until(lambda n=read: pipe.frames_in >= n + 10, "ten more camera frames")
+            release.release()
+        until(lambda: len(shown) >= 5, "five frames shown")
+        counted, dropped = dict(calls), pipe.stats()["dropped"]
+        for _ in range(100):
+            release.release()  # nothing holds the slow stage any more: stop() must not wait on it
+        assert pipe.stop(HANG_GUARD)
         assert shown == sorted(shown) and len(shown) >= 5
-        return calls["first"], calls["slow"], pipe.stats()["dropped"]
+        return counted["first"], counted["slow"], dropped
 
     first, slow, dropped = run(on_demand=True)
     assert first <= slow + 2 and dropped["to slow"] == 0

@@ -17,9 +17,12 @@ from PyQt5.QtCore import QSettings
 from landmarks.capture import CAPTURE, PROMPTS, cue, prompt_at, record_camera, seconds_left
 from landmarks.dataset import MANIFEST, main
 
+# Milliseconds after which a wait in the window is a hang, never a measurement.
+HANG_MS = 120_000
 
-def video_opener(path: Path, delay: float = 0.0, interrupt_after: int | None = None):
-    """An opener that gives the video at `path` for any index, optionally paced or cut by Ctrl-C."""
+
+def video_opener(path: Path, interrupt_after: int | None = None):
+    """An opener that gives the video at `path` for any index, optionally cut by Ctrl-C."""
 
     class Capture:
         def __init__(self) -> None:
@@ -36,7 +39,6 @@ def video_opener(path: Path, delay: float = 0.0, interrupt_after: int | None = N
             self.reads += 1
             if interrupt_after is not None and self.reads > interrupt_after:
                 raise KeyboardInterrupt
-            time.sleep(delay)
             return self.cap.read()
 
         def release(self) -> None:
@@ -80,13 +82,44 @@ def test_prompts_take_turns_and_the_countdown_runs_down():
 # -- record_camera ------------------------------------------------------------------------------
 
 
-def test_a_recording_lasts_its_seconds_and_cues_each_prompt(sample_video, tmp_path):
+class CameraClock:
+    """The recording's clock, moved on by the camera: each frame read takes `step` seconds.
+
+    A recording's length is then counted in frames, whatever the machine's speed."""
+
+    def __init__(self, step: float) -> None:
+        self.now, self.step = 1024.0, step  # binary fractions: the sums are exact
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def opener(self, path: Path):
+        open_video = video_opener(path)
+
+        def opener(index: int):
+            capture = open_video(index)
+            read = capture.read
+
+            def timed_read():
+                self.now += self.step
+                return read()
+
+            capture.read = timed_read
+            return capture
+
+        return opener
+
+
+def test_a_recording_lasts_its_seconds_and_cues_each_prompt(sample_video, tmp_path, monkeypatch):
+    import landmarks.capture
+
+    clock = CameraClock(1 / 32)
+    monkeypatch.setattr(landmarks.capture, "time", clock)
     cues: list[tuple[int, str]] = []
     path = tmp_path / "me.mp4"
-    rec = record_camera(
-        path, 0, 1.2, video_opener(sample_video, delay=0.02), lambda *c: cues.append(c)
-    )
-    assert not rec.ended_early and 1.2 <= rec.seconds < 2.0
+    rec = record_camera(path, 0, 1.25, clock.opener(sample_video), lambda *c: cues.append(c))
+    # 1.25 s at a frame every 1/32 s: it stops at its time, after exactly 40 frames.
+    assert not rec.ended_early and rec.seconds == 1.25 and rec.frames == 40
     assert [p for _, p in cues] == list(PROMPTS)
     assert [left for left, _ in cues] == sorted((left for left, _ in cues), reverse=True)
     frames = frames_in(path)
@@ -186,19 +219,19 @@ def test_the_window_records_the_camera_with_prompts(qtbot, sample_video, tmp_pat
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
-    qtbot.waitUntil(lambda: window.session.running and window.frames_shown > 0, timeout=10_000)
+    qtbot.waitUntil(lambda: window.session.running and window.frames_shown > 0, timeout=HANG_MS)
 
     window.face_seconds.setValue(2)
     window.act_record_face.trigger()
     assert window.act_record_face.isChecked() and not window.act_record.isEnabled()
     assert asked and Path(asked[0]).parent == tmp_path / "faces"  # beside the settings file
     titles, statuses = set(), set()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 120  # a hang guard: the window's own timer ends it
     while window.face_capture is not None and time.monotonic() < deadline:
         titles.add(window.views["camera"].title.text())
         statuses.add(window.stats_label.text().split(" | ")[0])
         qtbot.wait(50)
-    assert window.face_capture is None, "the recording did not end on time"
+    assert window.face_capture is None, "the recording never ended"
     shown = {p for p in PROMPTS if any(p in t for t in titles)}
     assert len(shown) >= 3, titles  # the prompts changed while it recorded
     assert any("s left" in s for s in statuses), statuses

@@ -17,6 +17,9 @@ from gan.bundle.export import main as export_main
 from gan.bundle.onnx import TOLERANCE, open_session
 from landmarks.dataset_format import load_index, read_pair
 
+# Milliseconds after which a wait in the window is a hang, never a measurement.
+HANG_MS = 120_000
+
 
 def drawings(dataset: Path, n: int = 4) -> tuple[np.ndarray, np.ndarray]:
     """Held-out drawings and their points (the tiny model's size is the dataset's)."""
@@ -137,12 +140,12 @@ def test_the_window_names_the_backend(qtbot, tiny_model, tmp_path):
     settings = QSettings(str(tmp_path / "live-mirror.ini"), QSettings.IniFormat)
     window = MirrorWindow(settings, model=str(tiny_model), source="")
     qtbot.addWidget(window)
-    qtbot.waitUntil(lambda: window.session.model_path is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: window.session.model_path is not None, timeout=HANG_MS)
     assert "ONNX Runtime" in window.status_text()
     window.close()
 
     keras_window = MirrorWindow(settings, model=str(tiny_model), source="", backend="keras")
     qtbot.addWidget(keras_window)
-    qtbot.waitUntil(lambda: keras_window.session.model_path is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: keras_window.session.model_path is not None, timeout=HANG_MS)
     assert "Keras" in keras_window.status_text()
     keras_window.close()

@@ -17,8 +17,9 @@ import cv2
 import numpy as np
 import pytest
 
+from app.modes import DrawingMode, FaceCropMode, mode_for, require_swap
 from app.pipeline import Frame
-from app.swap import bundle_blend, render_swap, require_swap, swap_output
+from app.swap import bundle_blend, render_swap, swap_output
 from common.errors import InputError
 from common.outline import FOREHEAD, face_outline
 from landmarks import Alignment, FaceTracker
@@ -31,6 +32,9 @@ from landmarks.blend import (
     poisson_clone,
     seam_contrast,
 )
+
+# Milliseconds after which a wait in the window is a hang, never a measurement.
+HANG_MS = 120_000
 
 ROOT = Path(__file__).resolve().parent.parent
 SWAP_ALIGNMENT = {"mode": "aligned", "crop_scale": 2.2, "centre_y": 0.5}
@@ -230,9 +234,9 @@ def test_render_swap_returns_the_camera_frame_with_the_face_replaced(swap_bundle
     # Without points (no face) the camera frame comes back as it is, in RGB.
     assert np.array_equal(render_swap(swap_bundle, Frame(1, 0.0, bgr)), camera)
     # What sinks show: the composited frame for a frame with a face, else the camera.
-    frame.generated = out
+    frame.composited = out
     assert swap_output(frame) is out
-    assert np.array_equal(swap_output(Frame(2, 0.0, bgr, generated=out)), camera)
+    assert np.array_equal(swap_output(Frame(2, 0.0, bgr, composited=out)), camera)
 
 
 def test_swap_only_code_refuses_another_kind(swap_bundle, tmp_path):
@@ -258,6 +262,34 @@ def read_video(path: Path) -> list[np.ndarray]:
         frames.append(frame)
     cap.release()
     return frames
+
+
+def test_the_mode_comes_from_the_bundles_input_contract(swap_bundle, faces):
+    """A swap bundle takes the camera's face: its mode composites; the frame keeps both the
+    model-size face and the composited frame, each in its own field."""
+    mode = mode_for(swap_bundle)
+    assert isinstance(mode, FaceCropMode) and swap_bundle.input == "face_crop"
+    assert isinstance(mode_for(None), DrawingMode)  # no model yet: the drawing is shown
+    bgr, points = faces[5]
+    frame = Frame(0, 0.0, bgr, points=points, face=True)
+    mode.render(frame)
+    assert frame.generated.shape == (SIZE, SIZE, 3) and frame.composited.shape == bgr.shape
+    assert mode.output(frame) is frame.composited
+    assert mode.output_size(bgr.shape, side_by_side=False) == (bgr.shape[1], bgr.shape[0])
+
+
+def test_evaluate_on_a_dataset_refuses_a_swap_bundle_in_one_line(
+    swap_model, sample_dataset, tmp_path, capsys
+):
+    from app.evaluate import main as evaluate_main
+
+    out = tmp_path / "eval.json"
+    args = ["--model", swap_model, "--dataset", str(sample_dataset), "--json", str(out), "-q"]
+    assert evaluate_main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("evaluate: error:"), err
+    assert "swap bundle" in err and "--driver" in err
+    assert not out.exists()
 
 
 def test_reenact_writes_the_composited_camera_frames(swap_model, astronaut_clip, tmp_path):
@@ -362,9 +394,9 @@ def test_the_window_shows_the_composited_frame(qtbot, swap_model, astronaut_clip
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
-    qtbot.waitUntil(lambda: window.views["generated"].title.text() == "swapped", timeout=60_000)
+    qtbot.waitUntil(lambda: window.views["generated"].title.text() == "swapped", timeout=HANG_MS)
     assert window.session.model_path == swap_model and "swap model" in window.notice.text()
-    qtbot.waitUntil(lambda: "swap" in window.stats_label.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: "swap" in window.stats_label.text(), timeout=HANG_MS)
     assert "retarget" not in window.stats_label.text()
 
     def changed() -> float:
@@ -379,13 +411,13 @@ def test_the_window_shows_the_composited_frame(qtbot, swap_model, astronaut_clip
         return float((np.abs(swapped.astype(int) - camera).max(axis=-1) > 30).mean())
 
     # Until the first frame the model's crop is made for, the camera shows as it is.
-    qtbot.waitUntil(lambda: changed() > 0.005, timeout=20_000)
+    qtbot.waitUntil(lambda: changed() > 0.005, timeout=HANG_MS)
     assert changed() < 0.3  # the face is new, the rest is the camera's
 
     # The recording takes the composited frame too, at the camera's size.
     window.toggle_recording(True)
     assert window.session.recorder.swap
-    qtbot.waitUntil(lambda: window.session.recorder.recorder.frames >= 10, timeout=10_000)
+    qtbot.waitUntil(lambda: window.session.recorder.recorder.frames >= 10, timeout=HANG_MS)
     recorded = window.session.stop_recording()
     frames = read_video(recorded)
     assert frames and frames[0].shape == (240, 320, 3)

@@ -1,0 +1,147 @@
+"""Drawing mode: the app draws the driver's face and the bundle makes the target's from it.
+
+A pix2pix bundle (gan.bundle.Bundle) takes the line drawing of 68 points at its size (and the
+points, for recipes that retrieve a reference photo) and answers with the target's face at that
+size: the output view, the recording and the virtual camera show that face, held while no face
+is in view.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+from tqdm import tqdm
+
+from app.images import fit
+from app.measures import FaceMeasures, change, finite, mean, nme, pearson, ratio
+from app.modes.base import Row, Run
+from app.pipeline import Frame
+from landmarks.identity import SAME_PERSON_DISTANCE
+from landmarks.retarget import EXPRESSION_FEATURES, mouth_opening
+
+
+@dataclass
+class DrawingRecord:
+    """What one run of the live stages produced, frame by frame (faces only)."""
+
+    frames: int = 0
+    driver: list[np.ndarray] = field(default_factory=list)  # raw driver points, frame pixels
+    drawn: list[np.ndarray] = field(default_factory=list)  # the drawing's points, model pixels
+    outputs: list[np.ndarray] = field(default_factory=list)  # generated faces, uint8 RGB
+    crops: list[np.ndarray] = field(default_factory=list)  # the driver's crop, as the model sees
+    stats: dict = field(default_factory=dict)
+
+
+class DrawingMode:
+    """A bundle that makes the target's face from a drawing of the driver's (see the module)."""
+
+    input: ClassVar[str] = "drawing"
+    name: ClassVar[str] = "pix2pix"
+    title: ClassVar[str] = "generated"
+    model_label: ClassVar[str] = "model"
+    held: ClassVar[str] = "holding the last output"
+    composites: ClassVar[bool] = False
+    rows: ClassVar[list[Row]] = [
+        (("driver_face_found",), "driver frames with a face", "near 1"),
+        (("output_face_found",), "outputs with a face", "near 1"),
+        (("identity_distance",), "identity distance to target", "< 0.6"),
+        (("correlation", "mouth"), "mouth opening correlation", "near 1"),
+        (("correlation", "eyes"), "eye openness correlation", "near 1"),
+        (("correlation", "brows"), "brow raise correlation", "near 1"),
+        (("mouth_opening", "driver"), "mouth opening, driver", ""),
+        (("mouth_opening", "output"), "mouth opening, output", "near the driver's"),
+        (("nme",), "NME against the drawing", "< 0.08"),
+        (("temporal_ratio",), "change vs driver", "near 1"),
+        (("stage_ms", "landmarks"), "landmarks ms / frame", ""),
+        (("stage_ms", "generator"), "generator ms / frame", ""),
+    ]
+
+    def __init__(self, bundle: Any = None, blend: Any = None) -> None:
+        self.bundle = bundle  # None: no model yet, the drawing is what there is to show
+
+    @classmethod
+    def require_drawings(cls, path: str, what: str) -> None:
+        return None
+
+    @staticmethod
+    def drive_title(report: dict) -> str:
+        drawn = "retargeting" if report["retargeting"] else "the driver's own points"
+        return (
+            f"{report['frames']} driver frames at {report['size']} px, --retarget "
+            f"{report['retarget']}: {drawn}"
+        )
+
+    def render(self, frame: Frame) -> None:
+        frame.generated = self.bundle(frame.drawing, points=frame.drawn_points)
+
+    def faces_from_drawings(self, drawings: np.ndarray, points: np.ndarray) -> np.ndarray:
+        return self.bundle(drawings, points=points)
+
+    def output(self, frame: Frame) -> np.ndarray | None:
+        return frame.generated
+
+    def panel(self, frame: Frame, height: int) -> np.ndarray:
+        return fit(frame.generated, height, height)
+
+    def output_size(self, frame_shape: tuple[int, ...], side_by_side: bool) -> tuple[int, int]:
+        h, w = frame_shape[:2]
+        return (w + 2 * h, h) if side_by_side else (self.bundle.size, self.bundle.size)
+
+    def status(self, retarget: str, retargeting: bool) -> str:
+        return f"retarget {retarget}: {'retargeted' if retargeting else 'self'}"
+
+    def bench(self, frames: list[np.ndarray]) -> dict[str, Any]:
+        return {}
+
+    def record(self, run: Run, face: Any) -> DrawingRecord:
+        record = DrawingRecord()
+        tracker = face.tracker
+
+        def keep(frame: Frame) -> None:
+            record.frames += 1
+            if frame.face:
+                record.driver.append(tracker.points.copy())
+                record.drawn.append(face.drawn_points.copy())
+                record.outputs.append(frame.generated)
+                record.crops.append(face.crop(frame))
+
+        record.stats = run(keep)
+        return record
+
+    def measure(self, record: DrawingRecord, target: np.ndarray | None, progress: bool) -> dict:
+        """Face found, identity, expression fidelity, NME and temporal change of the outputs."""
+        measures, found, distances, errors = FaceMeasures(), [], [], []
+        out_points = []
+        for i, out in enumerate(
+            tqdm(record.outputs, desc="measure", disable=not progress, leave=False, file=sys.stderr)
+        ):
+            points, descriptor = measures(out)
+            if points is None:
+                continue
+            found.append(i)
+            out_points.append(points)
+            errors.append(nme(points, record.drawn[i]))
+            if target is not None:
+                distances.append(float(np.linalg.norm(descriptor - target)))
+        driver = np.asarray([record.driver[i] for i in found]).reshape(-1, 68, 2)
+        output = np.asarray(out_points).reshape(-1, 68, 2)
+        moved, driver_moved = change(record.outputs), change(record.crops)
+        opening = {"driver": mean(list(mouth_opening(driver)))}
+        opening["output"] = mean(list(mouth_opening(output)))
+        opening["ratio"] = ratio(opening["output"], opening["driver"])
+        return {
+            "output_face_found": len(found) / len(record.outputs) if record.outputs else 0.0,
+            "identity_distance": mean(distances),
+            "identity_same": mean([d < SAME_PERSON_DISTANCE for d in distances]),
+            "correlation": {
+                name: pearson(fn(driver), fn(output)) for name, fn in EXPRESSION_FEATURES.items()
+            },
+            "mouth_opening": opening,
+            "nme": mean(errors),
+            "temporal_change": finite(moved),
+            "temporal_change_driver": finite(driver_moved),
+            "temporal_ratio": ratio(moved, driver_moved),
+        }

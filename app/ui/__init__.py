@@ -1,0 +1,1 @@
+"""The live-mirror window's parts: views, controls, settings, the face recording and the status."""
