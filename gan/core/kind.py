@@ -84,9 +84,10 @@ class Kind(Protocol):
     bundle_name: str  # what the finished run's line calls the bundle
     report_line: str  # its metrics, as str.format fields of Validation.metrics
 
-    def prepare(self, cfg: Any) -> tuple[Any, Any]:
-        """(the settings resolved from the preset and the inputs, the inputs read and checked),
-        before TensorFlow loads; InputError for the user's mistakes."""
+    def prepare(self, cfg: Any) -> tuple[Any, Callable[[], Any]]:
+        """(the settings resolved from the preset and the inputs, a reader of the inputs), the
+        inputs checked: InputError for the user's mistakes. The core checks the run folder, then
+        reads; both before TensorFlow loads."""
 
     def build(self, cfg: Any, data: Any, devices: Devices) -> Trainer:
         """The run's trainer, its variables made in devices.strategy's scope."""

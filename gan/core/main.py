@@ -38,14 +38,14 @@ def parse_args(kind: Kind, argv: list[str] | None = None) -> Any:
 def train(kind: Kind, cfg: Any) -> dict[str, Any]:
     """Train (or resume) a run of `kind`; returns a summary. Raises InputError for the user's
     mistakes, all of which are checked before TensorFlow is imported."""
-    cfg, data = kind.prepare(cfg)
-    role = cluster_role()
+    cfg, read = kind.prepare(cfg)
     run_dir = Path(cfg.output)
-    if role.chief:  # the others never write the run folder
+    if cluster_role().chief:  # the others never write the run folder
         config = dataclasses.asdict(cfg)
         prepare_run_dir(run_dir, config, kind.identity, cfg.force, kind.saved_defaults)
     total = loop.step_limit(cfg.steps)
     log.info("%s: %s", kind.prog, json.dumps(dataclasses.asdict(cfg)))
+    data = read()
     import_tensorflow(cfg.verbose)
     import keras
 

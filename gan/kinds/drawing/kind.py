@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -227,7 +228,7 @@ class DrawingKind:
     bundle_name = "model bundle"
     report_line = " (val L1 {val_l1:.4f}, PSNR {val_psnr:.2f} dB, SSIM {val_ssim:.4f})"
 
-    def prepare(self, cfg: TrainConfig) -> tuple[TrainConfig, DatasetInfo]:
+    def prepare(self, cfg: TrainConfig) -> tuple[TrainConfig, Callable[[], DatasetInfo]]:
         info = find_dataset(cfg.dataset)
         cfg = cfg.resolved(info)
         log.info(
@@ -238,7 +239,7 @@ class DrawingKind:
             len(info.val_files),
             info.image_size,
         )
-        return cfg, info
+        return cfg, lambda: info  # find_dataset has read its points; build loads the pairs
 
     def build(self, cfg: TrainConfig, info: DatasetInfo, devices: Devices) -> Any:
         from gan.kinds.drawing.trainer import DrawingTrainer

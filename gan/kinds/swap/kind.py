@@ -11,6 +11,7 @@ trainer.py.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -220,13 +221,16 @@ class SwapKind:
     bundle_name = "swap bundle"
     report_line = " (val masked L1 target {val_l1_target:.4f}, user {val_l1_user:.4f})"
 
-    def prepare(self, cfg: SwapConfig) -> tuple[SwapConfig, People]:
-        """Both datasets checked, then read at the swap size (all before TensorFlow loads)."""
+    def prepare(self, cfg: SwapConfig) -> tuple[SwapConfig, Callable[[], People]]:
+        """Both datasets checked; reading them at the swap size waits for the run folder's
+        check (both before TensorFlow loads)."""
         target, user = check_datasets(cfg)
         cfg = cfg.resolved(target, user)
-        people = read_people(
-            target, user, swap_alignment(cfg.crop_scale, cfg.centre_y), cfg.size, cfg.forehead
-        )
+        return cfg, lambda: self.read(cfg, target, user)
+
+    def read(self, cfg: SwapConfig, target: SwapDataset, user: SwapDataset) -> People:
+        swap = swap_alignment(cfg.crop_scale, cfg.centre_y)
+        people = read_people(target, user, swap, cfg.size, cfg.forehead)
         log.info(
             "target %s: %d train / %d val faces; user %s: %d / %d; "
             "swap crop %g eye-widths, centred %g below the eyes, at %d px",
@@ -240,7 +244,7 @@ class SwapKind:
             cfg.centre_y,
             cfg.size,
         )
-        return cfg, people
+        return people
 
     def build(self, cfg: SwapConfig, people: People, devices: Devices) -> Any:
         from gan.kinds.swap.trainer import SwapTrainer
