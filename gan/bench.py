@@ -38,6 +38,15 @@ def _timed(fn, steps: int, warmup: int) -> dict[str, float]:
     return {"ms_per_step": seconds * 1e3, "steps_per_s": 1.0 / seconds}
 
 
+def _clocked(fn, steps: int) -> np.ndarray:
+    """(wall, CPU) seconds of `steps` calls of fn: the CPU time is this process's, every thread,
+    so it counts the work done and not the waits for cores other processes hold."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(steps):
+        fn()
+    return np.array([time.perf_counter() - wall, time.process_time() - cpu])
+
+
 def time_train_steps(
     size: int,
     ngf: int,
@@ -212,4 +221,99 @@ def compare_backends(model_dir: str, frames: int = 30) -> dict[str, Any]:
         "speedup": keras_ms / onnx_ms,
         "onnx_backend": onnx_runs[0]["backend"],
         "max_abs_diff": diff,
+    }
+
+
+# --- the training loop against its bare step ---
+
+
+def _pix2pix_loop(dataset: str, workdir: str) -> tuple[Any, Any]:
+    """(train step, next batch) of train-pix2pix's quick preset on `dataset`, built by the
+    trainer's own _build: the networks, the step and the input pipeline it trains with."""
+    from pathlib import Path
+
+    import keras
+
+    from gan import train
+    from gan.data import find_dataset
+
+    info = find_dataset(dataset)
+    cfg = train.TrainConfig(dataset, workdir, onnx=False, quiet=True).resolved(info)
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(cfg.seed)
+    run = train._build(cfg, info, Path(workdir), cfg.steps)
+    feed = iter(run.batches)
+    return run.train_step, lambda: next(feed)
+
+
+def _swap_loop(dataset: str, user: str, workdir: str) -> tuple[Any, Any]:
+    """(train step, next batch) of train-swap's quick preset, `dataset` the target and `user` the
+    user (the same folder may be both: the input pipeline's cost does not depend on who)."""
+    from pathlib import Path
+
+    import keras
+
+    from gan import swap_train
+    from gan.swap_data import find_swap_dataset, swap_alignment
+
+    target, other = find_swap_dataset(dataset, "target"), find_swap_dataset(user, "user")
+    cfg = swap_train.SwapConfig(dataset, user, workdir, onnx=False, quiet=True)
+    cfg = cfg.resolved(target, other)
+    swap = swap_alignment(cfg.crop_scale, cfg.centre_y)
+    people = swap_train.read_people(target, other, swap, cfg.size, cfg.forehead)
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(cfg.seed)
+    keras.config.set_dtype_policy("float32")
+    run = swap_train._build(cfg, target, other, people, swap, Path(workdir), cfg.steps)
+    return run.train_step, run.batches
+
+
+def time_training_loop(
+    kind: str,
+    dataset: str,
+    user: str | None = None,
+    steps: int = 20,
+    rounds: int = 3,
+    warmup: int = 3,
+) -> dict[str, float]:
+    """The trainer's loop (the next batch from its input pipeline, then the step, losses read
+    back as fit_loop does) against the bare step (the same step on one batch held fixed), for
+    `kind` "pix2pix" (train-pix2pix --preset quick on `dataset`) or "swap" (train-swap --preset
+    quick, `dataset` the target, `user` the user: default the same folder). Blocks of `steps`
+    alternate `rounds` times, so that load from other processes hits both alike.
+    ratio = loop ms / bare ms: 1 when the input pipeline costs the step nothing."""
+    import tempfile
+
+    import tensorflow as tf
+
+    with tempfile.TemporaryDirectory() as workdir:
+        if kind == "pix2pix":
+            step, next_batch = _pix2pix_loop(dataset, workdir)
+        elif kind == "swap":
+            step, next_batch = _swap_loop(dataset, user or dataset, workdir)
+        else:
+            raise ValueError(f"kind must be pix2pix or swap, not {kind!r}")
+        fixed = [tf.convert_to_tensor(x) for x in next_batch()]  # as a dataset hands them over
+
+        def bare():
+            return {k: float(v) for k, v in step(*fixed).items()}
+
+        def loop():
+            return {k: float(v) for k, v in step(*next_batch()).items()}
+
+        for _ in range(warmup):
+            bare(), loop()
+        totals = np.zeros((2, 2))  # (bare, loop) x (wall, CPU) seconds
+        for _ in range(rounds):
+            for row, fn in enumerate((bare, loop)):
+                totals[row] += _clocked(fn, steps)
+    bare_ms, loop_ms = totals[:, 0] / (rounds * steps) * 1e3
+    bare_cpu, loop_cpu = totals[:, 1] / (rounds * steps) * 1e3
+    return {
+        "loop_ms": loop_ms,
+        "bare_ms": bare_ms,
+        "ratio": loop_ms / bare_ms,
+        "loop_cpu_ms": loop_cpu,
+        "bare_cpu_ms": bare_cpu,
+        "cpu_ratio": loop_cpu / bare_cpu,
     }
