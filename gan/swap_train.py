@@ -34,6 +34,7 @@ from gan.swap_data import (
     find_swap_dataset,
     load_faces,
     masked_l1,
+    prefetched,
     reference_shape,
     swap_alignment,
     to_model_range,
@@ -604,7 +605,7 @@ def _log(run: Run, bar: Any, step: int, values: dict[str, float]) -> None:
 
 def _fit(run: Run) -> tuple[int, float]:
     """Train from run.start to run.total; returns (the last step, seconds spent)."""
-    batches = (run.batches() for _ in itertools.count())  # fresh warps every step
+    batches = prefetched(run.batches() for _ in itertools.count())  # fresh warps every step
     return fit_loop(run, batches, _log, after_step_hook, MAX_LOSS, PROG, log)
 
 
