@@ -1,4 +1,5 @@
-"""Timings for scripts/bench: our compiled train step, the three-call Keras baseline, inference."""
+"""Timings for scripts/bench: our compiled train step, the three-call Keras baseline, inference,
+and each trainer's loop against its bare step."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any
 import numpy as np
 
 from gan.options import LAMBDA_L1
+
+KINDS = ("pix2pix", "swap")  # time_training_loop's kinds of training: train-pix2pix, train-swap
 
 
 def _batch(
@@ -38,9 +41,12 @@ def _timed(fn, steps: int, warmup: int) -> dict[str, float]:
     return {"ms_per_step": seconds * 1e3, "steps_per_s": 1.0 / seconds}
 
 
-def _clocked(fn, steps: int) -> np.ndarray:
-    """(wall, CPU) seconds of `steps` calls of fn: the CPU time is this process's, every thread,
-    so it counts the work done and not the waits for cores other processes hold."""
+def _clocked(fn, steps: int, warmup: int = 0) -> np.ndarray:
+    """(wall, CPU) seconds of `steps` calls of fn after `warmup` more: the CPU time is this
+    process's, every thread, so it counts the work done and not the waits for cores that other
+    processes hold."""
+    for _ in range(warmup):
+        fn()
     wall, cpu = time.perf_counter(), time.process_time()
     for _ in range(steps):
         fn()
@@ -228,44 +234,39 @@ def compare_backends(model_dir: str, frames: int = 30) -> dict[str, Any]:
 
 
 def _pix2pix_loop(dataset: str, workdir: str) -> tuple[Any, Any]:
-    """(train step, next batch) of train-pix2pix's quick preset on `dataset`, built by the
-    trainer's own _build: the networks, the step and the input pipeline it trains with."""
+    """(train step, a fresh iterator of batches) of train-pix2pix's quick preset on `dataset`,
+    built by the trainer's own _build: the networks, the step and the input pipeline it trains
+    with."""
     from pathlib import Path
-
-    import keras
 
     from gan import train
     from gan.data import find_dataset
 
     info = find_dataset(dataset)
     cfg = train.TrainConfig(dataset, workdir, onnx=False, quiet=True).resolved(info)
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(cfg.seed)
     run = train._build(cfg, info, Path(workdir), cfg.steps)
-    feed = iter(run.batches)
-    return run.train_step, lambda: next(feed)
+    return run.train_step, lambda: iter(run.batches)
 
 
 def _swap_loop(dataset: str, user: str, workdir: str) -> tuple[Any, Any]:
-    """(train step, next batch) of train-swap's quick preset, `dataset` the target and `user` the
-    user (the same folder may be both: the input pipeline's cost does not depend on who)."""
+    """(train step, a fresh iterator of batches) of train-swap's quick preset, `dataset` the
+    target and `user` the user (one folder may be both: the pipeline's cost is not who)."""
+    import itertools
     from pathlib import Path
 
     import keras
 
     from gan import swap_train
-    from gan.swap_data import find_swap_dataset, swap_alignment
+    from gan.swap_data import find_swap_dataset, prefetched, swap_alignment
 
     target, other = find_swap_dataset(dataset, "target"), find_swap_dataset(user, "user")
     cfg = swap_train.SwapConfig(dataset, user, workdir, onnx=False, quiet=True)
     cfg = cfg.resolved(target, other)
     swap = swap_alignment(cfg.crop_scale, cfg.centre_y)
     people = swap_train.read_people(target, other, swap, cfg.size, cfg.forehead)
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(cfg.seed)
     keras.config.set_dtype_policy("float32")
     run = swap_train._build(cfg, target, other, people, swap, Path(workdir), cfg.steps)
-    return run.train_step, run.batches
+    return run.train_step, lambda: prefetched(run.batches() for _ in itertools.count())
 
 
 def time_training_loop(
@@ -276,39 +277,45 @@ def time_training_loop(
     rounds: int = 3,
     warmup: int = 3,
 ) -> dict[str, float]:
-    """The trainer's loop (the next batch from its input pipeline, then the step, losses read
-    back as fit_loop does) against the bare step (the same step on one batch held fixed), for
-    `kind` "pix2pix" (train-pix2pix --preset quick on `dataset`) or "swap" (train-swap --preset
-    quick, `dataset` the target, `user` the user: default the same folder). Blocks of `steps`
-    alternate `rounds` times, so that load from other processes hits both alike.
-    ratio = loop ms / bare ms: 1 when the input pipeline costs the step nothing."""
+    """The trainer's loop (the next batch from its input pipeline, then the step, the losses read
+    back as fit_loop does) against the bare step (the same step on one batch held fixed, no
+    pipeline running), for `kind` "pix2pix" (train-pix2pix --preset quick on `dataset`) or
+    "swap" (train-swap --preset quick, `dataset` the target, `user` the user: default the same
+    folder). ms per step, wall and CPU (this process, every thread: the work, whoever else holds
+    the cores). Blocks of `steps` alternate `rounds` times so that others' load hits both alike;
+    each loop block starts a fresh pipeline, warmed `warmup` steps, and ends it, so that none of
+    its work is done, or counted, in a bare block. ratio = loop ms / bare ms: 1 when the input
+    pipeline costs the step nothing."""
     import tempfile
 
+    import keras
     import tensorflow as tf
 
-    with tempfile.TemporaryDirectory() as workdir:
-        if kind == "pix2pix":
-            step, next_batch = _pix2pix_loop(dataset, workdir)
-        elif kind == "swap":
-            step, next_batch = _swap_loop(dataset, user or dataset, workdir)
-        else:
-            raise ValueError(f"kind must be pix2pix or swap, not {kind!r}")
-        fixed = [tf.convert_to_tensor(x) for x in next_batch()]  # as a dataset hands them over
-
-        def bare():
-            return {k: float(v) for k, v in step(*fixed).items()}
-
-        def loop():
-            return {k: float(v) for k, v in step(*next_batch()).items()}
-
-        for _ in range(warmup):
-            bare(), loop()
-        totals = np.zeros((2, 2))  # (bare, loop) x (wall, CPU) seconds
-        for _ in range(rounds):
-            for row, fn in enumerate((bare, loop)):
-                totals[row] += _clocked(fn, steps)
-    bare_ms, loop_ms = totals[:, 0] / (rounds * steps) * 1e3
-    bare_cpu, loop_cpu = totals[:, 1] / (rounds * steps) * 1e3
+    if kind not in KINDS:
+        raise ValueError(f"kind must be pix2pix or swap, not {kind!r}")
+    policy = keras.config.dtype_policy()
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    totals = np.zeros((2, 2))  # (bare, loop) x (wall, CPU) seconds
+    try:
+        with tempfile.TemporaryDirectory() as workdir:
+            if kind == "pix2pix":
+                step, feeds = _pix2pix_loop(dataset, workdir)
+            else:
+                step, feeds = _swap_loop(dataset, user or dataset, workdir)
+            feed = feeds()
+            fixed = [tf.convert_to_tensor(x) for x in next(feed)]  # as a dataset hands them
+            _stop(feed)
+            feed = None
+            for _ in range(rounds):
+                totals[0] += _clocked(lambda: _losses(step(*fixed)), steps, warmup)
+                feed = feeds()
+                totals[1] += _clocked(lambda f=feed: _losses(step(*next(f))), steps, warmup)
+                _stop(feed)
+                feed = None
+    finally:
+        keras.config.set_dtype_policy(policy)
+    (bare_ms, bare_cpu), (loop_ms, loop_cpu) = totals / (rounds * steps) * 1e3
     return {
         "loop_ms": loop_ms,
         "bare_ms": bare_ms,
@@ -317,3 +324,35 @@ def time_training_loop(
         "bare_cpu_ms": bare_cpu,
         "cpu_ratio": loop_cpu / bare_cpu,
     }
+
+
+def _losses(values: dict[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in values.items()}  # waits for the step, as fit_loop does
+
+
+def _stop(feed: Any) -> None:
+    """End a pipeline's work ahead of the step: swap's producer thread is told to stop; a
+    tf.data iterator stops when the last reference to it goes, which the caller drops."""
+    close = getattr(feed, "close", None)
+    if close is not None:
+        close()
+
+
+def time_training_loops(dataset: str, fast: bool = False) -> dict[str, dict[str, float]]:
+    """time_training_loop for both kinds' quick presets on one make-dataset folder (the swap's
+    target and user both: what its pipeline costs does not depend on who is in the photos)."""
+    steps, rounds = (5, 2) if fast else (10, 4)
+    return {k: time_training_loop(k, dataset, steps=steps, rounds=rounds) for k in KINDS}
+
+
+def training_loop_rows(loops: dict[str, dict[str, float]]) -> list[tuple[str, str, str]]:
+    """scripts/bench's rows for time_training_loops' figures."""
+    return [
+        (
+            f"{kind} (quick): training loop · bare step ms",
+            f"{e['loop_ms']:.0f} · {e['bare_ms']:.0f}",
+            f"{e['ratio']:.2f}x the bare step (goal <= 1.25x); CPU {e['loop_cpu_ms']:.0f} · "
+            f"{e['bare_cpu_ms']:.0f} ms, {e['cpu_ratio']:.2f}x",
+        )
+        for kind, e in loops.items()
+    ]

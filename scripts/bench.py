@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from app.bench import time_pipeline
-    from gan.bench import compare, compare_backends
+    from gan.bench import compare, compare_backends, time_training_loops
     from gan.train import PRESETS
     from landmarks.bench import time_fallbacks, time_landmarks, time_make_dataset
     from landmarks.video import sample_video_path
@@ -207,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
             entry["live"]["generator_vs_bare"] = entry["live"]["stage_ms"]["generator"] / bare
             report["presets"][name] = entry
         report["recipes"] = time_recipes(tmp, video, PRESETS, args.fast)
+        print("training loops (quick presets) against their bare steps ...", file=sys.stderr)
+        dataset = os.path.join(tmp, f"dataset{PRESETS['quick']['size']}")  # time_recipes made it
+        report["loops"] = time_training_loops(dataset, args.fast)
         if not args.no_swap:
             print(
                 "swap (quick): live pipeline with the blend, alpha vs Poisson ...", file=sys.stderr
@@ -333,6 +336,9 @@ def format_report(r: dict) -> str:
             ),
         ]
     rows += _recipe_rows(r["recipes"]) if r.get("recipes") else []
+    from gan.bench import training_loop_rows
+
+    rows += training_loop_rows(r["loops"]) if r.get("loops") else []
     rows += _swap_rows(r["swap"]) if r.get("swap") else []
     width = max(len(a) for a, _, _ in rows)
     lines = [f"device: {r['device']}   ({r['seconds']:.0f} s)", ""]
