@@ -201,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from app.bench import time_pipeline
+    from gan.core.bench import time_training_loops
     from gan.kinds.drawing.train import PRESETS
     from landmarks.bench import time_fallbacks, time_landmarks, time_make_dataset
     from landmarks.video import sample_video_path
@@ -223,6 +224,9 @@ def main(argv: list[str] | None = None) -> int:
             report["presets"][name] = time_preset(tmp, video, name, args.fast, seconds)
         report["face_return"] = time_face_returns(tmp, video, PRESETS["quick"], 2 * seconds)
         report["recipes"] = time_recipes(tmp, video, PRESETS, args.fast)
+        print("training loops (quick presets) against their bare steps ...", file=sys.stderr)
+        dataset = os.path.join(tmp, f"dataset{PRESETS['quick']['size']}")  # time_recipes made it
+        report["loops"] = time_training_loops(dataset, args.fast)
         if not args.no_swap:
             print(
                 "swap (quick): live pipeline with the blend, alpha vs Poisson ...", file=sys.stderr
@@ -406,6 +410,9 @@ def format_report(r: dict) -> str:
         rows += _preset_rows(name, e)
     rows += _face_return_rows(r["face_return"]) if r.get("face_return") else []
     rows += _recipe_rows(r["recipes"]) if r.get("recipes") else []
+    from gan.core.bench import training_loop_rows
+
+    rows += training_loop_rows(r["loops"]) if r.get("loops") else []
     rows += _swap_rows(r["swap"]) if r.get("swap") else []
     width = max(len(a) for a, _, _ in rows)
     lines = [f"device: {r['device']}   ({r['seconds']:.0f} s)", ""]

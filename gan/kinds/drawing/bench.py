@@ -1,4 +1,5 @@
-"""Timings for scripts/bench: our compiled train step, the three-call Keras baseline, inference."""
+"""Timings for scripts/bench: our compiled train step, the three-call Keras baseline, inference,
+and each trainer's loop against its bare step."""
 
 from __future__ import annotations
 

@@ -60,23 +60,31 @@ def train_dataset(
     jitter: bool = True,
     flip: bool = False,
 ):
-    """Endless shuffled batches of (input, target) in [-1, 1], jittered as in the paper."""
+    """Endless shuffled batches of (input, target) in [-1, 1], jittered as in the paper.
+
+    The jitter's crop and flip are stateless, each pair's from its own seed of a stream drawn
+    with `seed`: with the map running in parallel, a stateful random op would hand its numbers
+    to whichever pair came first, and the same seed would not give the same batches.
+    """
     import tensorflow as tf
 
     big = int(round(size * JITTER_SCALE))
 
-    def augment(a, b):
+    def augment(pair, seeds):
+        a, b = pair
+        crop, mirror = tf.unstack(tf.random.experimental.stateless_split(seeds, 2))
         pair = tf.concat([to_unit_range(a), to_unit_range(b)], axis=-1)
         if jitter:
             pair = tf.image.resize(pair, (big, big), method="bilinear")
-            pair = tf.image.random_crop(pair, (size, size, 6))
+            pair = tf.image.stateless_random_crop(pair, (size, size, 6), seed=crop)
         if flip:
-            pair = tf.image.random_flip_left_right(pair)
+            pair = tf.image.stateless_random_flip_left_right(pair, seed=mirror)
         return pair[..., :3], pair[..., 3:]
 
     ds = _decode_pairs(files, size, direction).cache()
     ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True).repeat()
-    ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+    seeds = tf.data.Dataset.random(seed=seed).batch(2)  # a stateless seed (2,) for each pair
+    ds = tf.data.Dataset.zip((ds, seeds)).map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from gan.kinds.drawing.options import MAX_REFERENCES, REFERENCES, REGIONS
 BANK_FILE = "reference_bank.npz"
 MAX_BANK_BYTES = 64 * 2**20  # photos at model size: 1,365 frames at 128 px, 341 at 256 px
 EXCLUDE_FRAMES = 2  # in training, references within this many frames of the target are skipped
+MAX_CACHE_BYTES = 2**30  # TrainingInputs' warps and masks: every frame of 4,096 at 128 px
 CANDIDATES = 4  # in training, the reference is one of this many nearest (a fresh pick each time)
 # REFERENCES photos are mixed into one reference, with weights continuous in the points
 # (blend_weights): a hard nearest photo jumps when another overtakes it, and the output flickers.
@@ -83,6 +85,22 @@ def blend_weights(distances: np.ndarray, count: int = REFERENCES) -> np.ndarray:
     return weights / weights.sum()
 
 
+def mix(rows: np.ndarray, weights: np.ndarray, warped: Callable[[int], np.ndarray]) -> np.ndarray:
+    """The photos `warped(row)` of `rows` mixed by `weights`, uint8 RGB; a photo of weight 0 is
+    not asked for at all, one of weight 1 is returned as it is."""
+    mixed, total = None, 0.0
+    for row, weight in zip(rows, weights, strict=True):
+        if weight <= 0:
+            continue
+        photo = warped(int(row))
+        if weight >= 1:
+            return photo
+        term = photo.astype(np.float32) * float(weight)
+        mixed = term if mixed is None else mixed + term
+        total += float(weight)
+    return np.clip(mixed / total + 0.5, 0, 255).astype(np.uint8)
+
+
 def moved_points(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     """`source`'s points with MOVED_POINTS taken from `target`: where the warp sends them."""
     moved = np.array(source, np.float32, copy=True)
@@ -123,17 +141,24 @@ class ReferenceBank:
         rows = np.argsort(d, kind="stable")[: self.references + 1]
         return rows, blend_weights(d[rows], self.references)
 
-    def training_choice(self, row: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, weights) for training on photo `row`: as `choose`, over its candidates (never
-        itself nor a near neighbour in time) with one of them left out at random, so that each
-        visit mixes a fresh set."""
+    def training_choices(self, row: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Every (rows, weights) that training on photo `row` may mix, each as likely: as
+        `choose`, over its candidates (never itself nor a near neighbour in time) with one of
+        them left out, so that each visit mixes a fresh set. Fixed per row: the cache of
+        TrainingInputs is built on it."""
         rows = self.candidates(row)
         if self.references == 1:  # the recipe before mixing: one of the candidates, at random
-            return rows[int(rng.integers(len(rows)))][None], np.ones(1)
+            return [(r[None], np.ones(1)) for r in rows]
+        distances = self.distances(self.points[row])
+        sets = [rows]
         if len(rows) > self.references + 1:
-            drop = int(rng.integers(len(rows)))
-            rows = np.delete(rows, drop)[: self.references + 1]
-        return rows, blend_weights(self.distances(self.points[row])[rows], self.references)
+            sets = [np.delete(rows, drop)[: self.references + 1] for drop in range(len(rows))]
+        return [(s, blend_weights(distances[s], self.references)) for s in sets]
+
+    def training_choice(self, row: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, weights) for training on photo `row`: one of training_choices, at random."""
+        choices = self.training_choices(row)
+        return choices[int(rng.integers(len(choices)))]  # integers(1) draws nothing
 
     def candidates(self, row: int, count: int = CANDIDATES) -> np.ndarray:
         """For training on photo `row`: the `count` nearest photos, none within EXCLUDE_FRAMES."""
@@ -157,18 +182,12 @@ class ReferenceBank:
             rows, weights = self.choose(points)
         rows = np.atleast_1d(rows)
         weights = np.full(len(rows), 1 / len(rows)) if weights is None else np.asarray(weights)
-        mixed, total = None, 0.0
-        for row, weight in zip(rows, weights, strict=True):
-            if weight <= 0:
-                continue
-            source = self.points[row]
-            warped = self.warp(self.photos[row], source, moved_points(source, points))
-            if weight >= 1:
-                return warped
-            term = warped.astype(np.float32) * float(weight)
-            mixed = term if mixed is None else mixed + term
-            total += float(weight)
-        return np.clip(mixed / total + 0.5, 0, 255).astype(np.uint8)
+        return mix(rows, weights, lambda row: self.warped(row, points))
+
+    def warped(self, row: int, points: np.ndarray) -> np.ndarray:
+        """Photo `row` moved onto `points` (MOVED_POINTS only), uint8 RGB."""
+        source = self.points[row]
+        return self.warp(self.photos[row], source, moved_points(source, points))
 
     def inputs(
         self,
@@ -311,50 +330,107 @@ def load_split(root: str | Path, split: str, size: int) -> Split:
     )
 
 
+class TrainingInputs:
+    """The reference recipe's training samples for a split, with what is fixed per frame kept:
+    its choices (ReferenceBank.training_choices), each candidate warped onto its points, and its
+    mask. A warp is made when a visit first needs it, so training never makes more than it did
+    uncached (two a visit) nor more than CANDIDATES a frame: in the quick preset's 1,500 steps
+    on the sample's 108 frames, 432 instead of 3,000. Kept while the cache holds under
+    `max_bytes` (a frame's four warps and mask: 256 KiB at 128 px, 1 MiB at 256), made again at
+    each visit beyond. Built lazily rather than all at start: a long video visited once or
+    twice in a short run would pay four warps a frame for two."""
+
+    def __init__(self, split: Split, bank: ReferenceBank, max_bytes: int = MAX_CACHE_BYTES):
+        self.split, self.bank, self.max_bytes = split, bank, max_bytes
+        self.choices = [bank.training_choices(i) for i in range(len(split.photos))]
+        self.usable = np.array([i for i, c in enumerate(self.choices) if c], np.int64)
+        self.cache: dict[tuple[int, int], np.ndarray] = {}  # (frame, row) or (frame, -1): mask
+        self.cached_bytes = 0
+
+    def _kept(self, key: tuple[int, int], make: Callable[[], np.ndarray]) -> np.ndarray:
+        value = self.cache.get(key)
+        if value is None:
+            value = make()
+            if self.cached_bytes + value.nbytes <= self.max_bytes:
+                self.cache[key] = value
+                self.cached_bytes += value.nbytes
+        return value
+
+    def warped(self, i: int, row: int) -> np.ndarray:
+        """Bank photo `row` warped onto frame `i`'s points."""
+        return self._kept((i, row), lambda: self.bank.warped(row, self.split.points[i]))
+
+    def mask(self, i: int) -> np.ndarray:
+        points, bank = self.split.points[i], self.bank
+        return self._kept((i, -1), lambda: region_mask(points, bank.size, bank.region))
+
+    def sample(self, i: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+        """(drawing, reference, mask, photo) for a visit of frame `i`: uint8, uint8, float32
+        (S, S), uint8; the reference mixed from one of its choices, drawn with `rng`."""
+        choices = self.choices[i]
+        rows, weights = choices[int(rng.integers(len(choices)))]
+        reference = mix(rows, weights, lambda row: self.warped(i, row))
+        return self.split.drawings[i], reference, self.mask(i), self.split.photos[i]
+
+    def samples(self, seed: int, crop: int = 0) -> Iterator[tuple[np.ndarray, ...]]:
+        """Endless samples in shuffled epochs, each with a (y, x) offset in [0, crop] for the
+        jitter's crop, drawn from its own stream: the references drawn do not depend on it."""
+        rng, crops = np.random.default_rng(seed), np.random.default_rng([seed, 1])
+        while True:
+            for i in rng.permutation(self.usable):
+                yield (*self.sample(int(i), rng), crops.integers(0, crop + 1, 2))
+
+
 def reference_train_dataset(
     split: Split, bank: ReferenceBank, batch_size: int, seed: int = 0, jitter: bool = True
 ):
     """Endless shuffled batches of (generator input (S, S, 7), photo in [-1, 1]) for training.
 
     Each pair gets a fresh reference mixed from its CANDIDATES (never itself nor a near neighbour
-    in time; ReferenceBank.training_choice), warped onto its points; jitter (resize to 1.12× and
-    random-crop back) moves the drawing, the reference, the mask and the photo together.
+    in time; ReferenceBank.training_choices), warped onto its points (TrainingInputs keeps the
+    warps); jitter (resize to 1.12× and crop back at an offset drawn with `seed`) moves the
+    drawing, the reference, the mask and the photo together. The samples are made in tf.data's
+    thread, ahead of the step; the same seed gives the same batches.
     """
     import tensorflow as tf
 
+    from gan.bundle.pictures import to_unit_range
     from gan.kinds.drawing.data import JITTER_SCALE
 
     size = bank.size
-    candidates = [bank.candidates(i) for i in range(len(split.photos))]
-    usable = [i for i, c in enumerate(candidates) if len(c)]
-    if not usable:
+    inputs = TrainingInputs(split, bank)
+    if not len(inputs.usable):
         raise InputError(
             f"every training frame is within {EXCLUDE_FRAMES} frames of every other: "
             "the reference recipe needs a longer video (or --recipe pix2pix)"
         )
-    rng = np.random.default_rng(seed)
-
-    def pairs():
-        while True:
-            for i in rng.permutation(usable):
-                rows, weights = bank.training_choice(i, rng)
-                x = bank.inputs(split.drawings[i], split.points[i], rows, weights)
-                yield x, split.photos[i].astype(np.float32) / 127.5 - 1.0
-
     big = int(round(size * JITTER_SCALE))
 
-    def augment(x, b):
-        stack = tf.concat([x, b], axis=-1)
+    def augment(drawing, reference, mask, photo, offset):
+        # As to_channels, in the graph: the step's input and the photo, side by side.
+        stack = tf.concat(
+            [
+                to_unit_range(drawing),
+                to_unit_range(reference),
+                mask[..., None],
+                to_unit_range(photo),
+            ],
+            axis=-1,
+        )
         if jitter:
             stack = tf.image.resize(stack, (big, big), method="bilinear")
-            stack = tf.image.random_crop(stack, (size, size, stack.shape[-1]))
+            stack = tf.slice(stack, [offset[0], offset[1], 0], [size, size, stack.shape[-1]])
         return stack[..., :-3], stack[..., -3:]
 
+    image = tf.TensorSpec((size, size, 3), tf.uint8)
     ds = tf.data.Dataset.from_generator(
-        pairs,
+        lambda: inputs.samples(seed, big - size if jitter else 0),
         output_signature=(
-            tf.TensorSpec((size, size, 7), tf.float32),
-            tf.TensorSpec((size, size, 3), tf.float32),
+            image,
+            image,
+            tf.TensorSpec((size, size), tf.float32),
+            image,
+            tf.TensorSpec((2,), tf.int64),
         ),
     )
     ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)

@@ -221,31 +221,57 @@ def reference_shape(dataset: SwapDataset, swap: dict, size: int) -> np.ndarray:
 # --- augmentation ---
 
 
+def random_affines(size: int, count: int, rng: np.random.Generator) -> np.ndarray:
+    """`count` small rotations, zooms and shifts about the crop's centre, (count, 2, 3) matrices
+    as cv2.getRotationMatrix2D makes them, shifted."""
+    angle = np.deg2rad(rng.uniform(-ROTATE_DEGREES, ROTATE_DEGREES, count))
+    scale = rng.uniform(1 - ZOOM, 1 + ZOOM, count)
+    shift = rng.uniform(-SHIFT, SHIFT, (count, 2)) * size
+    a, b = scale * np.cos(angle), scale * np.sin(angle)
+    c = size / 2
+    return np.stack(
+        [
+            np.stack([a, b, (1 - a) * c - b * c + shift[:, 0]], -1),
+            np.stack([-b, a, b * c + (1 - a) * c + shift[:, 1]], -1),
+        ],
+        1,
+    )
+
+
 def random_affine(size: int, rng: np.random.Generator) -> np.ndarray:
     """A small rotation, zoom and shift about the crop's centre, as a 2×3 matrix."""
-    angle = rng.uniform(-ROTATE_DEGREES, ROTATE_DEGREES)
-    scale = rng.uniform(1 - ZOOM, 1 + ZOOM)
-    m = cv2.getRotationMatrix2D((size / 2, size / 2), angle, scale)
-    m[:, 2] += rng.uniform(-SHIFT, SHIFT, 2) * size
-    return m
+    return random_affines(size, 1, rng)[0]
 
 
-def random_warp_maps(
-    size: int, rng: np.random.Generator, sigma: float = WARP_SIGMA
-) -> tuple[np.ndarray, np.ndarray]:
-    """cv2.remap maps of a smooth random displacement: a jittered coarse grid, interpolated.
+def random_warps(
+    size: int, count: int, rng: np.random.Generator, sigma: float = WARP_SIGMA
+) -> np.ndarray:
+    """`count` cv2.remap maps of a smooth random displacement, (count, 2, S, S) float32 (x, y):
+    a jittered coarse grid, interpolated, all in one resize.
 
     The grid spans WARP_SPAN× the crop so that the crop's edges move as smoothly as its middle;
     with sigma 0 the maps are the identity.
     """
     big = round(size * WARP_SPAN)
     lo = (big - size) // 2
+    nodes = rng.normal(0, sigma * size, (count * 2, WARP_GRID, WARP_GRID)).astype(np.float32)
+    # One resize of every grid as a channel (cv2 takes up to 512) is the resize of each alone.
+    dense = np.empty((big, big, count * 2), np.float32)
+    for at in range(0, count * 2, 512):
+        part = np.ascontiguousarray(nodes[at : at + 512].transpose(1, 2, 0))
+        dense[..., at : at + 512] = cv2.resize(part, (big, big), interpolation=cv2.INTER_LINEAR)
+    maps = dense[lo : lo + size, lo : lo + size].transpose(2, 0, 1).reshape(count, 2, size, size)
     identity = np.arange(size, dtype=np.float32)
-    maps = []
-    for base in (identity[None, :], identity[:, None]):
-        nodes = rng.normal(0, sigma * size, (WARP_GRID, WARP_GRID)).astype(np.float32)
-        dense = cv2.resize(nodes, (big, big), interpolation=cv2.INTER_LINEAR)
-        maps.append(np.ascontiguousarray(base + dense[lo : lo + size, lo : lo + size]))
+    maps[:, 0] += identity[None, :]
+    maps[:, 1] += identity[:, None]
+    return maps
+
+
+def random_warp_maps(
+    size: int, rng: np.random.Generator, sigma: float = WARP_SIGMA
+) -> tuple[np.ndarray, np.ndarray]:
+    """One random_warps map pair (x, y) for cv2.remap."""
+    maps = random_warps(size, 1, rng, sigma)[0]
     return maps[0], maps[1]
 
 
@@ -270,15 +296,33 @@ def augment(
     The affine moves the face and its mask alike (both sides of the loss); the smooth warp then
     bends only the input, so the decoder learns to give back the unwarped face.
     """
-    if flip and rng.random() < 0.5:
-        image, mask = image[:, ::-1], mask[:, ::-1]
-    m = random_affine(image.shape[0], rng)
-    target = affine(image, m, cv2.BORDER_REPLICATE)
-    target_mask = affine(mask, m, cv2.BORDER_CONSTANT)
-    if not warp_inputs:
-        return target, target, target_mask
-    warped = warp(target, random_warp_maps(image.shape[0], rng), cv2.BORDER_REPLICATE)
-    return warped, target, target_mask
+    flips = rng.random(1) < 0.5 if flip else np.zeros(1, bool)
+    matrices = random_affines(image.shape[0], 1, rng)
+    maps = random_warps(image.shape[0], 1, rng) if warp_inputs else None
+    warped, target, target_mask = augment_batch(image[None], mask[None], flips, matrices, maps)
+    return warped[0], target[0], target_mask[0]
+
+
+def augment_batch(
+    images: np.ndarray,
+    masks: np.ndarray,
+    flips: np.ndarray,
+    matrices: np.ndarray,
+    maps: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """augment for a batch, its random draws given: flips (N,) bool, matrices (N, 2, 3), maps
+    (N, 2, S, S) or None (the inputs are the targets, unwarped)."""
+    if flips.any():
+        images = np.where(flips[:, None, None, None], images[:, :, ::-1], images)
+        masks = np.where(flips.reshape(-1, *[1] * (masks.ndim - 1)), masks[:, :, ::-1], masks)
+    targets, target_masks = np.empty_like(images), np.empty_like(masks)
+    warped = np.empty_like(images) if maps is not None else targets
+    for k, m in enumerate(matrices):
+        targets[k] = affine(images[k], m, cv2.BORDER_REPLICATE)
+        target_masks[k] = affine(masks[k], m, cv2.BORDER_CONSTANT)
+        if maps is not None:
+            warped[k] = warp(targets[k], maps[k], cv2.BORDER_REPLICATE)
+    return warped, targets, target_masks
 
 
 def training_batch(
@@ -290,16 +334,23 @@ def training_batch(
     feature_weight: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(inputs, targets, weights) for one step: float32 [-1, 1], [-1, 1] and (N, S, S, 1) loss
-    weights: 1 on the face, `feature_weight` on its eyes, brows and mouth, 0 elsewhere."""
+    weights: 1 on the face, `feature_weight` on its eyes, brows and mouth, 0 elsewhere.
+
+    The batch's random draws are made together (faces, flips, affines, then warps), not face by
+    face; each face's draws are distributed as augment's.
+    """
+    size = faces.images.shape[1]
     picks = rng.integers(0, len(faces), batch)
+    flips = rng.random(batch) < 0.5 if flip else np.zeros(batch, bool)
+    matrices = random_affines(size, batch, rng)
+    maps = random_warps(size, batch, rng) if warp_inputs else None
     weigh = feature_weight != 1.0 and faces.features is not None
-    out = []
-    for i in picks:
-        # The feature map rides along as the mask's second channel: the same affine moves both.
-        mask = np.dstack([faces.masks[i], faces.features[i]]) if weigh else faces.masks[i]
-        out.append(augment(faces.images[i], mask, rng, warp_inputs, flip))
-    inputs, targets, masks = (np.stack(x) for x in zip(*out, strict=True))
-    masks = masks.astype(np.float32) / 255.0
+    # The feature map rides along as the mask's second channel: the same affine moves both.
+    masks = np.stack([faces.masks[picks], faces.features[picks]], -1) if weigh else None
+    masks = faces.masks[picks] if masks is None else masks
+    inputs, targets, masks = augment_batch(faces.images[picks], masks, flips, matrices, maps)
+    masks = masks.astype(np.float32)
+    masks /= 255.0
     if weigh:
         masks = masks[..., :1] * (1.0 + (feature_weight - 1.0) * masks[..., 1:])
     else:
