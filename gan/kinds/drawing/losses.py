@@ -4,18 +4,10 @@ from __future__ import annotations
 
 from keras import ops
 
+from gan.blocks import gan_loss
 from gan.kinds.drawing.options import GAN_LOSSES, LAMBDA_L1
 
 __all__ = ["GAN_LOSSES", "LAMBDA_L1", "discriminator_loss", "gan_loss", "generator_loss"]
-
-
-def gan_loss(logits, real: bool, kind: str = "bce"):
-    """How far the patch logits are from all-real (1) or all-fake (0)."""
-    logits = ops.cast(logits, "float32")
-    target = ops.ones_like(logits) if real else ops.zeros_like(logits)
-    if kind == "lsgan":
-        return ops.mean(ops.square(logits - target))
-    return ops.mean(ops.binary_crossentropy(target, logits, from_logits=True))
 
 
 def generator_loss(disc_fake, fake, target, lambda_l1: float = LAMBDA_L1, kind: str = "bce"):

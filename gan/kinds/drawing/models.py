@@ -5,24 +5,11 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from gan.blocks import KERNEL, downsample, instance_norm, normal_init, upsample
 from gan.kinds.drawing.options import SUPPORTED_SIZES
 
 MIN_SIZE, MAX_SIZE = 64, 512
-KERNEL = 4
 DROPOUT_BLOCKS = 3  # the first three decoder blocks drop out while training, as in the paper
-
-
-def _init() -> keras.initializers.Initializer:
-    return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
-
-
-def instance_norm(name: str | None = None) -> layers.Layer:
-    """Per-image, per-channel normalisation: the same at training and inference, any batch size.
-
-    The paper's batch norm at batch size 1 with test-time batch statistics *is* instance norm;
-    this keeps that behaviour without depending on what else is in the batch.
-    """
-    return layers.GroupNormalization(groups=-1, epsilon=1e-5, name=name)
 
 
 def check_size(size: int) -> int:
@@ -30,41 +17,6 @@ def check_size(size: int) -> int:
     if size not in SUPPORTED_SIZES:
         raise ValueError(f"size must be one of {SUPPORTED_SIZES}, not {size}")
     return size.bit_length() - 1
-
-
-def downsample(filters: int, norm: bool = True, name: str | None = None) -> keras.Sequential:
-    """Ck: 4x4 convolution stride 2, instance norm, LeakyReLU 0.2."""
-    block = keras.Sequential(name=name)
-    # A bias before a norm is cancelled by the mean subtraction, so only un-normed convs get one.
-    block.add(
-        layers.Conv2D(
-            filters,
-            KERNEL,
-            strides=2,
-            padding="same",
-            kernel_initializer=_init(),
-            use_bias=not norm,
-        )
-    )
-    if norm:
-        block.add(instance_norm())
-    block.add(layers.LeakyReLU(negative_slope=0.2))
-    return block
-
-
-def upsample(filters: int, dropout: bool = False, name: str | None = None) -> keras.Sequential:
-    """CDk / Ck: 4x4 transposed convolution stride 2, instance norm, [dropout 0.5], ReLU."""
-    block = keras.Sequential(name=name)
-    block.add(
-        layers.Conv2DTranspose(
-            filters, KERNEL, strides=2, padding="same", kernel_initializer=_init(), use_bias=False
-        )
-    )
-    block.add(instance_norm())
-    if dropout:
-        block.add(layers.Dropout(0.5))
-    block.add(layers.ReLU())
-    return block
 
 
 def encoder_filters(size: int, ngf: int) -> list[int]:
@@ -118,7 +70,7 @@ def Generator(  # noqa: N802 - named as in the paper
         KERNEL,
         strides=2,
         padding="same",
-        kernel_initializer="zeros" if reference else _init(),
+        kernel_initializer="zeros" if reference else normal_init(),
         name="to_rgb",
     )(x)
     # float32 out, so a mixed-precision generator still returns full-precision images.
@@ -146,12 +98,12 @@ def Discriminator(  # noqa: N802
     x = downsample(ndf * 4, name="down3")(x)
     x = layers.ZeroPadding2D(name="pad1")(x)
     x = layers.Conv2D(
-        ndf * 8, KERNEL, strides=1, kernel_initializer=_init(), use_bias=False, name="conv4"
+        ndf * 8, KERNEL, strides=1, kernel_initializer=normal_init(), use_bias=False, name="conv4"
     )(x)
     x = instance_norm(name="norm4")(x)
     x = layers.LeakyReLU(negative_slope=0.2, name="lrelu4")(x)
     x = layers.ZeroPadding2D(name="pad2")(x)
     logits = layers.Conv2D(
-        1, KERNEL, strides=1, kernel_initializer=_init(), dtype="float32", name="logits"
+        1, KERNEL, strides=1, kernel_initializer=normal_init(), dtype="float32", name="logits"
     )(x)
     return keras.Model([drawing, image], logits, name=f"patchgan{size}_ndf{ndf}")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import keras
 from keras import layers
 
-from gan.kinds.swap.data import SWAP_SIZES
+from gan.faces.data import SWAP_SIZES
 
 BOTTOM = 4  # the encoder's convolutions stop at 4×4, as in the 64 px original
 KERNEL = 5  # the original's encoder kernels

@@ -14,7 +14,7 @@ from gan.bundle.pictures import predict_uint8
 from gan.core.devices import Devices
 from gan.core.kind import BundleParts, Validation
 from gan.core.step import compile_step, global_sum
-from gan.kinds.swap.data import masked_l1, reference_shape, training_batch
+from gan.faces.data import masked_l1, reference_shape, training_batch
 
 ADAM_BETA_1 = 0.5
 PREVIEW_FACES = 4
@@ -76,7 +76,7 @@ class SwapTrainer:
     """A swap run's networks, optimizer, step and faces (gan.core.kind.Trainer)."""
 
     cfg: Any
-    people: Any  # gan.kinds.swap.kind.People
+    people: Any  # gan.faces.people.People
     net: Any  # gan.kinds.swap.models.SwapNetworks
     optimizer: Any
     train_step: Callable[..., dict[str, Any]]

@@ -1,0 +1,72 @@
+"""The building blocks the kinds' networks share: pix2pix's convolution blocks, instance norm, an
+unconditional PatchGAN, and the GAN losses. Plain Keras 3 layers, so saved models load in safe
+mode under any backend."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+KERNEL = 4
+
+
+def normal_init() -> keras.initializers.Initializer:
+    return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
+
+
+def instance_norm(name: str | None = None) -> layers.Layer:
+    """Per-image, per-channel normalisation: the same at training and inference, any batch size.
+
+    The paper's batch norm at batch size 1 with test-time batch statistics *is* instance norm;
+    this keeps that behaviour without depending on what else is in the batch.
+    """
+    return layers.GroupNormalization(groups=-1, epsilon=1e-5, name=name)
+
+
+def downsample(filters: int, norm: bool = True, name: str | None = None) -> keras.Sequential:
+    """Ck: 4x4 convolution stride 2, instance norm, LeakyReLU 0.2."""
+    block = keras.Sequential(name=name)
+    # A bias before a norm is cancelled by the mean subtraction, so only un-normed convs get one.
+    block.add(
+        layers.Conv2D(
+            filters,
+            KERNEL,
+            strides=2,
+            padding="same",
+            kernel_initializer=normal_init(),
+            use_bias=not norm,
+        )
+    )
+    if norm:
+        block.add(instance_norm())
+    block.add(layers.LeakyReLU(negative_slope=0.2))
+    return block
+
+
+def upsample(filters: int, dropout: bool = False, name: str | None = None) -> keras.Sequential:
+    """CDk / Ck: 4x4 transposed convolution stride 2, instance norm, [dropout 0.5], ReLU."""
+    block = keras.Sequential(name=name)
+    block.add(
+        layers.Conv2DTranspose(
+            filters,
+            KERNEL,
+            strides=2,
+            padding="same",
+            kernel_initializer=normal_init(),
+            use_bias=False,
+        )
+    )
+    block.add(instance_norm())
+    if dropout:
+        block.add(layers.Dropout(0.5))
+    block.add(layers.ReLU())
+    return block
+
+
+def gan_loss(logits, real: bool, kind: str = "bce"):
+    """How far the patch logits are from all-real (1) or all-fake (0)."""
+    logits = ops.cast(logits, "float32")
+    target = ops.ones_like(logits) if real else ops.zeros_like(logits)
+    if kind == "lsgan":
+        return ops.mean(ops.square(logits - target))
+    return ops.mean(ops.binary_crossentropy(target, logits, from_logits=True))

@@ -1,0 +1,100 @@
+"""The two people of a face_crop run: both make-dataset folders checked (aligned, the same size,
+wide enough for the swap crop) and read once at the model's size, with held-out faces."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from common.outline import FOREHEAD
+from gan.errors import InputError
+from gan.faces.data import (
+    Faces,
+    SwapDataset,
+    check_crop_fits,
+    find_swap_dataset,
+    load_faces,
+    swap_alignment,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_VAL_FACES = 64
+
+
+@dataclass
+class People:
+    """Both people's faces at the swap size, read once: training and validation sets."""
+
+    target: Faces
+    user: Faces
+    target_val: Faces
+    user_val: Faces
+    val_split: dict[str, str]  # person -> "val", or "train" when a dataset has no val pairs
+    datasets: dict[str, SwapDataset]  # person -> the make-dataset folder
+    swap: dict  # the swap crop's alignment
+
+
+def check_datasets(cfg: Any) -> tuple[SwapDataset, SwapDataset]:
+    """Both datasets found, aligned, the same size, and wide enough for the swap crop."""
+    target = find_swap_dataset(cfg.target, "target")
+    user = find_swap_dataset(cfg.user, "user")
+    if target.root == user.root:
+        raise InputError(f"target and user are the same dataset ({target.root}): give two people")
+    if target.size != user.size:
+        raise InputError(
+            f"the datasets' crops differ: target {target.root} is {target.size} px, user "
+            f"{user.root} is {user.size} px; make both with the same make-dataset --size"
+        )
+    swap = swap_alignment(cfg.crop_scale, cfg.centre_y)
+    for role, dataset in (("the target dataset", target), ("the user dataset", user)):
+        check_crop_fits(dataset.alignment, swap, f"{role} ({dataset.root})")
+    return target, user
+
+
+def read_people(
+    target: SwapDataset, user: SwapDataset, swap: dict, size: int, forehead: float = FOREHEAD
+) -> People:
+    faces, val, split = {}, {}, {}
+    datasets = {"target": target, "user": user}
+    for role, dataset in datasets.items():
+        faces[role] = load_faces(dataset, "train", swap, size, forehead)
+        has_val = len(dataset.rows("val")) > 0
+        val[role] = (
+            load_faces(dataset, "val", swap, size, forehead) if has_val else faces[role]
+        ).take(MAX_VAL_FACES)
+        split[role] = "val" if has_val else "train"
+        crop = dataset.size * swap["crop_scale"] / dataset.alignment["crop_scale"]
+        if crop < 0.75 * size:
+            log.warning(
+                "%s: the swap crop is %.0f px in %s's %d px photos, upscaled to %d: "
+                "make the dataset with a larger --size for a sharper model",
+                role,
+                crop,
+                dataset.root.name,
+                dataset.size,
+                size,
+            )
+    return People(faces["target"], faces["user"], val["target"], val["user"], split, datasets, swap)
+
+
+def read_two(cfg: Any, target: SwapDataset, user: SwapDataset) -> People:
+    """Both people at cfg.size, in the crop that cfg.crop_scale and cfg.centre_y give, with
+    cfg.forehead's outline, logged."""
+    swap = swap_alignment(cfg.crop_scale, cfg.centre_y)
+    people = read_people(target, user, swap, cfg.size, cfg.forehead)
+    log.info(
+        "target %s: %d train / %d val faces; user %s: %d / %d; "
+        "swap crop %g eye-widths, centred %g below the eyes, at %d px",
+        target.root,
+        len(people.target),
+        len(people.target_val),
+        user.root,
+        len(people.user),
+        len(people.user_val),
+        cfg.crop_scale,
+        cfg.centre_y,
+        cfg.size,
+    )
+    return people
