@@ -3,7 +3,7 @@
 dlib's 68 points stop at the brows, and the brows and the skin just above them are much of what
 makes a face someone's (dlib's identity network weighs them). A swap that keeps the user's brows
 keeps the user: on the demo, pasting the hull alone left the output 0.71 from the target, with
-the band 0.5 (README, face swap). The trainer's loss mask (gan.kinds.swap.data) and the blend's mask
+the band 0.5 (README, face swap). The trainer's loss mask (gan.faces.data) and the blend's mask
 (landmarks.blend) both use this outline, so the decoder learns every pixel the blend shows.
 """
 

@@ -110,8 +110,8 @@ def time_face_returns(directory: str, video: str, preset: dict, seconds: float) 
 def untrained_swap_bundle(directory: str) -> str:
     """A swap bundle of the quick preset's shape with fresh weights (ONNX included): the swap's
     speed, blend included, does not depend on training either."""
+    from gan.faces.data import swap_alignment
     from gan.kinds.swap.bundle import save_swap_bundle
-    from gan.kinds.swap.data import swap_alignment
     from gan.kinds.swap.models import swap_networks
     from gan.kinds.swap.train import PRESETS as SWAP_PRESETS
     from landmarks.draw import DrawingParams

@@ -12,14 +12,14 @@ SIZE = 64
 
 @pytest.fixture(scope="module")
 def faces(sample_dataset):
-    from gan.kinds.swap.data import find_swap_dataset, load_faces, swap_alignment
+    from gan.faces.data import find_swap_dataset, load_faces, swap_alignment
 
     dataset = find_swap_dataset(sample_dataset, "target")
     return load_faces(dataset, "train", swap_alignment(), SIZE, forehead=0.0)
 
 
 def test_a_batch_of_one_is_augment_of_the_face_it_picks(faces):
-    from gan.kinds.swap.data import augment, training_batch
+    from gan.faces.data import augment, training_batch
 
     for seed in range(5):
         batched, alone = np.random.default_rng(seed), np.random.default_rng(seed)
@@ -33,7 +33,7 @@ def test_a_batch_of_one_is_augment_of_the_face_it_picks(faces):
 
 
 def test_a_batchs_affines_and_warps_are_each_faces_drawn_in_turn():
-    from gan.kinds.swap.data import (
+    from gan.faces.data import (
         ROTATE_DEGREES,
         SHIFT,
         ZOOM,
@@ -60,7 +60,7 @@ def test_a_batchs_affines_and_warps_are_each_faces_drawn_in_turn():
 
 @pytest.mark.parametrize("warp_inputs", [True, False])
 def test_batches_have_the_steps_shapes_ranges_and_weights(faces, warp_inputs):
-    from gan.kinds.swap.data import training_batch
+    from gan.faces.data import training_batch
 
     x, y, w = training_batch(faces, 16, np.random.default_rng(0), warp_inputs, True, 3.0)
     assert x.shape == y.shape == (16, SIZE, SIZE, 3) and w.shape == (16, SIZE, SIZE, 1)
@@ -73,7 +73,7 @@ def test_batches_have_the_steps_shapes_ranges_and_weights(faces, warp_inputs):
 
 
 def test_the_same_seed_gives_the_same_batches(faces):
-    from gan.kinds.swap.data import training_batch
+    from gan.faces.data import training_batch
 
     def batches(seed):
         rng = np.random.default_rng(seed)
@@ -86,7 +86,7 @@ def test_the_same_seed_gives_the_same_batches(faces):
 
 
 def test_the_mask_moves_with_the_face_in_a_batch(faces):
-    from gan.kinds.swap.data import Faces, training_batch
+    from gan.faces.data import Faces, training_batch
 
     border = np.ones((SIZE, SIZE), bool)
     border[2:-2, 2:-2] = False

@@ -22,16 +22,7 @@ from common.outline import FOREHEAD, face_outline  # noqa: E402
 from gan.bundle import require_kind  # noqa: E402
 from gan.core import loop  # noqa: E402
 from gan.core import main as core  # noqa: E402
-from gan.kinds.swap import train as swap_train  # noqa: E402
-from gan.kinds.swap.bundle import (  # noqa: E402
-    TARGET_FILE,
-    TARGET_ONNX,
-    USER_FILE,
-    USER_ONNX,
-    SwapBundle,
-    load_swap_bundle,
-)
-from gan.kinds.swap.data import (  # noqa: E402
+from gan.faces.data import (  # noqa: E402
     augment,
     check_crop_fits,
     crop_matrix,
@@ -41,6 +32,15 @@ from gan.kinds.swap.data import (  # noqa: E402
     random_warp_maps,
     swap_alignment,
     transform_points,
+)
+from gan.kinds.swap import train as swap_train  # noqa: E402
+from gan.kinds.swap.bundle import (  # noqa: E402
+    TARGET_FILE,
+    TARGET_ONNX,
+    USER_FILE,
+    USER_ONNX,
+    SwapBundle,
+    load_swap_bundle,
 )
 from gan.kinds.swap.kind import KIND as SWAP  # noqa: E402
 from landmarks.regions import inter_ocular  # noqa: E402
