@@ -70,3 +70,29 @@ def gan_loss(logits, real: bool, kind: str = "bce"):
     if kind == "lsgan":
         return ops.mean(ops.square(logits - target))
     return ops.mean(ops.binary_crossentropy(target, logits, from_logits=True))
+
+
+def PatchGAN(  # noqa: N802 - a network
+    size: int, ndf: int = 64, layers_down: int = 3, channels: int = 3, name: str = "patchgan"
+) -> keras.Model:
+    """An unconditional PatchGAN on one image (CycleGAN's): `layers_down` stride-2 blocks from
+    `ndf` filters (doubling, capped at 8·ndf), a stride-1 block, then a 1-channel patch map of
+    logits (float32, for least squares or BCE). 3 blocks at 64 px judge 34-px patches."""
+    image = keras.Input(shape=(size, size, channels), name="image")
+    x = image
+    for i in range(layers_down):
+        x = downsample(ndf * min(2**i, 8), norm=i > 0, name=f"down{i + 1}")(x)
+    x = layers.Conv2D(
+        ndf * min(2**layers_down, 8),
+        KERNEL,
+        padding="same",
+        kernel_initializer=normal_init(),
+        use_bias=False,
+        name="conv",
+    )(x)
+    x = instance_norm(name="norm")(x)
+    x = layers.LeakyReLU(negative_slope=0.2, name="lrelu")(x)
+    logits = layers.Conv2D(
+        1, KERNEL, padding="same", kernel_initializer=normal_init(), dtype="float32", name="logits"
+    )(x)
+    return keras.Model(image, logits, name=name)
