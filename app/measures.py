@@ -11,9 +11,9 @@ import math
 import cv2
 import numpy as np
 
+from common.regions import inter_ocular
 from landmarks import FaceTracker
 from landmarks.identity import FaceDescriptor
-from landmarks.regions import inter_ocular
 
 # The HOG detector wants faces of 80 px and up: small outputs are enlarged before they are measured.
 MEASURE_SIZE = 256

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 # Points that expression barely moves, so a smile does not shift the crop (dlib's 68-point
-# layout, named in landmarks.regions): the right eye's outer and inner corners, the left eye's
+# layout, named in common.regions): the right eye's outer and inner corners, the left eye's
 # inner and outer corners, the nose tip, the right and left mouth corners.
 STABLE_POINTS = np.array([36, 39, 42, 45, 30, 48, 54])
 TEMPLATE = np.array(

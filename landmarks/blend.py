@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from common.outline import face_outline
-from landmarks.regions import inter_ocular
+from common.regions import inter_ocular
 
 BLEND_METHODS = ("alpha", "poisson")
 Box = tuple[slice, slice]  # rows, columns of the frame

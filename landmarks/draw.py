@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
-from landmarks.regions import REGIONS
+from common.regions import REGIONS
 
 # 3 px at 256 px in the reference demos; scaled with the image so every size looks alike.
 THICKNESS_AT_256 = 3

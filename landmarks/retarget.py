@@ -6,7 +6,7 @@ from collections import deque
 
 import numpy as np
 
-from landmarks.regions import LEFT_EYE_OUTER, REGIONS, RIGHT_EYE_OUTER
+from common.regions import LEFT_EYE_OUTER, REGIONS, RIGHT_EYE_OUTER
 
 # Inner lips run 60-67 from the right corner over the top: 62 is the top middle, 66 the bottom.
 LIP_TOP, LIP_BOTTOM = REGIONS["inner_lips"].start + 2, REGIONS["inner_lips"].start + 6

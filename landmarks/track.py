@@ -20,7 +20,7 @@ import dlib
 import numpy as np
 
 from common.errors import InputError
-from landmarks.regions import N_POINTS, REGIONS
+from common.regions import N_POINTS, REGIONS
 
 PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
 RECOGNITION_FILE = "dlib_face_recognition_resnet_model_v1.dat"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from common import regions
 from common.alignment import (
     STABLE_POINTS,
     TEMPLATE,
@@ -15,7 +16,6 @@ from common.alignment import (
 )
 from common.dataset_format import read_landmarks
 from common.errors import InputError
-from landmarks import regions
 
 
 def face_in_frame(angle: float = 0.3, scale: float = 90.0, shift=(300.0, 220.0)) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from common.regions import N_POINTS, inter_ocular
 from landmarks import (
     REGIONS,
     Alignment,
@@ -16,7 +17,6 @@ from landmarks import (
 )
 from landmarks.align import STABLE_POINTS, TEMPLATE, similarity_transform
 from landmarks.draw import DrawingParams
-from landmarks.regions import N_POINTS, inter_ocular
 
 
 def template_face(size: int = 256) -> np.ndarray:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from landmarks.regions import LEFT_EYE_OUTER, RIGHT_EYE_OUTER
+from common.regions import LEFT_EYE_OUTER, RIGHT_EYE_OUTER
 from landmarks.retarget import LIP_TOP, MOUTH_POINTS, NeutralEstimator, neutral_shape
 
 

@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 import pytest
 
+from common.regions import inter_ocular
 from landmarks import FaceTracker
-from landmarks.regions import inter_ocular
 
 # Face centres and widths (jaw, px) in the sources, from the tracker's points.
 SAMPLE_FACE = ((87.0, 73.0), 46.0)

@@ -19,6 +19,7 @@ from test_gan_synthetic import make_aligned, make_face_mirror  # noqa: E402
 from common.cli import run_command  # noqa: E402
 from common.errors import InputError  # noqa: E402
 from common.outline import FOREHEAD, face_outline  # noqa: E402
+from common.regions import inter_ocular  # noqa: E402
 from gan.bundle import require_kind  # noqa: E402
 from gan.core import loop  # noqa: E402
 from gan.core import main as core  # noqa: E402
@@ -43,7 +44,6 @@ from gan.kinds.swap.bundle import (  # noqa: E402
     load_swap_bundle,
 )
 from gan.kinds.swap.kind import KIND as SWAP  # noqa: E402
-from landmarks.regions import inter_ocular  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PROG = SWAP.prog

@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
+from common.regions import inter_ocular
 from landmarks import FaceTracker
 from landmarks.dataset import MANIFEST, DatasetConfig, build_dataset
-from landmarks.regions import inter_ocular
 
 CLIP = 40  # frames per copy: enough for a share, short enough for a 2-core CI
 

@@ -18,6 +18,7 @@ import numpy as np
 from common.alignment import Alignment, crop_between, transform_points, warp_crop
 from common.dataset_format import LANDMARKS, DatasetIndex, read_pair
 from common.outline import FOREHEAD, face_outline
+from common.regions import FACIAL_PARTS, region_points
 from gan.bundle.files import BUNDLE_FILE
 from gan.bundle.pictures import to_model_range
 from gan.core.dataset import DatasetInfo, find_dataset
@@ -174,18 +175,22 @@ def hull_mask(
     return mask
 
 
-# What the loss weighs up (faceswap's eye and mouth multipliers): each brow with its eye, and the
-# mouth, as hulls grown by FEATURE_DILATE of the size. dlib's identity network, and people, look
-# there first.
-FEATURES = (np.r_[17:22, 36:42], np.r_[22:27, 42:48], np.r_[48:60])
+# What the swap's loss weighs up (faceswap's eye and mouth multipliers): each brow with its eye,
+# and the mouth (common.regions' facial parts), as hulls grown by FEATURE_DILATE of the size.
+# dlib's identity network, and people, look there first.
+SWAP_FEATURE_PARTS = ("right_brow_and_eye", "left_brow_and_eye", "mouth")
 FEATURE_DILATE = 1 / 32
 
 
-def feature_mask(points: np.ndarray, size: int) -> np.ndarray:
-    """255 on the eyes with their brows and on the mouth (FEATURES' hulls, grown a little)."""
+def feature_mask(
+    points: np.ndarray, size: int, parts: tuple[str, ...] = SWAP_FEATURE_PARTS
+) -> np.ndarray:
+    """255 on the named facial parts (common.regions.FACIAL_PARTS), each the hull of its points
+    grown by FEATURE_DILATE·size; 0 elsewhere."""
     mask = np.zeros((size, size), np.uint8)
-    for part in FEATURES:
-        mask |= hull_mask(np.asarray(points)[part], size, FEATURE_DILATE, forehead=0.0)
+    for part in parts:
+        indices = region_points(*FACIAL_PARTS[part])
+        mask |= hull_mask(np.asarray(points)[indices], size, FEATURE_DILATE, forehead=0.0)
     return mask
 
 

@@ -33,6 +33,26 @@ REGIONS: dict[str, Region] = {
     )
 }
 
+
+def region_points(*names: str):
+    """The indices of the named regions' points, in order, each once (numpy int array)."""
+    import numpy as np
+
+    return np.unique(np.concatenate([REGIONS[n].indices for n in names]))
+
+
+# The facial parts, as the swap's loss weighs them and CycleGAN's attention loss sees them: each
+# brow with its eye, the nose (bridge and lower nose) and the mouth, each a hull of its points.
+BROW_AND_EYE = (("right_brow", "right_eye"), ("left_brow", "left_eye"))
+NOSE = ("nose_bridge", "lower_nose")
+MOUTH = ("outer_lips",)
+FACIAL_PARTS: dict[str, tuple[str, ...]] = {
+    "right_brow_and_eye": BROW_AND_EYE[0],
+    "left_brow_and_eye": BROW_AND_EYE[1],
+    "nose": NOSE,
+    "mouth": MOUTH,
+}
+
 # Points that move little with expression: what alignment and tracking checks lean on.
 RIGHT_EYE_OUTER, RIGHT_EYE_INNER = 36, 39
 LEFT_EYE_INNER, LEFT_EYE_OUTER = 42, 45
