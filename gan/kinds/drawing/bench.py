@@ -55,8 +55,9 @@ def time_train_steps(
     import keras
     import tensorflow as tf
 
+    from gan.core.schedule import make_optimizer
     from gan.kinds.drawing.models import Discriminator, Generator
-    from gan.kinds.drawing.trainer import make_optimizer, make_train_step
+    from gan.kinds.drawing.trainer import make_train_step
 
     keras.utils.set_random_seed(0)
     channels = _channels(recipe)
