@@ -83,3 +83,34 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory, sample_dataset: Path) -
     assert code in (0, None), code
     assert (run / "model" / "bundle.json").is_file()
     return run / "model"
+
+
+CLIP_FRAMES = 60  # the astronaut clip's frames
+
+
+@pytest.fixture(scope="session")
+def astronaut_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A second person: scikit-image's astronaut photo panned, zoomed and rolled (320×240), framed
+    as scripts/demo frames her."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    spec = importlib.util.find_spec("skimage")
+    assert spec is not None and spec.origin is not None
+    photo = Path(spec.origin).parent / "data" / "astronaut.png"
+    out = tmp_path_factory.mktemp("astronaut") / "astronaut.mp4"
+    script = Path(__file__).resolve().parent.parent / "scripts" / "still_clip.py"
+    args = [sys.executable, str(script), str(photo), str(out), "--frames", str(CLIP_FRAMES)]
+    subprocess.run([*args, "--centre", "0.45,0.3"], check=True, capture_output=True)
+    return out
+
+
+@pytest.fixture(scope="session")
+def astronaut_clip_dataset(tmp_path_factory: pytest.TempPathFactory, astronaut_clip: Path) -> Path:
+    """The astronaut clip as a 64 px aligned dataset: the second person of the swap kinds."""
+    from landmarks.dataset import DatasetConfig, build_dataset
+
+    out = tmp_path_factory.mktemp("astronaut-dataset") / "dataset"
+    build_dataset(DatasetConfig(inputs=[str(astronaut_clip)], output=str(out), size=64), False)
+    return out

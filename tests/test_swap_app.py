@@ -6,16 +6,14 @@ Real dlib, real Qt (offscreen) and a real swap bundle: train-swap for a few step
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import cv2
 import numpy as np
 import pytest
+from conftest import CLIP_FRAMES
 
 from app.modes import DrawingMode, FaceCropMode, mode_for, require_swap
 from app.pipeline import Frame
@@ -39,37 +37,16 @@ HANG_MS = 120_000
 ROOT = Path(__file__).resolve().parent.parent
 SWAP_ALIGNMENT = {"mode": "aligned", "crop_scale": 2.2, "centre_y": 0.5}
 SIZE = 64
-CLIP_FRAMES = 60
 SWAP_STEPS = 20
 
 
-def astronaut_path() -> Path:
-    spec = importlib.util.find_spec("skimage")
-    assert spec is not None and spec.origin is not None
-    return Path(spec.origin).parent / "data" / "astronaut.png"
-
-
 @pytest.fixture(scope="session")
-def astronaut_clip(tmp_path_factory) -> Path:
-    """A second person: the astronaut photo panned, zoomed and rolled (320×240)."""
-    out = tmp_path_factory.mktemp("astronaut") / "astronaut.mp4"
-    script = ROOT / "scripts" / "still_clip.py"
-    args = [sys.executable, str(script), str(astronaut_path()), str(out)]
-    args += ["--frames", str(CLIP_FRAMES), "--centre", "0.45,0.3"]  # as scripts/demo frames her
-    subprocess.run(args, check=True, capture_output=True)
-    return out
-
-
-@pytest.fixture(scope="session")
-def swap_model(tmp_path_factory, sample_dataset, astronaut_clip) -> str:
+def swap_model(tmp_path_factory, sample_dataset, astronaut_clip_dataset) -> str:
     """A 64 px swap bundle, narrow and barely trained (the sample's man as the astronaut)."""
     from gan.kinds.swap.train import main as train_swap
-    from landmarks.dataset import DatasetConfig, build_dataset
 
-    root = tmp_path_factory.mktemp("swap")
-    user = root / "astronaut-dataset"
-    build_dataset(DatasetConfig(inputs=[str(astronaut_clip)], output=str(user), size=64), False)
-    run = root / "run"
+    user = astronaut_clip_dataset
+    run = tmp_path_factory.mktemp("swap") / "run"
     args = [str(sample_dataset), str(user), "-o", str(run), "--steps", str(SWAP_STEPS)]
     args += ["--width", "8", "--bottleneck", "32", "--batch-size", "4", "-q"]
     args += ["--checkpoint-every", str(SWAP_STEPS), "--val-every", str(SWAP_STEPS)]

@@ -98,3 +98,27 @@ def read_two(cfg: Any, target: SwapDataset, user: SwapDataset) -> People:
         cfg.size,
     )
     return people
+
+
+def bundle_fields(people: People, size: int, forehead: float) -> dict[str, Any]:
+    """What every face_crop bundle's bundle.json says about its crop and its two people: the
+    crop, the blended outline, the target's drawing and mean shape, who each dataset shows."""
+    from gan.faces.data import reference_shape
+
+    target, user = people.datasets["target"], people.datasets["user"]
+    descriptors = {  # make-dataset's target_descriptor: who each dataset shows
+        key: None if (v := d.info.target_descriptor) is None else [float(x) for x in v]
+        for key, d in (("target_descriptor", target), ("user_descriptor", user))
+    }
+    shape = reference_shape(target, people.swap, size)
+    return {
+        "size": size,
+        "mode": "aligned",
+        "alignment": people.swap,
+        "forehead": forehead,
+        "drawing": target.info.drawing,
+        "reference_shape": [[float(x), float(y)] for x, y in shape],
+        **descriptors,
+        "datasets": {"target": str(target.root), "user": str(user.root)},
+        "dataset_size": target.size,
+    }

@@ -8,4 +8,5 @@ and its console script; no other kind changes.
 KINDS = {
     "pix2pix": "gan.kinds.drawing",  # a line drawing becomes the target's face
     "swap": "gan.kinds.swap",  # the camera's aligned face becomes the target's
+    "cyclegan": "gan.kinds.cyclegan",  # the same, by two generators on unpaired faces (CycleGAN)
 }

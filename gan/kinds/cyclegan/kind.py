@@ -1,0 +1,185 @@
+"""The CycleGAN kind (`train-cyclegan`): unpaired face crops of two people, two generators, two
+PatchGANs.
+
+The recipe of Zhu et al.: least-squares GAN, cycle consistency in both directions (λ 10), the
+identity loss (0.5 λ), a history pool of 50 fakes, Adam 2e-4 with beta_1 0.5 and linear decay.
+The L1s count inside the face's outline (the hull and the forehead band the app blends), as the
+swap's loss does. The seed's three additions are flags: the attention loss (the cycle L1 again,
+over the facial parts of common.regions), the mess-up (part of a translation's pixels zeroed
+before it goes back) and the 1.5-cycle (a translation sent around the other cycle, judged by the
+discriminator). The bundle's user→target generator is a face_crop model the app composites as
+the autoencoder swap's. Settings, presets, flags and what is checked before TensorFlow loads;
+the step is in trainer.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from common.outline import FOREHEAD
+from gan.core.devices import Devices
+from gan.core.settings import RunSettings, apply_preset, check_run_settings, flag
+from gan.errors import InputError
+from gan.faces.data import SWAP_CENTRE_Y, SWAP_CROP_SCALE, SWAP_SIZES, SwapDataset
+from gan.faces.people import People, check_datasets, read_two
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # 2 CPU cores: 64 px, generators of width 16 with 4 residual blocks, PatchGANs of width 32,
+    # 4 faces of each person a step; about 3 steps/s with every seed term on.
+    "quick": {
+        "size": 64,
+        "ngf": 16,
+        "blocks": 4,
+        "ndf": 32,
+        "batch_size": 4,
+        "steps": 2000,
+        "checkpoint_every": 500,
+        "val_every": 500,
+    },
+    # A GPU: 128 px, the paper's widths (64 and 64) and 6 blocks (its 128-px generator).
+    "gpu": {
+        "size": 128,
+        "ngf": 64,
+        "blocks": 6,
+        "ndf": 64,
+        "batch_size": 8,
+        "steps": 40000,
+        "checkpoint_every": 2000,
+        "val_every": 1000,
+    },
+}
+IDENTITY = (
+    "target",
+    "user",
+    "size",
+    "ngf",
+    "blocks",
+    "ndf",
+    "batch_size",
+    "lr",
+    "cycle_weight",
+    "identity_weight",
+    "attention_weight",
+    "mess_up",
+    "cycle_1_5_weight",
+    "pool",
+    "crop_scale",
+    "centre_y",
+    "forehead",
+    "seed",
+)
+
+
+@dataclass(kw_only=True)
+class CycleConfig(RunSettings):
+    """Every setting of a CycleGAN run; each field is one command-line flag."""
+
+    target: str = flag("make-dataset folder of the face to become (aligned mode)")
+    user: str = flag("make-dataset folder of the person who drives it (aligned mode)")
+    size: int | None = flag(
+        f"model size, one of {SWAP_SIZES} (default: the preset's)", None, type=int
+    )
+    ngf: int | None = flag("the generators' base width (default: the preset's)", None, type=int)
+    blocks: int | None = flag(
+        "residual blocks in each generator (default: the preset's)", None, type=int
+    )
+    ndf: int | None = flag("the discriminators' base width (default: the preset's)", None, type=int)
+    lr: float = flag("Adam learning rate, beta_1 0.5, constant then linear decay to 0", 2e-4)
+    cycle_weight: float = flag("λ: the cycle L1's weight in both directions", 10.0)
+    identity_weight: float = flag(
+        "the identity L1's weight, as a share of λ (each generator gives its own person back)", 0.5
+    )
+    attention_weight: float = flag(
+        "the attention loss: the cycle L1 again over the facial parts (brows and eyes, nose, "
+        "mouth), this times; 0: off",
+        0.0,
+    )
+    mess_up: float = flag(
+        "the share of a translation's pixels zeroed before the other generator takes it back "
+        "(0: off)",
+        0.0,
+    )
+    cycle_1_5_weight: float = flag(
+        "the 1.5-cycle: a face sent around the other cycle too, judged by the discriminator, "
+        "at this weight (0: off)",
+        0.0,
+    )
+    pool: int = flag("history pool: how many past fakes each discriminator draws from (0: off)", 50)
+    crop_scale: float = flag(
+        "the crop's width in eye-widths, as train-swap's (the app cuts camera frames the same way)",
+        SWAP_CROP_SCALE,
+    )
+    centre_y: float = flag(
+        "how far below the eyes the crop is centred, in eye-widths, as train-swap's", SWAP_CENTRE_Y
+    )
+    forehead: float = flag(
+        "the face's outline: the hull and a band this many eye-widths above the brows; the L1s "
+        "count inside it and the app blends it",
+        FOREHEAD,
+    )
+
+    def resolved(self, target: SwapDataset, user: SwapDataset) -> CycleConfig:
+        """Fill what the flags left open from the preset; check the values."""
+        cfg = apply_preset(self, PRESETS)
+        cfg.target, cfg.user = str(target.root), str(user.root)
+        if cfg.output is None:
+            cfg.output = str(Path("runs") / f"cyclegan-{user.root.name}-as-{target.root.name}")
+        if cfg.size not in SWAP_SIZES:
+            raise InputError(f"--size must be one of {', '.join(map(str, SWAP_SIZES))}")
+        check_run_settings(cfg)
+        for name in ("ngf", "blocks", "ndf"):
+            if getattr(cfg, name) < 1:
+                raise InputError(f"--{name} must be at least 1")
+        if not cfg.lr > 0:
+            raise InputError("--lr must be positive")
+        for name in ("cycle_weight", "identity_weight", "attention_weight", "cycle_1_5_weight"):
+            if not 0 <= getattr(cfg, name) <= 1000:
+                raise InputError(f"--{name.replace('_', '-')} must be between 0 and 1000")
+        if not 0 <= cfg.mess_up < 1:
+            raise InputError("--mess-up must be at least 0 and below 1")
+        if not 0 <= cfg.pool <= 1000:
+            raise InputError("--pool must be between 0 and 1000")
+        if not 0 < cfg.crop_scale:
+            raise InputError("--crop-scale must be positive")
+        if not 0 <= cfg.forehead <= 1:
+            raise InputError("--forehead must be between 0 and 1 eye-widths")
+        return cfg
+
+
+class CycleKind:
+    """train-cyclegan, as gan.core.kind.Kind."""
+
+    name = "cyclegan"
+    prog = "train-cyclegan"
+    description = (
+        "Train a CycleGAN face swap on two make-dataset folders (unpaired: no frame of one needs "
+        "a frame of the other) and write a bundle to RUN_DIR/model: the user's face in, the "
+        "target's face out, for live-mirror, reenact and evaluate --driver. Rerun the same "
+        "command to resume."
+    )
+    settings = CycleConfig
+    presets = PRESETS
+    identity = IDENTITY
+    saved_defaults: dict[str, Any] = {}
+    max_loss = 100.0  # a few least-squares terms and λ-weighted L1s on [0, 1]: past it, exploded
+    batch_unit = "faces of each person"
+    output_default = "runs/cyclegan-USER-as-TARGET"
+    bundle_name = "CycleGAN bundle"
+    report_line = " (val cycle L1 user {val_cycle_user:.4f}, target {val_cycle_target:.4f})"
+
+    def prepare(self, cfg: CycleConfig) -> tuple[CycleConfig, Callable[[], People]]:
+        """Both datasets checked (gan.faces.people); read after the run folder's check."""
+        target, user = check_datasets(cfg)
+        cfg = cfg.resolved(target, user)
+        return cfg, lambda: read_two(cfg, target, user)
+
+    def build(self, cfg: CycleConfig, people: People, devices: Devices) -> Any:
+        from gan.kinds.cyclegan.trainer import CycleTrainer
+
+        return CycleTrainer.build(cfg, people, devices)
+
+
+KIND = CycleKind()

@@ -1,0 +1,91 @@
+"""CycleGAN's networks: the ResNet generator (Johnson et al., as the CycleGAN paper uses it) at the
+face crop's size, and gan.blocks' PatchGAN as each person's discriminator. Plain Keras 3 layers,
+so the saved generator loads in safe mode, exports to ONNX and runs under any backend."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+from keras import layers
+
+from gan.blocks import PatchGAN, instance_norm, normal_init
+
+INPUT_NAME = "face"  # float32 (N, S, S, 3) in [-1, 1]
+
+
+def _conv(x, filters: int, kernel: int, name: str, strides: int = 1, relu: bool = True):
+    """Convolution, instance norm and (unless `relu` is False) ReLU: the paper's c7s1-k, dk, Rk
+    halves."""
+    x = layers.Conv2D(
+        filters,
+        kernel,
+        strides=strides,
+        padding="same",
+        use_bias=False,
+        kernel_initializer=normal_init(),
+        name=name,
+    )(x)
+    x = instance_norm(name=f"{name}_norm")(x)
+    return layers.ReLU(name=f"{name}_relu")(x) if relu else x
+
+
+def _up(x, filters: int, name: str):
+    """uk: 3×3 transposed convolution stride 2, instance norm, ReLU."""
+    x = layers.Conv2DTranspose(
+        filters,
+        3,
+        strides=2,
+        padding="same",
+        use_bias=False,
+        kernel_initializer=normal_init(),
+        name=name,
+    )(x)
+    x = instance_norm(name=f"{name}_norm")(x)
+    return layers.ReLU(name=f"{name}_relu")(x)
+
+
+def ResnetGenerator(size: int, ngf: int, blocks: int, name: str) -> keras.Model:  # noqa: N802
+    """c7s1-ngf, d2ngf, d4ngf, `blocks` residual blocks at a quarter of the size, u2ngf, ungf,
+    c7s1-3 with tanh: a face crop in [-1, 1] -> the other person's face in the same crop."""
+    inputs = keras.Input((size, size, 3), name=INPUT_NAME)
+    x = _conv(inputs, ngf, 7, "c7")
+    x = _conv(x, 2 * ngf, 3, "down1", strides=2)
+    x = _conv(x, 4 * ngf, 3, "down2", strides=2)
+    for i in range(blocks):
+        y = _conv(x, 4 * ngf, 3, f"res{i + 1}a")
+        y = _conv(y, 4 * ngf, 3, f"res{i + 1}b", relu=False)
+        x = layers.Add(name=f"res{i + 1}")([x, y])
+    x = _up(x, 2 * ngf, "up1")
+    x = _up(x, ngf, "up2")
+    x = layers.Conv2D(3, 7, padding="same", kernel_initializer=normal_init(), name="to_rgb")(x)
+    outputs = layers.Activation("tanh", dtype="float32", name="tanh")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+@dataclass
+class CycleNetworks:
+    """The two generators and the two discriminators."""
+
+    to_target: keras.Model  # G: the user's face -> the target's (the swap)
+    to_user: keras.Model  # F: the target's face -> the user's
+    judge_target: keras.Model  # D_T: is this the target's face?
+    judge_user: keras.Model  # D_U: is this the user's face?
+
+    @property
+    def generator_variables(self) -> list:
+        return [*self.to_target.trainable_variables, *self.to_user.trainable_variables]
+
+    @property
+    def discriminator_variables(self) -> list:
+        return [*self.judge_target.trainable_variables, *self.judge_user.trainable_variables]
+
+
+def cycle_networks(size: int, ngf: int, blocks: int, ndf: int, layers_down: int) -> CycleNetworks:
+    """Fresh generators and discriminators."""
+    return CycleNetworks(
+        ResnetGenerator(size, ngf, blocks, "to_target"),
+        ResnetGenerator(size, ngf, blocks, "to_user"),
+        PatchGAN(size, ndf, layers_down, name="judge_target"),
+        PatchGAN(size, ndf, layers_down, name="judge_user"),
+    )
