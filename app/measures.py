@@ -1,7 +1,8 @@
 """Measures of generated faces, shared by `evaluate` (held-out pairs) and `evaluate --driver`.
 
 The landmark stage and dlib's identity network run on single images (FaceMeasures), and the small
-statistics both reports are made of: expression error, correlation, frame-to-frame change.
+statistics both reports are made of: expression error, correlation, frame-to-frame change, and the
+inner face's sharpness.
 """
 
 from __future__ import annotations
@@ -17,6 +18,13 @@ from landmarks.identity import FaceDescriptor
 
 # The HOG detector wants faces of 80 px and up: small outputs are enlarged before they are measured.
 MEASURE_SIZE = 256
+# The inner face, where sharpness is measured: the hull of the brows, nose, eyes and mouth (points
+# 17-67, not the jaw line), shrunk by this many inter-ocular distances so that neither the jaw nor a
+# swap's feathered edge is counted. With the forehead band (landmarks.blend, default inset and
+# feather) 0.2 % of the region lies in the feather on the sample; a hull-only swap's edge runs along
+# the brows, and 14 % does there (shrunk by 0.15: 7 %).
+INNER_FACE = slice(17, 68)
+INNER_FACE_SHRINK = 0.1
 
 
 class FaceMeasures:
@@ -60,6 +68,58 @@ def change(images: list[np.ndarray]) -> float:
         return math.nan
     stack = np.stack(images).astype(np.float32)
     return float(np.abs(np.diff(stack, axis=0)).mean())
+
+
+def inner_face_mask(
+    points: np.ndarray, shape: tuple[int, ...], shrink: float = INNER_FACE_SHRINK
+) -> np.ndarray:
+    """Boolean mask at `shape` of the inner face (INNER_FACE's hull) of the 68 `points`, shrunk by
+    `shrink` inter-ocular distances."""
+    mask = np.zeros(shape[:2], np.uint8)
+    hull = cv2.convexHull(np.round(points[INNER_FACE]).astype(np.int32))
+    cv2.fillConvexPoly(mask, hull, 255)
+    # The distance to the nearest pixel outside the hull: the image's border counts as outside.
+    padded = cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    distance = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
+    return distance > shrink * inter_ocular(points)
+
+
+def laplacian_variance(rgb: np.ndarray, mask: np.ndarray) -> float | None:
+    """Variance (float64) of the grey image's 3×3 Laplacian over `mask`: how much fine detail the
+    region holds (blur lowers it, a brightness offset leaves it); None for an empty mask."""
+    if not mask.any():
+        return None
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return float(np.var(cv2.Laplacian(grey, cv2.CV_32F, ksize=1)[mask], dtype=np.float64))
+
+
+def face_sharpness(rgb: np.ndarray, points: np.ndarray) -> float | None:
+    """laplacian_variance of uint8 RGB `rgb` over the inner face of its 68 `points` (in `rgb`'s
+    pixels); None when the shrunk region is empty."""
+    return laplacian_variance(rgb, inner_face_mask(points, rgb.shape))
+
+
+def sharpness_ratio(
+    outputs: list[np.ndarray], cameras: list[np.ndarray], points: list[np.ndarray]
+) -> dict[str, float | None]:
+    """The output's inner face against the camera's, each pair measured over the same region (the
+    camera's points): the medians over frames of the output's Laplacian variance, the camera's, and
+    of the per-frame ratio output ÷ camera (a median of ratios: a frame or two of motion blur in the
+    camera moves it little). Below 1: the output is blurrier than the camera. The variance itself
+    depends on the scale the images are at (evaluate --driver: head crops at MEASURE_SIZE), so
+    only the ratio compares across videos."""
+    pairs = [
+        (face_sharpness(out, p), face_sharpness(cam, p))
+        for out, cam, p in zip(outputs, cameras, points, strict=True)
+    ]
+    kept = np.array([(o, c) for o, c in pairs if o is not None and c], np.float64).reshape(-1, 2)
+    if not len(kept):
+        return {"output": None, "camera": None, "ratio": None}
+    return {
+        "output": float(np.median(kept[:, 0])),
+        "camera": float(np.median(kept[:, 1])),
+        "ratio": float(np.median(kept[:, 0] / kept[:, 1])),
+    }
 
 
 def ratio(a: float | None, b: float | None) -> float | None:

@@ -4,8 +4,8 @@ A swap bundle (gan.swap_bundle.SwapBundle; every swap model) takes the user's fa
 camera frame and answers with the target's face in the same pose (app.swap does the crop, the
 colour match and the blend). The output is the whole camera frame with the target's face in it;
 without a face in view, the camera as it is. `evaluate --driver` measures it on its own terms:
-is the output the target and no longer the user, does it keep the driver's expression, and does
-the pasted face's edge show.
+is the output the target and no longer the user, does it keep the driver's expression, does
+the pasted face's edge show, and is the face as sharp as the camera's.
 """
 
 from __future__ import annotations
@@ -20,7 +20,17 @@ import numpy as np
 from tqdm import tqdm
 
 from app.images import fit
-from app.measures import MEASURE_SIZE, FaceMeasures, change, finite, mean, nme, pearson, ratio
+from app.measures import (
+    MEASURE_SIZE,
+    FaceMeasures,
+    change,
+    finite,
+    mean,
+    nme,
+    pearson,
+    ratio,
+    sharpness_ratio,
+)
 from app.modes.base import Row, Run
 from app.pipeline import Frame
 from app.swap import DEFAULT_BLEND, blend_mask, camera_rgb, swap_face, swap_output, time_blend
@@ -94,6 +104,7 @@ class FaceCropMode:
         (("temporal_ratio",), "change vs driver", "near 1"),
         (("seam", "ratio"), "seam contrast vs camera's", "near 1 (above: the edge shows)"),
         (("seam", "ring_vs_camera"), "seam ring gradient vs camera's", "near 1"),
+        (("sharpness", "ratio"), "face sharpness vs camera's", ">= 0.6 (below: blurred)"),
         (("stage_ms", "landmarks"), "landmarks ms / frame", ""),
         (("stage_ms", "generator"), "swap ms / frame", "crop, model, colour, blend"),
     ]
@@ -167,7 +178,8 @@ class FaceCropMode:
 
     def measure(self, record: FaceCropRecord, target: np.ndarray | None, progress: bool) -> dict:
         """Identity (to the target, and away from the user), expression (the landmark stage on
-        the output against the driver's points), faces found, temporal change and seam contrast."""
+        the output against the driver's points), faces found, temporal change, seam contrast, and
+        the inner face's sharpness against the camera's (app.measures.sharpness_ratio)."""
         measures = FaceMeasures()
         pairs = list(zip(record.outputs, record.cameras, record.driver, strict=True))
         out_desc, cam_desc, out_points, driver, errors, camera_errors = [], [], [], [], [], []
@@ -212,4 +224,5 @@ class FaceCropMode:
             "temporal_change_driver": finite(camera_moved),
             "temporal_ratio": ratio(moved, camera_moved),
             "seam": _seam(ring, inner, camera_ring, camera_inner),
+            "sharpness": sharpness_ratio(record.outputs, record.cameras, record.driver),
         }
