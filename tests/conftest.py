@@ -86,6 +86,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory, sample_dataset: Path) -
 
 
 CLIP_FRAMES = 60  # the astronaut clip's frames
+SWAP_STEPS = 20  # the tests' swap bundle: barely trained, a real bundle
 
 
 @pytest.fixture(scope="session")
@@ -114,3 +115,18 @@ def astronaut_clip_dataset(tmp_path_factory: pytest.TempPathFactory, astronaut_c
     out = tmp_path_factory.mktemp("astronaut-dataset") / "dataset"
     build_dataset(DatasetConfig(inputs=[str(astronaut_clip)], output=str(out), size=64), False)
     return out
+
+
+@pytest.fixture(scope="session")
+def swap_model(tmp_path_factory, sample_dataset, astronaut_clip_dataset) -> str:
+    """A 64 px swap bundle, narrow and barely trained (the sample's man as the astronaut)."""
+    from gan.kinds.swap.train import main as train_swap
+
+    user = astronaut_clip_dataset
+    run = tmp_path_factory.mktemp("swap") / "run"
+    args = [str(sample_dataset), str(user), "-o", str(run), "--steps", str(SWAP_STEPS)]
+    args += ["--width", "8", "--bottleneck", "32", "--batch-size", "4", "-q"]
+    args += ["--checkpoint-every", str(SWAP_STEPS), "--val-every", str(SWAP_STEPS)]
+    assert train_swap(args) == 0
+    assert (run / "model" / "bundle.json").is_file()
+    return str(run / "model")

@@ -21,7 +21,6 @@ from landmarks import Alignment, FaceTracker, transform_points
 from landmarks.blend import BlendParams, feathered_mask
 
 # The session's swap bundle and the astronaut clip it was trained on, shared with test_swap_app.
-from tests.test_swap_app import astronaut_clip, swap_model  # noqa: F401
 
 HEADS = 12
 
@@ -104,7 +103,7 @@ def test_an_empty_region_or_a_flat_camera_has_no_figure(heads):
 
 
 def test_evaluate_driver_reports_the_swaps_sharpness(
-    swap_model,  # noqa: F811 (test_swap_app's fixture)
+    swap_model,
     astronaut_clip,  # noqa: F811
     tmp_path,
     capsys,

@@ -37,22 +37,6 @@ HANG_MS = 120_000
 ROOT = Path(__file__).resolve().parent.parent
 SWAP_ALIGNMENT = {"mode": "aligned", "crop_scale": 2.2, "centre_y": 0.5}
 SIZE = 64
-SWAP_STEPS = 20
-
-
-@pytest.fixture(scope="session")
-def swap_model(tmp_path_factory, sample_dataset, astronaut_clip_dataset) -> str:
-    """A 64 px swap bundle, narrow and barely trained (the sample's man as the astronaut)."""
-    from gan.kinds.swap.train import main as train_swap
-
-    user = astronaut_clip_dataset
-    run = tmp_path_factory.mktemp("swap") / "run"
-    args = [str(sample_dataset), str(user), "-o", str(run), "--steps", str(SWAP_STEPS)]
-    args += ["--width", "8", "--bottleneck", "32", "--batch-size", "4", "-q"]
-    args += ["--checkpoint-every", str(SWAP_STEPS), "--val-every", str(SWAP_STEPS)]
-    assert train_swap(args) == 0
-    assert (run / "model" / "bundle.json").is_file()
-    return str(run / "model")
 
 
 @pytest.fixture(scope="session")
