@@ -3,14 +3,16 @@
 One shared encoder, one decoder per person (the deepfakes recipe): each decoder learns to give
 back its own person's face from a randomly warped copy, with a masked L1 (the face's hull and a
 forehead band) and Adam, beta_1 0.5, at the preset's rate (quick: 2e-4; gpu: the reference's
-5e-5). At use time the user's face goes through the target's decoder. Its settings, presets and
-flags, and what it checks and reads before TensorFlow loads; the networks and step are in
-trainer.py.
+5e-5). At use time the user's face goes through the target's decoder. Options: a variational
+bottleneck (--variational, --kl-weight) and a discriminator per person (--adversarial-weight:
+the VAE-GAN). Its settings, presets and flags, and what it checks and reads before TensorFlow
+loads; the networks and step are in trainer.py (and variational.py).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,13 @@ from gan.faces.people import People, check_datasets, read_two
 log = logging.getLogger(__name__)
 
 FEATURE_WEIGHT = 3.0  # the L1 on the eyes, brows and mouth, against 1 on the rest of the face
+# --variational's KL weight. The KL is a mean per latent dimension (variational.kl_divergence),
+# on the masked L1's scale: a quick run's L1 ends near 0.04 a person, and a code held at one nat
+# a dimension then costs 0.01, a quarter of it: enough pull to keep both people's codes in one
+# smooth region around N(0, 1), not so much that the code stops carrying the face. At 1 it does:
+# on the tiny test model the KL falls to 1e-4 nat within 30 steps (posterior collapse, an
+# average face); at 0.01 a quick-preset VAE-GAN's codes sit near 1 nat after 60 steps.
+KL_WEIGHT = 0.01
 
 PRESETS: dict[str, dict[str, Any]] = {
     # About 9 minutes on 2 idle CPU cores: 64 px, width 32 (5.1 M weights), batch 16 per person,
@@ -68,10 +77,20 @@ IDENTITY = (
     "feature_weight",
     "warp",
     "flip",
+    "variational",
+    "kl_weight",
+    "adversarial_weight",
     "seed",
 )
-# What a config.json written before these settings existed trained with: the hull, plain L1.
-SETTINGS_BEFORE_BAND = {"forehead": 0.0, "feature_weight": 1.0}
+# What a config.json written before these settings existed trained with: the hull, plain L1, a
+# plain autoencoder, no discriminators.
+SETTINGS_BEFORE_BAND = {
+    "forehead": 0.0,
+    "feature_weight": 1.0,
+    "variational": False,
+    "kl_weight": KL_WEIGHT,
+    "adversarial_weight": 0.0,
+}
 
 
 @dataclass(kw_only=True)
@@ -111,6 +130,21 @@ class SwapConfig(RunSettings):
     )
     warp: bool = flag("random smooth warps of the inputs, which each decoder learns to undo", True)
     flip: bool = flag("random left-right flips (faces are not symmetric: a parting, a mole)", False)
+    variational: bool = flag(
+        "a variational bottleneck: the encoder gives a mean and a log-variance, training decodes "
+        "samples of the code and adds --kl-weight times its KL to N(0, 1); the bundle decodes "
+        "the mean (the same face for the same crop)",
+        False,
+    )
+    kl_weight: float = flag(
+        "--variational's KL weight: the KL is a mean per code dimension, on the masked L1's scale",
+        KL_WEIGHT,
+    )
+    adversarial_weight: float = flag(
+        "the VAE-GAN: a PatchGAN per person judges each decoder's face inside the face mask "
+        "(least squares) and its loss, times this, joins the L1 (0: no discriminators)",
+        0.0,
+    )
 
     def resolved(self, target: SwapDataset, user: SwapDataset) -> SwapConfig:
         """Fill what the flags left open from the preset; check the values."""
@@ -132,6 +166,9 @@ class SwapConfig(RunSettings):
             raise InputError("--feature-weight must be between 1 and 100")
         if not 0 <= cfg.forehead <= 1:
             raise InputError("--forehead must be between 0 and 1 eye-widths")
+        for name in ("kl_weight", "adversarial_weight"):
+            if not 0 <= getattr(cfg, name) < math.inf:
+                raise InputError(f"--{name.replace('_', '-')} must be a number, 0 or more")
         return cfg
 
 

@@ -2,9 +2,12 @@
 
 The encoder squeezes an aligned face through a dense bottleneck, so it can keep only what both
 people share (pose, expression, light); each decoder learns to paint its own person from that.
-At use time the user's face goes through the encoder and the target's decoder. Plain Keras 3
-layers only (pixel shuffle is Reshape + Permute), so a saved model loads in safe mode and runs
-under the JAX or PyTorch backends too.
+At use time the user's face goes through the encoder and the target's decoder. A variational
+encoder (--variational) ends in two dense heads, the code's mean and log-variance, and its second
+half (dense expand, 4×4, upscale to 8×8) is a model of its own, so training can decode a sample of
+the code while the swap and reconstruction models decode the mean. Plain Keras 3 layers only
+(pixel shuffle is Reshape + Permute), so a saved model loads in safe mode and runs under the JAX
+or PyTorch backends too.
 """
 
 from __future__ import annotations
@@ -62,20 +65,45 @@ def decoder_filters(size: int, width: int) -> list[int]:
     return [max(width // 2, (4 * width) >> (i + 1)) for i in range(ups)]
 
 
+def _convolutions(size: int, width: int):
+    """The encoder's input and its convolutions down to 4×4, flattened."""
+    inputs = keras.Input((size, size, 3), name=INPUT_NAME)
+    x = inputs
+    for i, f in enumerate(encoder_filters(size, width)):
+        x = conv(x, f, name=f"conv{i + 1}")
+    return inputs, layers.Flatten(name="flatten")(x)
+
+
+def _expand(x, size: int, width: int):
+    """The code back to 4×4 (dense), then upscaled to the decoders' 8×8 input."""
+    depth = encoder_filters(size, width)[-1]
+    x = layers.Dense(BOTTOM * BOTTOM * depth, name="expand")(x)
+    x = layers.Reshape((BOTTOM, BOTTOM, depth), name="unflatten")(x)
+    return upscale(x, 4 * width, name="up0")
+
+
 def Encoder(size: int, width: int, bottleneck: int) -> keras.Model:  # noqa: N802 - a network
     """Face -> convolutions to 4×4 -> dense bottleneck -> 4×4 -> upscale to 8×8 (shared)."""
     check_swap_size(size)
-    inputs = keras.Input((size, size, 3), name=INPUT_NAME)
-    x = inputs
-    filters = encoder_filters(size, width)
-    for i, f in enumerate(filters):
-        x = conv(x, f, name=f"conv{i + 1}")
-    x = layers.Flatten(name="flatten")(x)
+    inputs, x = _convolutions(size, width)
     x = layers.Dense(bottleneck, name="bottleneck")(x)
-    x = layers.Dense(BOTTOM * BOTTOM * filters[-1], name="expand")(x)
-    x = layers.Reshape((BOTTOM, BOTTOM, filters[-1]), name="unflatten")(x)
-    x = upscale(x, 4 * width, name="up0")
-    return keras.Model(inputs, x, name="encoder")
+    return keras.Model(inputs, _expand(x, size, width), name="encoder")
+
+
+def VariationalEncoder(size: int, width: int, bottleneck: int) -> keras.Model:  # noqa: N802
+    """Face -> convolutions to 4×4 -> [mu, log-variance], two dense heads of `bottleneck`: the
+    code's distribution, which training samples and a bundle takes the mean of (shared)."""
+    check_swap_size(size)
+    inputs, x = _convolutions(size, width)
+    mu = layers.Dense(bottleneck, name="mu")(x)
+    logvar = layers.Dense(bottleneck, name="logvar")(x)
+    return keras.Model(inputs, [mu, logvar], name="encoder")
+
+
+def Expand(size: int, width: int, bottleneck: int) -> keras.Model:  # noqa: N802
+    """A variational encoder's second half: a code -> 4×4 -> upscale to 8×8 (shared)."""
+    code = keras.Input((bottleneck,), name="z")
+    return keras.Model(code, _expand(code, size, width), name="expand")
 
 
 def Decoder(size: int, width: int, name: str) -> keras.Model:  # noqa: N802
@@ -91,37 +119,61 @@ def Decoder(size: int, width: int, name: str) -> keras.Model:  # noqa: N802
 
 @dataclass
 class SwapNetworks:
-    """The three trained parts and the two whole models built from them (shared weights)."""
+    """The trained parts and the two whole models built from them (shared weights).
+
+    Variational: `encoder` gives [mu, logvar] and `expand` takes a code to the decoders' input;
+    training decodes samples of the code, the whole models decode its mean (deterministic).
+    """
 
     encoder: keras.Model
     decoder_target: keras.Model
     decoder_user: keras.Model
     to_target: keras.Model  # face -> encoder -> target's decoder: the swap
     to_user: keras.Model  # face -> encoder -> user's decoder: reconstruction
+    expand: keras.Model | None = None  # variational: the code -> 8×8
+
+    @property
+    def variational(self) -> bool:
+        return self.expand is not None
 
     @property
     def trainable_variables(self) -> list:
-        return [
-            *self.encoder.trainable_variables,
-            *self.decoder_target.trainable_variables,
-            *self.decoder_user.trainable_variables,
-        ]
+        parts = (self.encoder, self.decoder_target, self.decoder_user)
+        if self.expand is not None:
+            parts = (self.encoder, self.expand, self.decoder_target, self.decoder_user)
+        return [v for part in parts for v in part.trainable_variables]
 
 
-def _whole(encoder: keras.Model, decoder: keras.Model, name: str) -> keras.Model:
-    inputs = keras.Input(encoder.input_shape[1:], name=INPUT_NAME)
-    return keras.Model(inputs, decoder(encoder(inputs)), name=name)
+def _whole(stages: list[keras.Model], name: str) -> keras.Model:
+    """One model of `stages` applied in turn to a face (each a nested model: shared weights)."""
+    inputs = keras.Input(stages[0].input_shape[1:], name=INPUT_NAME)
+    x = inputs
+    for stage in stages:
+        x = stage(x)
+    return keras.Model(inputs, x, name=name)
 
 
-def swap_networks(size: int = 64, width: int = 32, bottleneck: int = 256) -> SwapNetworks:
-    """A fresh encoder, two decoders, and the swap and reconstruction models over them."""
-    encoder = Encoder(size, width, bottleneck)
+def swap_networks(
+    size: int = 64, width: int = 32, bottleneck: int = 256, variational: bool = False
+) -> SwapNetworks:
+    """A fresh encoder, two decoders, and the swap and reconstruction models over them.
+
+    Variational: the whole models go face -> mu -> expand -> decoder, through a view of the
+    encoder without its log-variance head, so a bundle holds plain layers and no sampling."""
+    if not variational:
+        encoder = Encoder(size, width, bottleneck)
+        expand, encode = None, [encoder]
+    else:
+        encoder = VariationalEncoder(size, width, bottleneck)
+        expand = Expand(size, width, bottleneck)
+        encode = [keras.Model(encoder.inputs, encoder.outputs[0], name="encoder_mu"), expand]
     decoder_target = Decoder(size, width, "decoder_target")
     decoder_user = Decoder(size, width, "decoder_user")
     return SwapNetworks(
         encoder,
         decoder_target,
         decoder_user,
-        _whole(encoder, decoder_target, "swap_target"),
-        _whole(encoder, decoder_user, "swap_user"),
+        _whole([*encode, decoder_target], "swap_target"),
+        _whole([*encode, decoder_user], "swap_user"),
+        expand,
     )

@@ -1,6 +1,6 @@
 """The swap kind's run: the shared encoder and two decoders, one optimizer, the compiled step
-with each person's masked L1, fresh warps every step, validation and what the bundle holds
-(gan.core.kind)."""
+with each person's masked L1 (and, when asked, a KL term and a discriminator per person:
+variational.py), fresh warps every step, validation and what the bundle holds (gan.core.kind)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from gan.core.devices import Devices
 from gan.core.kind import BundleParts, Validation
 from gan.core.step import compile_step, global_sum
 from gan.faces.data import masked_l1, reference_shape, training_batch
+from gan.kinds.swap.variational import Discriminators, adversarial, encode, held_out_kl
 
 ADAM_BETA_1 = 0.5
 PREVIEW_FACES = 4
@@ -37,21 +38,61 @@ def face_l1(fake: Any, real: Any, mask: Any) -> Any:
     return tf.reduce_sum(weighted) / (global_sum(tf.reduce_sum(mask)) * 3.0 + 1e-6)
 
 
+def person_terms(net: Any, decoder: Any, disc: Any, x: Any, y: Any, m: Any) -> dict[str, Any]:
+    """One person's shares of the step's terms: "l1", and "kl" (variational), "adv" and "disc"
+    (with a discriminator)."""
+    code, kl = encode(net, x)
+    out = decoder(code, training=True)
+    terms = {"l1": face_l1(out, y, m)}
+    if kl is not None:
+        terms["kl"] = kl
+    if disc is not None:
+        terms["adv"], terms["disc"] = adversarial(disc, out, y, m)
+    return terms
+
+
 def make_train_step(
-    net: Any, optimizer: Any, xla: bool = False, strategy: Any = None
+    net: Any,
+    optimizer: Any,
+    xla: bool = False,
+    strategy: Any = None,
+    kl_weight: float = 0.0,
+    adversarial_weight: float = 0.0,
+    discs: Discriminators | None = None,
 ) -> Callable[..., dict[str, Any]]:
-    """One compiled step: both autoencoders forward, the masked L1 of each, one update of all."""
+    """One compiled step: both autoencoders forward, each person's masked L1 (+ kl_weight · its
+    KL term, + adversarial_weight · its LSGAN loss), one update of all; with `discs`, one update
+    of both discriminators. Returns the L1s, and the weighted KL ("kl": what the objective
+    adds, a mean over both people, on the L1's scale) and the mean GAN losses ("adv", "disc")
+    when they are on."""
     import tensorflow as tf
 
     variables = net.trainable_variables
+    weights = {"kl": kl_weight, "adv": adversarial_weight}
 
     def replica_step(x_target, y_target, m_target, x_user, y_user, m_user):
-        with tf.GradientTape() as tape:
-            l_target = face_l1(net.to_target(x_target, training=True), y_target, m_target)
-            l_user = face_l1(net.to_user(x_user, training=True), y_user, m_user)
-            objective = optimizer.scale_loss(l_target + l_user)
+        disc_t, disc_u = (None, None) if discs is None else (discs.target, discs.user)
+        with tf.GradientTape() as tape, tf.GradientTape() as d_tape:
+            t = person_terms(net, net.decoder_target, disc_t, x_target, y_target, m_target)
+            u = person_terms(net, net.decoder_user, disc_u, x_user, y_user, m_user)
+            total = t["l1"] + u["l1"]
+            for k in ("kl", "adv"):
+                if k in t:
+                    total += weights[k] * (t[k] + u[k])
+            objective = optimizer.scale_loss(total)
+            if discs is not None:
+                d_objective = discs.optimizer.scale_loss(t["disc"] + u["disc"])
         optimizer.apply(tape.gradient(objective, variables), variables)
-        return {"target_l1": l_target, "user_l1": l_user}
+        if discs is not None:
+            d_vars = discs.trainable_variables
+            discs.optimizer.apply(d_tape.gradient(d_objective, d_vars), d_vars)
+        losses = {"target_l1": t["l1"], "user_l1": u["l1"]}
+        if "kl" in t:  # weighted: a raw KL of a weakly held code may pass kind.max_loss
+            losses["kl"] = kl_weight * (t["kl"] + u["kl"]) / 2.0
+        for k in ("adv", "disc"):
+            if k in t:
+                losses[k] = (t[k] + u[k]) / 2.0
+        return losses
 
     return compile_step(replica_step, strategy, xla)
 
@@ -81,22 +122,42 @@ class SwapTrainer:
     optimizer: Any
     train_step: Callable[..., dict[str, Any]]
     replicas: int
+    discs: Discriminators | None = None  # --adversarial-weight: the VAE-GAN's
 
     @classmethod
     def build(cls, cfg: Any, people: Any, devices: Devices) -> SwapTrainer:
         from gan.kinds.swap.models import swap_networks
 
         with devices.strategy.scope():
-            net = swap_networks(cfg.size, cfg.width, cfg.bottleneck)
+            net = swap_networks(cfg.size, cfg.width, cfg.bottleneck, cfg.variational)
             optimizer = make_optimizer(cfg.lr, devices.mixed)
             optimizer.build(net.trainable_variables)  # so a checkpoint restores into its slots
-        step = make_train_step(net, optimizer, devices.xla, devices.strategy)
-        return cls(cfg, people, net, optimizer, step, devices.replicas)
+            discs = None
+            if cfg.adversarial_weight > 0:  # as wide as the networks: --width
+                discs = Discriminators.build(
+                    cfg.size, cfg.width, make_optimizer(cfg.lr, devices.mixed)
+                )
+        step = make_train_step(
+            net,
+            optimizer,
+            devices.xla,
+            devices.strategy,
+            cfg.kl_weight,
+            cfg.adversarial_weight,
+            discs,
+        )
+        return cls(cfg, people, net, optimizer, step, devices.replicas, discs)
 
     @property
     def checkpoint(self) -> dict[str, Any]:
+        """What a plain run has always checkpointed, and the parts of the options it uses."""
         parts = ("encoder", "decoder_target", "decoder_user")
-        return {**{name: getattr(self.net, name) for name in parts}, "optimizer": self.optimizer}
+        found = {**{name: getattr(self.net, name) for name in parts}, "optimizer": self.optimizer}
+        if self.net.expand is not None:
+            found["expand"] = self.net.expand
+        if self.discs is not None:
+            found.update(self.discs.checkpoint)
+        return found
 
     def batches(self, start: int) -> Any:
         """Endless global batches (--batch-size faces of each person per replica), freshly warped
@@ -119,8 +180,9 @@ class SwapTrainer:
         return tf.data.Dataset.from_generator(draw, output_signature=spec).prefetch(1)
 
     def validate(self, step: int) -> Validation:
-        """Masked L1 of each person's reconstruction on held-out faces; a preview: target ->
-        target, user -> user, user -> target."""
+        """Masked L1 of each person's reconstruction on held-out faces (and, variational, the
+        KL term over both people's: "val_kl"); a preview: target -> target, user -> user, user
+        -> target."""
         p, net = self.people, self.net
         t_out = predict_uint8(net.to_target, p.target_val.images, batch=16)
         u_out = predict_uint8(net.to_user, p.user_val.images, batch=16)
@@ -128,6 +190,9 @@ class SwapTrainer:
             "val_l1_target": masked_l1(t_out, p.target_val.images, p.target_val.masks),
             "val_l1_user": masked_l1(u_out, p.user_val.images, p.user_val.masks),
         }
+        if net.variational:
+            both = np.concatenate([p.target_val.images, p.user_val.images])
+            metrics["val_kl"] = held_out_kl(net.encoder, both)
         record = {
             "split": dict(p.val_split),
             "faces": {"target": len(p.target_val), "user": len(p.user_val)},
@@ -145,6 +210,8 @@ class SwapTrainer:
             ]
         )
         line = "val masked L1 target {:.4f}, user {:.4f}".format(*metrics.values())
+        if "val_kl" in metrics:
+            line += f", KL {metrics['val_kl']:.4f}"
         return Validation(metrics, record, grid, "target→target | user→user | user→target", line)
 
     def bundle(self, step: int) -> BundleParts:
@@ -167,16 +234,27 @@ class SwapTrainer:
             **descriptors,
             "width": cfg.width,
             "bottleneck": cfg.bottleneck,
+            "variational": cfg.variational,
+            "kl_weight": cfg.kl_weight,
+            "adversarial_weight": cfg.adversarial_weight,
             "datasets": {"target": str(target.root), "user": str(user.root)},
             "dataset_size": target.size,
         }
         return BundleParts({TARGET_FILE: self.net.to_target, USER_FILE: self.net.to_user}, info)
 
     def progress(self, values: dict[str, float]) -> dict[str, str]:
-        return {"target": f"{values['target_l1']:.4f}", "user": f"{values['user_l1']:.4f}"}
+        shown = {"target": values["target_l1"], "user": values["user_l1"]}
+        shown.update({k: values[k] for k in ("adv", "disc") if k in values})
+        found = {k: f"{v:.4f}" for k, v in shown.items()}
+        if "kl" in values:  # weighted, often under 1e-4
+            found["kl"] = f"{values['kl']:.3g}"
+        return found
 
     def learning_rate(self, step: int) -> None:
         return None  # constant: TensorBoard gets the losses alone
 
     def summary(self) -> dict[str, Any]:
-        return {"optimizer_iterations": int(np.asarray(self.optimizer.iterations))}
+        found = {"optimizer_iterations": int(np.asarray(self.optimizer.iterations))}
+        if self.discs is not None:
+            found["disc_optimizer_iterations"] = int(np.asarray(self.discs.optimizer.iterations))
+        return found
