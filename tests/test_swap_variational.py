@@ -11,7 +11,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from test_swap_train import TINY, _main, astronaut_dataset  # noqa: E402, F401 - a fixture
+from test_swap_train import TINY, _main  # noqa: E402
 
 from gan.core import loop  # noqa: E402
 from gan.core import main as core  # noqa: E402
@@ -26,13 +26,13 @@ KL_STEPS = 30
 STEPS = 4
 
 
-def test_the_kl_term_is_finite_and_falls(sample_dataset, astronaut_dataset, tmp_path):  # noqa: F811
+def test_the_kl_term_is_finite_and_falls(sample_dataset, astronaut_clip_dataset, tmp_path):
     """The trainer itself, step by step: with --kl-weight 1 the KL pulls the codes to N(0, 1)."""
     import keras
 
     from gan.core.devices import choose_devices
 
-    args = [sample_dataset, astronaut_dataset, "-o", tmp_path / "run", *TINY, "--variational"]
+    args = [sample_dataset, astronaut_clip_dataset, "-o", tmp_path / "run", *TINY, "--variational"]
     cfg, read = SWAP.prepare(core.parse_args(SWAP, [*map(str, args), "--kl-weight", "1"]))
     keras.backend.clear_session()
     keras.utils.set_random_seed(0)
@@ -53,10 +53,10 @@ def test_the_kl_term_is_finite_and_falls(sample_dataset, astronaut_dataset, tmp_
 
 
 @pytest.fixture(scope="module")
-def vae_gan(tmp_path_factory, sample_dataset, astronaut_dataset):  # noqa: F811
+def vae_gan(tmp_path_factory, sample_dataset, astronaut_clip_dataset):
     """A tiny VAE-GAN run to STEPS, with its ONNX export."""
     run_dir = tmp_path_factory.mktemp("vae") / "run"
-    plain = [sample_dataset, astronaut_dataset, "-o", run_dir, *TINY, "--steps", STEPS, "-q"]
+    plain = [sample_dataset, astronaut_clip_dataset, "-o", run_dir, *TINY, "--steps", STEPS, "-q"]
     args = [*plain, "--val-every", STEPS, "--variational", "--adversarial-weight", "0.1"]
     cap = os.environ.pop(loop.MAX_STEPS_ENV, None)
     try:
@@ -146,11 +146,11 @@ def test_bad_weights_are_one_line_and_exit_2(
     flag,
     value,
     sample_dataset,
-    astronaut_dataset,  # noqa: F811 - the fixture
+    astronaut_clip_dataset,
     tmp_path,
 ):
     run = tmp_path / "run"
-    code, err = _main([sample_dataset, astronaut_dataset, "-o", run, *TINY, flag, value])
+    code, err = _main([sample_dataset, astronaut_clip_dataset, "-o", run, *TINY, flag, value])
     assert code == 2 and len(err) == 1, err
     assert err[0] == f"{PROG}: error: {flag} must be a number, 0 or more", err
     assert not run.exists()

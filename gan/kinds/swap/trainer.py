@@ -13,8 +13,10 @@ import numpy as np
 from gan.bundle.pictures import predict_uint8
 from gan.core.devices import Devices
 from gan.core.kind import BundleParts, Validation
-from gan.core.step import compile_step, global_sum
-from gan.faces.data import masked_l1, reference_shape, training_batch
+from gan.core.step import compile_step
+from gan.faces.data import masked_l1, training_batch
+from gan.faces.losses import face_l1
+from gan.faces.people import bundle_fields
 from gan.kinds.swap.variational import Discriminators, adversarial, encode, held_out_kl
 
 ADAM_BETA_1 = 0.5
@@ -26,16 +28,6 @@ def make_optimizer(lr: float, mixed: bool) -> Any:
 
     opt = keras.optimizers.Adam(lr, beta_1=ADAM_BETA_1)
     return keras.optimizers.LossScaleOptimizer(opt) if mixed else opt
-
-
-def face_l1(fake: Any, real: Any, mask: Any) -> Any:
-    """This replica's share of the masked L1 of the global batch, on a [0, 1] scale (half the
-    [-1, 1] difference), as the validation metric: its masked error over every replica's mask
-    area, so the shares add up to the loss one device computes on the whole batch."""
-    import tensorflow as tf
-
-    weighted = tf.abs(fake - real) * mask / 2.0
-    return tf.reduce_sum(weighted) / (global_sum(tf.reduce_sum(mask)) * 3.0 + 1e-6)
 
 
 def person_terms(net: Any, decoder: Any, disc: Any, x: Any, y: Any, m: Any) -> dict[str, Any]:
@@ -217,28 +209,14 @@ class SwapTrainer:
     def bundle(self, step: int) -> BundleParts:
         from gan.kinds.swap.bundle import TARGET_FILE, USER_FILE
 
-        cfg, people = self.cfg, self.people
-        target, user = people.datasets["target"], people.datasets["user"]
-        descriptors = {  # make-dataset's target_descriptor: who each dataset shows
-            key: None if (v := d.info.target_descriptor) is None else [float(x) for x in v]
-            for key, d in (("target_descriptor", target), ("user_descriptor", user))
-        }
-        shape = reference_shape(target, people.swap, cfg.size)
+        cfg = self.cfg
         info = {
-            "size": cfg.size,
-            "mode": "aligned",
-            "alignment": people.swap,
-            "forehead": cfg.forehead,
-            "drawing": target.info.drawing,
-            "reference_shape": [[float(x), float(y)] for x, y in shape],
-            **descriptors,
+            **bundle_fields(self.people, cfg.size, cfg.forehead),
             "width": cfg.width,
             "bottleneck": cfg.bottleneck,
             "variational": cfg.variational,
             "kl_weight": cfg.kl_weight,
             "adversarial_weight": cfg.adversarial_weight,
-            "datasets": {"target": str(target.root), "user": str(user.root)},
-            "dataset_size": target.size,
         }
         return BundleParts({TARGET_FILE: self.net.to_target, USER_FILE: self.net.to_user}, info)
 
