@@ -59,6 +59,10 @@ class HistoryPool:
             old = self.images[at]
             out.append(tf.where(old_one, old, fake))
             kept = tf.where(tf.logical_or(not_full, old_one), fake, old)
-            self.images.scatter_nd_update(tf.reshape(at, (1, 1)), kept[None])
+            # A whole-pool assign: replica-local variables have no scatter (a few MB a step).
+            pooled = self.images.read_value()
+            self.images.assign(
+                tf.tensor_scatter_nd_update(pooled, tf.reshape(at, (1, 1)), kept[None])
+            )
             self.count.assign(tf.minimum(filled + 1, self.capacity))
         return tf.cast(tf.stack(out), fakes.dtype)
