@@ -124,11 +124,15 @@ def test_two_workers_train_what_one_process_trains_and_resume(two_people, tmp_pa
     assert diff <= WEIGHT_TOLERANCE, diff
 
 
-@pytest.mark.parametrize("kind", ["drawing", "swap"])
+@pytest.mark.parametrize("kind", ["drawing", "swap", "cyclegan"])
 def test_two_logical_cpu_devices_train_two_replicas(kind, two_people, tmp_path):
     target, user = two_people
     if kind == "drawing":
         args = [target, "--size", 64, "--ngf", 4, "--ndf", 4, "--no-onnx"]
+    elif kind == "cyclegan":  # each replica keeps its own history pool
+        args = [target, user, "--size", 64, "--ngf", 4, "--blocks", 1, "--ndf", 8, "--no-onnx"]
+        args += ["--batch-size", 2, "--pool", 3, "--mess-up", 0.1, "--attention-weight", 10]
+        args += ["--cycle-1-5-weight", 1]
     else:
         args = [target, user, *SWAP_TINY, "--batch-size", 2]
     run = run_one(
