@@ -80,5 +80,5 @@ def _require_face_crop(mode: type[Mode], where: Any, what: str) -> None:
     if mode is not FaceCropMode:
         raise InputError(
             f"{where} is a {mode.name} bundle, and {what} needs a {FaceCropMode.name} bundle "
-            "(made by train-swap)"
+            "(made by train-swap or train-cyclegan)"
         )
