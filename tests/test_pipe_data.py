@@ -29,7 +29,7 @@ def test_plain_batches_follow_the_seed_and_keep_their_ranges(sample_dataset):
     assert (a < -0.9).mean() > 0.5 and (b < -0.9).mean() < 0.5
 
 
-@pytest.mark.parametrize("kind", ["pix2pix", "swap"])
+@pytest.mark.parametrize("kind", ["pix2pix", "swap", "cyclegan"])
 def test_the_loop_against_its_bare_step_is_measured_for_each_kind(sample_dataset, kind):
     import keras
 

@@ -54,7 +54,7 @@ def time_training_loop(
     """The trainer's loop (the next batch from its input pipeline, then the step, the losses read
     back as fit_loop does) against the bare step (the same step on one batch held fixed, no
     pipeline running), for `kind` "pix2pix" (train-pix2pix --preset quick on `dataset`) or
-    "swap" (train-swap --preset quick, `dataset` the target, `user` the user: default the same
+    "swap" or "cyclegan" (--preset quick, `dataset` the target, `user` the user: default the same
     folder). ms per step, wall and CPU (this process, every thread: the work, whoever else holds
     the cores). Blocks of `steps` alternate `rounds` times so that others' load hits both alike;
     each loop block starts a fresh pipeline, warmed `warmup` steps, and ends it, so that none of
@@ -75,7 +75,7 @@ def time_training_loop(
         with tempfile.TemporaryDirectory() as workdir:
             if kind == "pix2pix":
                 people = [dataset]
-            else:  # the swap refuses one folder as both people: a copy stands in for the user
+            else:  # two-people kinds refuse one folder as both: a copy stands in for the user
                 people = [dataset, user or shutil.copytree(dataset, f"{workdir}/user")]
             quick = ["-o", f"{workdir}/run", "--preset", "quick", "--no-onnx", "-q"]
             step, feeds = _kind_loop(kind, [*people, *quick])
@@ -115,8 +115,8 @@ def _stop(feed: Any) -> None:
 
 
 def time_training_loops(dataset: str, fast: bool = False) -> dict[str, dict[str, float]]:
-    """time_training_loop for both kinds' quick presets on one make-dataset folder (the swap's
-    target and user both: what its pipeline costs does not depend on who is in the photos)."""
+    """time_training_loop for every kind's quick preset on one make-dataset folder (as target and
+    user both for the two-people kinds: what a pipeline costs does not depend on who is in it)."""
     steps, rounds = (5, 2) if fast else (10, 6)  # blocks vary ±15 % on shared cores
     return {k: time_training_loop(k, dataset, steps=steps, rounds=rounds) for k in KINDS}
 
