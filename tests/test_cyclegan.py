@@ -29,6 +29,7 @@ from gan.kinds.cyclegan.kind import KIND as CYCLE
 STEPS, RESUMED = 6, 8
 TINY = ["--size", "64", "--ngf", "4", "--blocks", "1", "--ndf", "8", "--batch-size", "2"]
 SEEDS = ["--attention-weight", "10", "--mess-up", "0.2", "--cycle-1-5-weight", "1", "--pool", "3"]
+SEEDS += ["--recycle", "1"]
 HANG_MS = 120_000
 
 
@@ -126,6 +127,19 @@ def test_the_history_pool_returns_old_fakes_at_the_stated_rate():
     assert off(batch) is batch
 
 
+def test_recycle_learns_from_evenly_spaced_neighbouring_frames_of_one_video():
+    from gan.kinds.cyclegan.data import triplets
+
+    frame = np.array([0, 1, 2, 3, 5, 7, 9, 10, 11, 0, 1, 2])
+    source = np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1])
+    found = triplets(frame, source).tolist()
+    # 0-1-2, 1-2-3, 3-5-7 (every 2nd frame), 5-7-9, 9-10-11, and the second video's 0-1-2;
+    # not 2-3-5 (uneven), 7-9-10 (uneven), nor across the videos.
+    assert found == [[0, 1, 2], [1, 2, 3], [3, 4, 5], [4, 5, 6], [6, 7, 8], [9, 10, 11]]
+    assert triplets(None, None).shape == (0, 3)
+    assert triplets(np.array([0, 10, 20]), np.zeros(3)).shape == (0, 3)  # too far apart
+
+
 # --- a tiny run ---
 
 
@@ -134,7 +148,7 @@ def test_a_cyclegan_trains_resumes_and_writes_a_bundle(cycle_run):
     assert code == 0, err
     assert first["kind"] == "cyclegan" and first["steps"] == STEPS
     assert {"to_target.keras", "to_user.keras", "to_target.onnx"} <= set(first["files"])
-    for name in ("attention_weight", "mess_up", "cycle_1_5_weight", "pool"):
+    for name in ("attention_weight", "mess_up", "cycle_1_5_weight", "pool", "recycle"):
         assert first[name] > 0
     assert np.isfinite(first["metrics"]["val_cycle_user"])
     s = cycle_run.summary

@@ -66,6 +66,7 @@ IDENTITY = (
     "mess_up",
     "cycle_1_5_weight",
     "pool",
+    "recycle",
     "crop_scale",
     "centre_y",
     "forehead",
@@ -107,6 +108,12 @@ class CycleConfig(RunSettings):
         "at this weight (0: off)",
         0.0,
     )
+    recycle: float = flag(
+        "Recycle-GAN: temporal predictors learn each person's next frame from the two before, "
+        "and the translation must keep that motion (recurrent and recycle L1s), at this weight "
+        "(0: off); needs datasets of neighbouring video frames",
+        0.0,
+    )
     pool: int = flag("history pool: how many past fakes each discriminator draws from (0: off)", 50)
     crop_scale: float = flag(
         "the crop's width in eye-widths, as train-swap's (the app cuts camera frames the same way)",
@@ -135,7 +142,8 @@ class CycleConfig(RunSettings):
                 raise InputError(f"--{name} must be at least 1")
         if not cfg.lr > 0:
             raise InputError("--lr must be positive")
-        for name in ("cycle_weight", "identity_weight", "attention_weight", "cycle_1_5_weight"):
+        weights = ("cycle_weight", "identity_weight", "attention_weight", "cycle_1_5_weight")
+        for name in (*weights, "recycle"):
             if not 0 <= getattr(cfg, name) <= 1000:
                 raise InputError(f"--{name.replace('_', '-')} must be between 0 and 1000")
         if not 0 <= cfg.mess_up < 1:
@@ -163,7 +171,7 @@ class CycleKind:
     settings = CycleConfig
     presets = PRESETS
     identity = IDENTITY
-    saved_defaults: dict[str, Any] = {}
+    saved_defaults: dict[str, Any] = {"recycle": 0.0}
     max_loss = 100.0  # a few least-squares terms and λ-weighted L1s on [0, 1]: past it, exploded
     batch_unit = "faces of each person"
     output_default = "runs/cyclegan-USER-as-TARGET"

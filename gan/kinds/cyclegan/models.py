@@ -45,10 +45,13 @@ def _up(x, filters: int, name: str):
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
-def ResnetGenerator(size: int, ngf: int, blocks: int, name: str) -> keras.Model:  # noqa: N802
+def ResnetGenerator(  # noqa: N802 - a network
+    size: int, ngf: int, blocks: int, name: str, channels: int = 3
+) -> keras.Model:
     """c7s1-ngf, d2ngf, d4ngf, `blocks` residual blocks at a quarter of the size, u2ngf, ungf,
-    c7s1-3 with tanh: a face crop in [-1, 1] -> the other person's face in the same crop."""
-    inputs = keras.Input((size, size, 3), name=INPUT_NAME)
+    c7s1-3 with tanh: a face crop in [-1, 1] -> the other person's face in the same crop (or, with
+    6 channels, two frames -> the next: Recycle-GAN's predictor)."""
+    inputs = keras.Input((size, size, channels), name=INPUT_NAME)
     x = _conv(inputs, ngf, 7, "c7")
     x = _conv(x, 2 * ngf, 3, "down1", strides=2)
     x = _conv(x, 4 * ngf, 3, "down2", strides=2)
@@ -71,21 +74,41 @@ class CycleNetworks:
     to_user: keras.Model  # F: the target's face -> the user's
     judge_target: keras.Model  # D_T: is this the target's face?
     judge_user: keras.Model  # D_U: is this the user's face?
+    # Recycle-GAN's temporal predictors (two frames -> the next), or None without --recycle.
+    predict_target: keras.Model | None = None
+    predict_user: keras.Model | None = None
+
+    @property
+    def predictors(self) -> list[keras.Model]:
+        return [p for p in (self.predict_target, self.predict_user) if p is not None]
 
     @property
     def generator_variables(self) -> list:
-        return [*self.to_target.trainable_variables, *self.to_user.trainable_variables]
+        """What the generators' optimizer updates: both generators and the predictors."""
+        nets = [self.to_target, self.to_user, *self.predictors]
+        return [v for net in nets for v in net.trainable_variables]
 
     @property
     def discriminator_variables(self) -> list:
         return [*self.judge_target.trainable_variables, *self.judge_user.trainable_variables]
 
 
-def cycle_networks(size: int, ngf: int, blocks: int, ndf: int, layers_down: int) -> CycleNetworks:
-    """Fresh generators and discriminators."""
+def cycle_networks(
+    size: int, ngf: int, blocks: int, ndf: int, layers_down: int, recycle: bool = False
+) -> CycleNetworks:
+    """Fresh generators and discriminators (and the predictors, for Recycle-GAN)."""
+    predictors = (
+        [
+            ResnetGenerator(size, ngf, blocks, f"predict_{who}", channels=6)
+            for who in ("target", "user")
+        ]
+        if recycle
+        else [None, None]
+    )
     return CycleNetworks(
         ResnetGenerator(size, ngf, blocks, "to_target"),
         ResnetGenerator(size, ngf, blocks, "to_user"),
         PatchGAN(size, ndf, layers_down, name="judge_target"),
         PatchGAN(size, ndf, layers_down, name="judge_user"),
+        *predictors,
     )

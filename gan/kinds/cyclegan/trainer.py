@@ -15,10 +15,11 @@ from gan.core.devices import Devices
 from gan.core.kind import BundleParts, Validation
 from gan.core.schedule import lr_at, make_optimizer
 from gan.core.step import compile_step, share
+from gan.errors import InputError
 from gan.faces.data import masked_l1
 from gan.faces.losses import face_l1
 from gan.faces.people import bundle_fields
-from gan.kinds.cyclegan.data import Person, cycle_batch
+from gan.kinds.cyclegan.data import Person, cycle_batch, temporal_batch
 from gan.kinds.cyclegan.parts import HistoryPool, mess_up
 
 PREVIEW_FACES = 4
@@ -30,9 +31,11 @@ def lsgan(logits: Any, real: bool) -> Any:
     return share(gan_loss(logits, real, "lsgan"))
 
 
-def generator_losses(net: Any, cfg: Any, t: Any, wt: Any, at: Any, u: Any, wu: Any, au: Any):
-    """(the generators' objective, its parts, the two fakes) for one replica's faces: t, u the
-    target's and user's, w* their outline weights, a* their facial parts."""
+def generator_losses(net: Any, cfg: Any, target: tuple, user: tuple):
+    """(the generators' objective, its parts, the two fakes) for one replica's faces: each
+    person's (faces, outline weights, facial parts[, previous frames, next frames, their outline
+    weights]): t, u the target's and user's faces, w* their outlines, a* their facial parts."""
+    (t, wt, at), (u, wu, au) = target[:3], user[:3]
     to_target, to_user = net.to_target, net.to_user
     fake_t, fake_u = to_target(u, training=True), to_user(t, training=True)
     rec_u = to_user(mess_up(fake_t, cfg.mess_up), training=True)
@@ -55,7 +58,28 @@ def generator_losses(net: Any, cfg: Any, t: Any, wt: Any, at: Any, u: Any, wu: A
             net.judge_user(thrice_u), True
         )
         total += cfg.cycle_1_5_weight * parts["adv_1_5"]
+    if cfg.recycle > 0:
+        parts["recycle"] = recycle_loss(net, target, user, fake_t, fake_u)
+        total += cfg.recycle * parts["recycle"]
     return total, parts, fake_t, fake_u
+
+
+def recycle_loss(net: Any, target: tuple, user: tuple, fake_t: Any, fake_u: Any) -> Any:
+    """Recycle-GAN's terms: each person's next frame predicted from the two before it
+    (recurrent), and the same through the other person (recycle: both frames translated, the
+    other side's predictor, translated back)."""
+    import tensorflow as tf
+
+    (t, _, _, t_prev, t_next, wt_next), (u, _, _, u_prev, u_next, wu_next) = target, user
+    to_target, to_user = net.to_target, net.to_user
+    pair = lambda a, b: tf.concat([a, b], -1)  # noqa: E731
+    recurrent = face_l1(net.predict_user(pair(u_prev, u), training=True), u_next, wu_next)
+    recurrent += face_l1(net.predict_target(pair(t_prev, t), training=True), t_next, wt_next)
+    ahead_t = net.predict_target(pair(to_target(u_prev, training=True), fake_t), training=True)
+    ahead_u = net.predict_user(pair(to_user(t_prev, training=True), fake_u), training=True)
+    recycle = face_l1(to_user(ahead_t, training=True), u_next, wu_next)
+    recycle += face_l1(to_target(ahead_u, training=True), t_next, wt_next)
+    return recurrent + recycle
 
 
 def make_train_step(
@@ -73,9 +97,12 @@ def make_train_step(
     g_opt, d_opt = optimizers
     g_vars, d_vars = net.generator_variables, net.discriminator_variables
 
-    def replica_step(t, wt, at, u, wu, au):
+    def replica_step(*batch):
+        half = len(batch) // 2
+        target, user = batch[:half], batch[half:]
+        t, u = target[0], user[0]
         with tf.GradientTape() as tape:
-            total, parts, fake_t, fake_u = generator_losses(net, cfg, t, wt, at, u, wu, au)
+            total, parts, fake_t, fake_u = generator_losses(net, cfg, target, user)
             objective = g_opt.scale_loss(total)
         g_opt.apply(tape.gradient(objective, g_vars), g_vars)
         old_t, old_u = pools[0](tf.stop_gradient(fake_t)), pools[1](tf.stop_gradient(fake_u))
@@ -92,6 +119,22 @@ def make_train_step(
         return {**parts, "disc": disc}
 
     return compile_step(replica_step, strategy, xla)
+
+
+def person(people: Any, role: str, recycle: bool) -> Person:
+    """One person's training faces with their maps, and their frame triplets; InputError when
+    Recycle-GAN is asked for and the dataset has no run of three neighbouring frames."""
+    dataset, faces = people.datasets[role], getattr(people, role)
+    index, rows = dataset.landmarks, dataset.rows("train")
+    frame = None if index.frame is None else index.frame[rows]
+    source = None if index.source is None else index.source[rows]
+    found = Person.of(faces, frame, source)
+    if recycle and len(found.triplets) == 0:
+        raise InputError(
+            f"--recycle needs neighbouring frames of one video, and the {role} dataset "
+            f"{dataset.root} has no three in a row"
+        )
+    return found
 
 
 def _spread(n: int, k: int) -> np.ndarray:
@@ -123,7 +166,9 @@ class CycleTrainer:
         from gan.kinds.cyclegan.models import cycle_networks
 
         with devices.strategy.scope():
-            net = cycle_networks(cfg.size, cfg.ngf, cfg.blocks, cfg.ndf, LAYERS_DOWN)
+            net = cycle_networks(
+                cfg.size, cfg.ngf, cfg.blocks, cfg.ndf, LAYERS_DOWN, recycle=cfg.recycle > 0
+            )
             g_opt = make_optimizer(cfg.lr, cfg.steps, devices.mixed)
             d_opt = make_optimizer(cfg.lr, cfg.steps, devices.mixed)
             g_opt.build(net.generator_variables)  # so a checkpoint restores into their slots
@@ -131,13 +176,17 @@ class CycleTrainer:
             shape = (cfg.size, cfg.size, 3)
             pools = (HistoryPool(cfg.pool, shape), HistoryPool(cfg.pool, shape))
         step = make_train_step(net, (g_opt, d_opt), pools, cfg, devices.xla, devices.strategy)
-        persons = (Person.of(people.target), Person.of(people.user))
+        persons = (
+            person(people, "target", cfg.recycle > 0),
+            person(people, "user", cfg.recycle > 0),
+        )
         return cls(cfg, people, persons, net, (g_opt, d_opt), step, devices.replicas)
 
     @property
     def checkpoint(self) -> dict[str, Any]:
-        parts = ("to_target", "to_user", "judge_target", "judge_user")
-        nets = {name: getattr(self.net, name) for name in parts}
+        nets = {net.name: net for net in self.net.predictors}  # Recycle-GAN's, when on
+        for name in ("to_target", "to_user", "judge_target", "judge_user"):
+            nets[name] = getattr(self.net, name)
         return {**nets, "g_optimizer": self.optimizers[0], "d_optimizer": self.optimizers[1]}
 
     def batches(self, start: int) -> Any:
@@ -150,13 +199,16 @@ class CycleTrainer:
         rng = np.random.default_rng(cfg.seed + start)
         target, user = self.persons
 
+        draw_one = temporal_batch if cfg.recycle > 0 else cycle_batch
+
         def draw():
             while True:
-                yield (*cycle_batch(target, batch, rng), *cycle_batch(user, batch, rng))
+                yield (*draw_one(target, batch, rng), *draw_one(user, batch, rng))
 
         face = tf.TensorSpec((batch, cfg.size, cfg.size, 3), tf.float32)
         mask = tf.TensorSpec((batch, cfg.size, cfg.size, 1), tf.float32)
-        spec = (face, mask, mask) * 2
+        spec = (face, mask, mask, face, face, mask) if cfg.recycle > 0 else (face, mask, mask)
+        spec = spec * 2
         return tf.data.Dataset.from_generator(draw, output_signature=spec).prefetch(1)
 
     def validate(self, step: int) -> Validation:
@@ -196,7 +248,7 @@ class CycleTrainer:
         cfg = self.cfg
         recipe = (
             "ngf", "blocks", "ndf", "cycle_weight", "identity_weight", "attention_weight",
-            "mess_up", "cycle_1_5_weight", "pool",
+            "mess_up", "cycle_1_5_weight", "pool", "recycle",
         )  # fmt: skip
         info = {
             **bundle_fields(self.people, cfg.size, cfg.forehead),
