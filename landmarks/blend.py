@@ -149,7 +149,12 @@ def skin_mask(points: np.ndarray, size: int, shrink: float = 0.1) -> np.ndarray:
 
 def warp_into_box(crop: np.ndarray, matrix: np.ndarray, box: Box) -> np.ndarray:
     """The crop put back where it came from, over frame[box]: `matrix` takes frame pixels to crop
-    pixels (Alignment.matrix), so with WARP_INVERSE_MAP each box pixel samples the crop."""
+    pixels (Alignment.matrix), so with WARP_INVERSE_MAP each box pixel samples the crop.
+
+    Bicubic: the face is usually enlarged here (a 64 px crop over ~90 camera pixels), and a
+    bilinear enlargement blurs it further. Measured with a model that returns its input (the
+    ceiling of the crop and paste alone) on the astronaut clip: the inner face's sharpness vs the
+    camera's is 0.46 bicubic against 0.35 bilinear at 64 px, 0.69 against 0.54 at 128 px."""
     shifted = matrix.astype(np.float64).copy()
     shifted[:, 2] += matrix[:, :2] @ _box_origin(box)
     h, w = box[0].stop - box[0].start, box[1].stop - box[1].start
@@ -157,7 +162,7 @@ def warp_into_box(crop: np.ndarray, matrix: np.ndarray, box: Box) -> np.ndarray:
         crop,
         shifted,
         (w, h),
-        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
         borderMode=cv2.BORDER_REPLICATE,
     )
 
