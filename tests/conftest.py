@@ -130,3 +130,47 @@ def swap_model(tmp_path_factory, sample_dataset, astronaut_clip_dataset) -> str:
     assert train_swap(args) == 0
     assert (run / "model" / "bundle.json").is_file()
     return str(run / "model")
+
+
+def reenact_changes(model: Path, clip: Path, tmp_path: Path) -> tuple[float, float]:
+    """A face-crop bundle through `reenact` on `clip`: the mean share of pixels changed (by more
+    than the codec's noise) inside the face's outline, and outside it (beyond a few pixels' margin
+    for the codec's smear at an edge), over the frames where a face is found."""
+    import cv2
+    import numpy as np
+
+    from app.reenact import main as reenact_main
+    from common.outline import face_outline
+    from gan.bundle.registry import load_bundle
+    from landmarks import FaceTracker
+
+    out = tmp_path / "reenacted.mp4"
+    assert reenact_main(["--model", str(model), "--source", str(clip), "-o", str(out), "-q"]) == 0
+    forehead = load_bundle(model).forehead
+    written, source = read_frames(out), read_frames(clip)
+    assert len(written) == len(source) == CLIP_FRAMES
+    tracker, inside, outside = FaceTracker(), [], []
+    for w, camera in zip(written, source, strict=True):
+        points = tracker(camera).points
+        if points is None:
+            continue
+        outline = np.zeros(camera.shape[:2], np.uint8)
+        hull = cv2.convexHull(np.round(face_outline(points, forehead)).astype(np.int32))
+        cv2.fillConvexPoly(outline, hull, 1)
+        near = cv2.dilate(outline, np.ones((7, 7), np.uint8)) > 0
+        diff = np.abs(w.astype(int) - camera).max(axis=-1)
+        inside.append((diff[outline > 0] > 24).mean())
+        outside.append((diff[~near] > 24).mean())
+    assert len(inside) > CLIP_FRAMES - 5
+    return float(np.mean(inside)), float(np.mean(outside))
+
+
+def read_frames(path: Path) -> list:
+    """Every frame of a video file, BGR."""
+    import cv2
+
+    cap, frames = cv2.VideoCapture(str(path)), []
+    while (got := cap.read())[0]:
+        frames.append(got[1])
+    cap.release()
+    return frames

@@ -10,15 +10,13 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-from pathlib import Path
 from types import SimpleNamespace
 
 import cv2
 import numpy as np
 import pytest
-from conftest import CLIP_FRAMES
+from conftest import reenact_changes
 
-from common.outline import face_outline
 from common.regions import FACIAL_PARTS, REGIONS, region_points
 from gan.core import main as core
 from gan.faces.data import FEATURE_DILATE, find_swap_dataset, hull_mask, load_faces, swap_alignment
@@ -174,9 +172,7 @@ def test_the_onnx_export_equals_keras(cycle_run):
 
 def test_the_bundle_is_a_face_crop_model_the_app_composites(cycle_run, astronaut_clip, tmp_path):
     from app.modes import FaceCropMode, mode_for
-    from app.reenact import main as reenact_main
     from gan.bundle.registry import load_bundle
-    from landmarks import FaceTracker
 
     bundle = load_bundle(cycle_run.model)
     assert bundle.kind == "cyclegan" and bundle.input == "face_crop" and bundle.backend == "onnx"
@@ -185,37 +181,8 @@ def test_the_bundle_is_a_face_crop_model_the_app_composites(cycle_run, astronaut
     assert np.array_equal(bundle(crop), bundle(crop))  # deterministic
     assert bundle.reconstruct(crop).shape == (64, 64, 3)
 
-    out = tmp_path / "swapped.mp4"
-    assert (
-        reenact_main(
-            ["--model", str(cycle_run.model), "--source", str(astronaut_clip), "-o", str(out), "-q"]
-        )
-        == 0
-    )
-    written, source = _frames(out), _frames(astronaut_clip)
-    assert len(written) == CLIP_FRAMES
-    tracker, changed_inside, changed_outside = FaceTracker(), [], []
-    for w, camera in zip(written, source, strict=True):
-        points = tracker(camera).points
-        if points is None:
-            continue
-        outline = np.zeros(camera.shape[:2], np.uint8)
-        hull = cv2.convexHull(np.round(face_outline(points, bundle.forehead)).astype(np.int32))
-        cv2.fillConvexPoly(outline, hull, 1)
-        near = cv2.dilate(outline, np.ones((7, 7), np.uint8)) > 0  # the codec smears an edge
-        diff = np.abs(w.astype(int) - camera).max(axis=-1)
-        changed_inside.append((diff[outline > 0] > 24).mean())
-        changed_outside.append((diff[~near] > 24).mean())
-    assert len(changed_inside) > CLIP_FRAMES - 5
-    assert np.mean(changed_inside) > 0.2 and np.mean(changed_outside) < 0.002
-
-
-def _frames(path: Path) -> list[np.ndarray]:
-    cap, frames = cv2.VideoCapture(str(path)), []
-    while (got := cap.read())[0]:
-        frames.append(got[1])
-    cap.release()
-    return frames
+    inside, outside = reenact_changes(cycle_run.model, astronaut_clip, tmp_path)
+    assert inside > 0.2 and outside < 0.002
 
 
 def test_the_window_opens_a_cyclegan_bundle(qtbot, cycle_run, astronaut_clip, tmp_path):

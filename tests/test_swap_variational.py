@@ -11,6 +11,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from conftest import reenact_changes  # noqa: E402
 from test_swap_train import TINY, _main  # noqa: E402
 
 from gan.core import loop  # noqa: E402
@@ -180,3 +181,9 @@ def test_the_flags_default_to_a_plain_autoencoder():
         "up0_shuffle_interleave",
         "up0_shuffle",
     ]
+
+
+def test_a_vae_gan_bundle_through_reenact_changes_only_the_face(vae_gan, astronaut_clip, tmp_path):
+    run_dir, _, _ = vae_gan
+    inside, outside = reenact_changes(run_dir / "model", astronaut_clip, tmp_path)
+    assert inside > 0.2 and outside < 0.002
