@@ -32,11 +32,12 @@ HANG_MS = 120_000
 
 
 def _main(args: list) -> tuple[int, list[str]]:
-    """train-cyclegan in-process: (exit status, the lines it wrote to stderr)."""
+    """train-cyclegan -q in-process: (exit status, the lines it wrote to stderr). Quiet, so the
+    "gan" logger it sets up does not leave INFO lines on stderr for the tests that follow."""
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
         try:
-            code = cycle_train.main([str(a) for a in args])
+            code = cycle_train.main([*map(str, args), "-q"])
         except SystemExit as e:  # argparse
             code = e.code
     return code, [ln for ln in err.getvalue().splitlines() if ln.strip()]
