@@ -16,15 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from common.outline import FOREHEAD
 from gan.core.devices import Devices
-from gan.core.settings import RunSettings, apply_preset, check_run_settings, flag
+from gan.core.settings import flag
 from gan.errors import InputError
-from gan.faces.data import SWAP_CENTRE_Y, SWAP_CROP_SCALE, SWAP_SIZES, SwapDataset
+from gan.faces.data import SwapDataset
 from gan.faces.people import People, check_datasets, read_two
+from gan.faces.settings import TwoPeopleSettings
 
 # Chosen by measurement (README, "Which swap model": the sample's man onto the astronaut clip,
 # quick preset): the attention loss at 10 took the identity distance to the target from 0.552 to
@@ -34,7 +33,8 @@ ATTENTION_WEIGHT = 10.0
 
 PRESETS: dict[str, dict[str, Any]] = {
     # 2 CPU cores: 64 px, generators of width 16 with 4 residual blocks, PatchGANs of width 32,
-    # 4 faces of each person a step; about 3 steps/s with every seed term on.
+    # 4 faces of each person a step: 5.3 steps/s with the attention loss (6.3 minutes), 4.5 with
+    # every seed term on, measured on the 2 cores while other work ran.
     "quick": {
         "size": 64,
         "ngf": 16,
@@ -81,14 +81,9 @@ IDENTITY = (
 
 
 @dataclass(kw_only=True)
-class CycleConfig(RunSettings):
+class CycleConfig(TwoPeopleSettings):
     """Every setting of a CycleGAN run; each field is one command-line flag."""
 
-    target: str = flag("make-dataset folder of the face to become (aligned mode)")
-    user: str = flag("make-dataset folder of the person who drives it (aligned mode)")
-    size: int | None = flag(
-        f"model size, one of {SWAP_SIZES} (default: the preset's)", None, type=int
-    )
     ngf: int | None = flag("the generators' base width (default: the preset's)", None, type=int)
     blocks: int | None = flag(
         "residual blocks in each generator (default: the preset's)", None, type=int
@@ -121,28 +116,10 @@ class CycleConfig(RunSettings):
         0.0,
     )
     pool: int = flag("history pool: how many past fakes each discriminator draws from (0: off)", 50)
-    crop_scale: float = flag(
-        "the crop's width in eye-widths, as train-swap's (the app cuts camera frames the same way)",
-        SWAP_CROP_SCALE,
-    )
-    centre_y: float = flag(
-        "how far below the eyes the crop is centred, in eye-widths, as train-swap's", SWAP_CENTRE_Y
-    )
-    forehead: float = flag(
-        "the face's outline: the hull and a band this many eye-widths above the brows; the L1s "
-        "count inside it and the app blends it",
-        FOREHEAD,
-    )
 
     def resolved(self, target: SwapDataset, user: SwapDataset) -> CycleConfig:
         """Fill what the flags left open from the preset; check the values."""
-        cfg = apply_preset(self, PRESETS)
-        cfg.target, cfg.user = str(target.root), str(user.root)
-        if cfg.output is None:
-            cfg.output = str(Path("runs") / f"cyclegan-{user.root.name}-as-{target.root.name}")
-        if cfg.size not in SWAP_SIZES:
-            raise InputError(f"--size must be one of {', '.join(map(str, SWAP_SIZES))}")
-        check_run_settings(cfg)
+        cfg = self.with_people(PRESETS, target, user, "cyclegan")
         for name in ("ngf", "blocks", "ndf"):
             if getattr(cfg, name) < 1:
                 raise InputError(f"--{name} must be at least 1")
@@ -156,10 +133,6 @@ class CycleConfig(RunSettings):
             raise InputError("--mess-up must be at least 0 and below 1")
         if not 0 <= cfg.pool <= 1000:
             raise InputError("--pool must be between 0 and 1000")
-        if not 0 < cfg.crop_scale:
-            raise InputError("--crop-scale must be positive")
-        if not 0 <= cfg.forehead <= 1:
-            raise InputError("--forehead must be between 0 and 1 eye-widths")
         return cfg
 
 

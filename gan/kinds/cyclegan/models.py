@@ -14,10 +14,11 @@ from gan.blocks import PatchGAN, instance_norm, normal_init
 INPUT_NAME = "face"  # float32 (N, S, S, 3) in [-1, 1]
 
 
-def _conv(x, filters: int, kernel: int, name: str, strides: int = 1, relu: bool = True):
-    """Convolution, instance norm and (unless `relu` is False) ReLU: the paper's c7s1-k, dk, Rk
-    halves."""
-    x = layers.Conv2D(
+def _conv(x, filters: int, kernel: int, name: str, strides: int = 1, relu: bool = True, up=False):
+    """Convolution (transposed when `up`), instance norm and, unless `relu` is False, ReLU: the
+    paper's c7s1-k, dk, uk and the halves of Rk."""
+    conv = layers.Conv2DTranspose if up else layers.Conv2D
+    x = conv(
         filters,
         kernel,
         strides=strides,
@@ -28,21 +29,6 @@ def _conv(x, filters: int, kernel: int, name: str, strides: int = 1, relu: bool 
     )(x)
     x = instance_norm(name=f"{name}_norm")(x)
     return layers.ReLU(name=f"{name}_relu")(x) if relu else x
-
-
-def _up(x, filters: int, name: str):
-    """uk: 3×3 transposed convolution stride 2, instance norm, ReLU."""
-    x = layers.Conv2DTranspose(
-        filters,
-        3,
-        strides=2,
-        padding="same",
-        use_bias=False,
-        kernel_initializer=normal_init(),
-        name=name,
-    )(x)
-    x = instance_norm(name=f"{name}_norm")(x)
-    return layers.ReLU(name=f"{name}_relu")(x)
 
 
 def ResnetGenerator(  # noqa: N802 - a network
@@ -59,8 +45,8 @@ def ResnetGenerator(  # noqa: N802 - a network
         y = _conv(x, 4 * ngf, 3, f"res{i + 1}a")
         y = _conv(y, 4 * ngf, 3, f"res{i + 1}b", relu=False)
         x = layers.Add(name=f"res{i + 1}")([x, y])
-    x = _up(x, 2 * ngf, "up1")
-    x = _up(x, ngf, "up2")
+    x = _conv(x, 2 * ngf, 3, "up1", strides=2, up=True)
+    x = _conv(x, ngf, 3, "up2", strides=2, up=True)
     x = layers.Conv2D(3, 7, padding="same", kernel_initializer=normal_init(), name="to_rgb")(x)
     outputs = layers.Activation("tanh", dtype="float32", name="tanh")(x)
     return keras.Model(inputs, outputs, name=name)

@@ -15,15 +15,14 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from common.outline import FOREHEAD
 from gan.core.devices import Devices
-from gan.core.settings import RunSettings, apply_preset, check_run_settings, flag
+from gan.core.settings import flag
 from gan.errors import InputError
-from gan.faces.data import SWAP_CENTRE_Y, SWAP_CROP_SCALE, SWAP_SIZES, SwapDataset
+from gan.faces.data import SwapDataset
 from gan.faces.people import People, check_datasets, read_two
+from gan.faces.settings import TwoPeopleSettings
 
 log = logging.getLogger(__name__)
 
@@ -94,35 +93,15 @@ SETTINGS_BEFORE_BAND = {
 
 
 @dataclass(kw_only=True)
-class SwapConfig(RunSettings):
+class SwapConfig(TwoPeopleSettings):
     """Every setting of a face-swap run; each field is one command-line flag."""
 
-    target: str = flag("make-dataset folder of the face to become (aligned mode)")
-    user: str = flag("make-dataset folder of the person who drives it (aligned mode)")
-    size: int | None = flag(
-        f"model size, one of {SWAP_SIZES} (default: the preset's)", None, type=int
-    )
     width: int | None = flag("the networks' base width (default: from the preset)", None, type=int)
     bottleneck: int | None = flag(
         "the encoder's dense code size (default: from the preset)", None, type=int
     )
     lr: float | None = flag(
         "Adam learning rate, beta_1 0.5 (default: from the preset)", None, type=float
-    )
-    crop_scale: float = flag(
-        "the swap crop's width in eye-widths (make-dataset's crops are 2.6); the app cuts "
-        "camera frames the same way",
-        SWAP_CROP_SCALE,
-    )
-    centre_y: float = flag(
-        "how far below the eyes the swap crop is centred, in eye-widths (make-dataset: 0.5; "
-        "lower, because the chin reaches further than the brows)",
-        SWAP_CENTRE_Y,
-    )
-    forehead: float = flag(
-        "the swapped region: the face's hull and a band this many eye-widths above the brows "
-        "(0: the hull alone); the loss is masked to it and the app blends it",
-        FOREHEAD,
     )
     feature_weight: float = flag(
         "the L1's weight on the eyes, brows and mouth against 1 on the rest of the face",
@@ -148,24 +127,14 @@ class SwapConfig(RunSettings):
 
     def resolved(self, target: SwapDataset, user: SwapDataset) -> SwapConfig:
         """Fill what the flags left open from the preset; check the values."""
-        cfg = apply_preset(self, PRESETS)
-        cfg.target, cfg.user = str(target.root), str(user.root)
-        if cfg.output is None:
-            cfg.output = str(Path("runs") / f"swap-{user.root.name}-as-{target.root.name}")
-        if cfg.size not in SWAP_SIZES:
-            raise InputError(f"--size must be one of {', '.join(map(str, SWAP_SIZES))}")
-        check_run_settings(cfg)
+        cfg = self.with_people(PRESETS, target, user, "swap")
         for name in ("width", "bottleneck"):
             if getattr(cfg, name) < 1:
                 raise InputError(f"--{name} must be at least 1")
         if not cfg.lr > 0:
             raise InputError("--lr must be positive")
-        if not 0 < cfg.crop_scale:
-            raise InputError("--crop-scale must be positive")
         if not 1 <= cfg.feature_weight <= 100:
             raise InputError("--feature-weight must be between 1 and 100")
-        if not 0 <= cfg.forehead <= 1:
-            raise InputError("--forehead must be between 0 and 1 eye-widths")
         for name in ("kl_weight", "adversarial_weight"):
             if not 0 <= getattr(cfg, name) < math.inf:
                 raise InputError(f"--{name.replace('_', '-')} must be a number, 0 or more")
