@@ -28,7 +28,8 @@ from gan.faces.settings import TwoPeopleSettings
 # Chosen by measurement (README, "Which swap model": the sample's man onto the astronaut clip,
 # quick preset): the attention loss at 10 took the identity distance to the target from 0.552 to
 # 0.536; mess-up (0.1) and the 1.5-cycle (1) made the face sharper and steadier but not more the
-# target's (0.547, 0.626; all three 0.570), so they stay off.
+# target's (0.547, 0.626; all three 0.570), so they stay off. One run each: the attention recipe
+# with another seed gave 0.623, so CycleGAN's runs spread far more than these differences.
 ATTENTION_WEIGHT = 10.0
 
 PRESETS: dict[str, dict[str, Any]] = {
