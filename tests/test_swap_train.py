@@ -43,6 +43,7 @@ from gan.kinds.swap.bundle import (  # noqa: E402
     SwapBundle,
     load_swap_bundle,
 )
+from gan.kinds.swap.kind import ADVERSARIAL_WEIGHT  # noqa: E402
 from gan.kinds.swap.kind import KIND as SWAP  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -264,8 +265,11 @@ def test_tiny_swap_trains_resumes_and_writes_its_bundle(swap_run):
     assert 0 < np.min(info["reference_shape"]) and np.max(info["reference_shape"]) < 64
     assert len(info["target_descriptor"]) == 128 and len(info["user_descriptor"]) == 128
     assert info["target_descriptor"] != info["user_descriptor"]
-    assert set(info["metrics"]) == {"val_l1_target", "val_l1_user"}
-    assert all(0 < v < 1 for v in info["metrics"].values())
+    # The default model is the VAE-GAN: a variational code, a discriminator per person.
+    assert (info["variational"], info["adversarial_weight"]) == (True, ADVERSARIAL_WEIGHT)
+    assert set(info["metrics"]) == {"val_l1_target", "val_l1_user", "val_kl"}
+    assert 0 < info["metrics"]["val_l1_target"] < 1 and 0 < info["metrics"]["val_l1_user"] < 1
+    assert 0 <= info["metrics"]["val_kl"] < np.inf
     assert info["validation"]["split"] == {"target": "val", "user": "val"}
     assert info["drawing"] and set(info["datasets"]) == {"target", "user"}
     from gan.bundle.files import sha256_of

@@ -20,7 +20,7 @@ from gan.core.run_dir import prepare_run_dir  # noqa: E402
 from gan.errors import InputError  # noqa: E402
 from gan.kinds.swap.bundle import TARGET_FILE, TARGET_ONNX, USER_FILE  # noqa: E402
 from gan.kinds.swap.kind import KIND as SWAP  # noqa: E402
-from gan.kinds.swap.kind import KL_WEIGHT  # noqa: E402
+from gan.kinds.swap.kind import ADVERSARIAL_WEIGHT, KL_WEIGHT  # noqa: E402
 
 PROG = SWAP.prog
 KL_STEPS = 30
@@ -34,7 +34,8 @@ def test_the_kl_term_is_finite_and_falls(sample_dataset, astronaut_clip_dataset,
     from gan.core.devices import choose_devices
 
     args = [sample_dataset, astronaut_clip_dataset, "-o", tmp_path / "run", *TINY, "--variational"]
-    cfg, read = SWAP.prepare(core.parse_args(SWAP, [*map(str, args), "--kl-weight", "1"]))
+    more = ["--kl-weight", "1", "--adversarial-weight", "0"]  # the VAE alone
+    cfg, read = SWAP.prepare(core.parse_args(SWAP, [*map(str, args), *more]))
     keras.backend.clear_session()
     keras.utils.set_random_seed(0)
     trainer = SWAP.build(cfg, read(), choose_devices("off", "off"))
@@ -65,7 +66,8 @@ def vae_gan(tmp_path_factory, sample_dataset, astronaut_clip_dataset):
     finally:
         if cap is not None:
             os.environ[loop.MAX_STEPS_ENV] = cap
-    return run_dir, plain, summary
+    # The plain autoencoder, both options off: the same run folder holds another run.
+    return run_dir, [*plain, "--no-variational", "--adversarial-weight", "0"], summary
 
 
 def checkpointed(run_dir: Path) -> set[str]:
@@ -121,8 +123,8 @@ def test_a_vae_gan_bundle_is_plain_deterministic_and_exports(vae_gan):
 
 
 def test_the_options_make_another_run_and_an_old_config_is_a_plain_one(vae_gan, tmp_path):
-    run_dir, without_options, _ = vae_gan
-    code, err = _main(without_options)  # the same run folder
+    run_dir, plain, _ = vae_gan
+    code, err = _main(plain)  # the same run folder
     assert code == 2 and len(err) == 1, err
     assert "holds another run (variational, adversarial_weight differ)" in err[0], err
     # A config.json from before the options: a plain autoencoder without discriminators.
@@ -157,8 +159,14 @@ def test_bad_weights_are_one_line_and_exit_2(
     assert not run.exists()
 
 
-def test_the_flags_default_to_a_plain_autoencoder():
+def test_the_flags_default_to_the_vae_gan_and_turn_off_to_a_plain_autoencoder():
     cfg = core.parse_args(SWAP, ["t", "u"])
+    assert (cfg.variational, cfg.kl_weight, cfg.adversarial_weight) == (
+        True,
+        KL_WEIGHT,
+        ADVERSARIAL_WEIGHT,
+    )
+    cfg = core.parse_args(SWAP, ["t", "u", "--no-variational", "--adversarial-weight", "0"])
     assert (cfg.variational, cfg.kl_weight, cfg.adversarial_weight) == (False, KL_WEIGHT, 0.0)
     assert {"variational", "kl_weight", "adversarial_weight"} <= set(SWAP.identity)
     # Off, the networks are today's: old checkpoints restore, old bundles load.
