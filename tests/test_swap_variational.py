@@ -19,8 +19,8 @@ from gan.core import main as core  # noqa: E402
 from gan.core.run_dir import prepare_run_dir  # noqa: E402
 from gan.errors import InputError  # noqa: E402
 from gan.kinds.swap.bundle import TARGET_FILE, TARGET_ONNX, USER_FILE  # noqa: E402
-from gan.kinds.swap.kind import KIND as SWAP  # noqa: E402
 from gan.kinds.swap.kind import ADVERSARIAL_WEIGHT, KL_WEIGHT  # noqa: E402
+from gan.kinds.swap.kind import KIND as SWAP  # noqa: E402
 
 PROG = SWAP.prog
 KL_STEPS = 30

@@ -5,8 +5,9 @@ back its own person's face from a randomly warped copy, with a masked L1 (the fa
 forehead band) and Adam, beta_1 0.5, at the preset's rate (quick: 2e-4; gpu: the reference's
 5e-5). At use time the user's face goes through the target's decoder. By default it is the
 VAE-GAN: a variational bottleneck (--variational, --kl-weight) and a discriminator per person
-(--adversarial-weight); --no-variational --adversarial-weight 0 is the plain autoencoder. Its settings, presets and flags, and what it checks and reads before TensorFlow
-loads; the networks and step are in trainer.py (and variational.py).
+(--adversarial-weight); --no-variational --adversarial-weight 0 is the plain autoencoder. Its
+settings, presets and flags, and what it checks and reads before TensorFlow loads; the networks
+and step are in trainer.py (and variational.py).
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ KL_WEIGHT = 0.01
 ADVERSARIAL_WEIGHT = 0.05
 
 PRESETS: dict[str, dict[str, Any]] = {
-    # About 9 minutes on 2 idle CPU cores: 64 px, width 32 (5.1 M weights), batch 16 per person,
-    # ~0.17 s a step. lr 2e-4, not the reference's 5e-5: at 600 steps on the samples it reaches a
+    # 64 px, width 32 (5.1 M weights), batch 16 per person. On 2 AVX-512 CPU cores: the plain
+    # autoencoder about 9 minutes (~0.17 s a step), the default VAE-GAN 1.7 times that. lr 2e-4,
+    # not the reference's 5e-5: at 600 steps on the samples the plain autoencoder reaches a
     # held-out masked L1 of 0.040 / 0.035 (target / user) against 0.048 / 0.043.
     "quick": {
         "size": 64,
