@@ -234,7 +234,8 @@ def test_run_dir_of_another_run_is_refused_unless_force(face_dataset, tmp_path, 
     code, err = run(
         [face_dataset, "-o", tmp_path / "run", *TINY, "--steps", 2, "--lr", 1e-3], capsys
     )
-    assert code == 2 and len(error_lines(err)) == 1 and "holds another run (lr differ)" in err
+    assert code == 2 and len(error_lines(err)) == 1
+    assert "holds another run (lr differ; it has lr=0.0002): give those to resume it" in err
     code, err = run(
         [face_dataset, "-o", tmp_path / "run", *TINY, "--steps", 2, "--lr", 1e-3, "--force"], capsys
     )

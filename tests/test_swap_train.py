@@ -328,7 +328,8 @@ def test_another_runs_settings_are_refused_and_the_step_cap_applies(
     swap_run, tmp_path, monkeypatch, sample_dataset, astronaut_dataset
 ):
     code, err = _main([*swap_run.args, "--width", 16])
-    assert code == 2 and len(err) == 1 and "holds another run (width differ)" in err[0], err
+    assert code == 2 and len(err) == 1, err
+    assert "holds another run (width differ; it has width=8)" in err[0], err
 
     monkeypatch.setenv(loop.MAX_STEPS_ENV, "2")
     args = [sample_dataset, astronaut_dataset, "-o", tmp_path / "run", *TINY, "--no-onnx"]

@@ -126,7 +126,8 @@ def test_the_options_make_another_run_and_an_old_config_is_a_plain_one(vae_gan, 
     run_dir, plain, _ = vae_gan
     code, err = _main(plain)  # the same run folder
     assert code == 2 and len(err) == 1, err
-    assert "holds another run (variational, adversarial_weight differ)" in err[0], err
+    assert "holds another run (variational, adversarial_weight differ" in err[0], err
+    assert "it has variational=True, adversarial_weight=0.1)" in err[0], err  # what resumes it
     # A config.json from before the options: a plain autoencoder without discriminators.
     old = json.loads((run_dir / "config.json").read_text())
     for name in ("variational", "kl_weight", "adversarial_weight"):
@@ -135,7 +136,7 @@ def test_the_options_make_another_run_and_an_old_config_is_a_plain_one(vae_gan, 
     (tmp_path / "config.json").write_text(json.dumps(old))
     prepare_run_dir(tmp_path, plain, SWAP.identity, False, SWAP.saved_defaults)
     (tmp_path / "config.json").write_text(json.dumps(old))
-    with pytest.raises(InputError, match=r"\(variational differ\)"):
+    with pytest.raises(InputError, match=r"\(variational differ; it has variational=False\)"):
         prepare_run_dir(
             tmp_path, {**plain, "variational": True}, SWAP.identity, False, SWAP.saved_defaults
         )

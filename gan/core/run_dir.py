@@ -47,9 +47,10 @@ def prepare_run_dir(
         saved = {**(saved_defaults or {}), **saved}
         differ = [k for k in identity if saved.get(k) != config.get(k)]
         if differ and not force:
+            was = ", ".join(f"{k}={saved.get(k)}" for k in differ)
             raise InputError(
-                f"{run_dir} holds another run ({', '.join(differ)} differ); "
-                "pass --force to start afresh or choose another -o"
+                f"{run_dir} holds another run ({', '.join(differ)} differ; it has {was}): "
+                "give those to resume it, pass --force to start afresh or choose another -o"
             )
     elif run_dir.is_dir() and any(run_dir.iterdir()) and not force:
         raise InputError(
