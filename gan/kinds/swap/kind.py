@@ -119,8 +119,8 @@ class SwapConfig(TwoPeopleSettings):
     variational: bool = flag(
         "a variational bottleneck: the encoder gives a mean and a log-variance, training decodes "
         "samples of the code and adds --kl-weight times its KL to N(0, 1); the bundle decodes "
-        "the mean (the same face for the same crop); on by default (--no-variational: a plain "
-        "autoencoder)",
+        "the mean (the same face for the same crop). --no-variational --adversarial-weight 0: "
+        "the plain autoencoder",
         True,
     )
     kl_weight: float = flag(
@@ -155,7 +155,8 @@ class SwapKind:
     name = "swap"
     prog = "train-swap"
     description = (
-        "Train a face swap (one shared encoder, a decoder per person) on two make-dataset "
+        "Train a face swap (one shared encoder, a decoder per person; by default a VAE-GAN) on "
+        "two make-dataset "
         "folders and write a swap bundle to RUN_DIR/model: the user's face in, the target's "
         "face out, with the user's expression and pose. Rerun the same command to resume."
     )
