@@ -20,12 +20,10 @@ import pytest
 from test_gan_synthetic import make_face_mirror
 
 ROOT = Path(__file__).resolve().parent.parent
+SWAP_NETS = ["--size", "64", "--width", "8", "--bottleneck", "32", "--no-onnx"]
 # The default VAE-GAN less its variational code (each replica would draw its own samples of it, so
 # two workers and one process could not agree); its discriminators stay on.
-SWAP_TINY = [
-    *("--size", "64", "--width", "8", "--bottleneck", "32"),
-    *("--no-variational", "--no-onnx"),
-]
+SWAP_TINY = [*SWAP_NETS, "--no-variational"]
 # Two workers against one process, after a few Adam steps at lr 2e-4 (a step moves a weight by
 # up to about 2e-4): the same sums in another order, far below one step.
 WEIGHT_TOLERANCE = 1e-6
@@ -139,8 +137,7 @@ def test_two_logical_cpu_devices_train_two_replicas(kind, two_people, tmp_path):
         args += ["--batch-size", 2, "--pool", 3, "--mess-up", 0.1, "--attention-weight", 10]
         args += ["--cycle-1-5-weight", 1]
     else:  # the default VAE-GAN, each replica drawing its own code samples
-        args = [target, user, "--size", 64, "--width", 8, "--bottleneck", 32, "--no-onnx"]
-        args += ["--batch-size", 2]
+        args = [target, user, *SWAP_NETS, "--batch-size", 2]
     run = run_one(
         f"gan.kinds.{kind}.train",
         [*args, "-o", tmp_path / "run", "--steps", 2, "--val-every", 2, "--cpu-devices", 2],

@@ -156,9 +156,9 @@ class SwapKind:
     prog = "train-swap"
     description = (
         "Train a face swap (one shared encoder, a decoder per person; by default a VAE-GAN) on "
-        "two make-dataset "
-        "folders and write a swap bundle to RUN_DIR/model: the user's face in, the target's "
-        "face out, with the user's expression and pose. Rerun the same command to resume."
+        "two make-dataset folders and write a swap bundle to RUN_DIR/model: the user's face in, "
+        "the target's face out, with the user's expression and pose. Rerun the same command to "
+        "resume."
     )
     settings = SwapConfig
     presets = PRESETS
