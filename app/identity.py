@@ -14,6 +14,7 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import os
+import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -128,6 +129,19 @@ def _load_network() -> None:
     _network()
 
 
+def _helper_started() -> None:
+    """In the helper process, first: the app alone decides when it ends.
+
+    Ctrl-C in a terminal reaches every process of the foreground group, the helper too, which
+    would die mid-answer with a traceback and break the pool under the closing app. It is born
+    with SIGINT blocked (`_process_pool`), so here it is ignored for good before being let through.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    _exit_with_parent()
+
+
 def _exit_with_parent() -> None:
     """In the helper process: end when the app does, even when it was killed and never said so."""
     parent = multiprocessing.parent_process()
@@ -144,7 +158,14 @@ def _exit_with_parent() -> None:
 def _process_pool() -> Executor:
     # spawn, not fork: the parent runs TensorFlow and Qt threads, which a fork would copy mid-step.
     context = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(1, mp_context=context, initializer=_exit_with_parent)
+    pool = ProcessPoolExecutor(1, mp_context=context, initializer=_helper_started)
+    # The helper is spawned by the first submit, from this thread (the checker's, never the main
+    # one, which handles Ctrl-C): with SIGINT blocked here it inherits the mask through exec, and
+    # a Ctrl-C while it starts waits for `_helper_started` to ignore it. Blocked only now: making
+    # the pool's queues starts multiprocessing's resource tracker, which unblocks SIGINT after.
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    return pool
 
 
 @dataclass(frozen=True)

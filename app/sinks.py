@@ -45,6 +45,19 @@ def _even(n: int) -> int:
     return n + (n & 1)  # most mp4 encoders want even sides
 
 
+def writable_path(path: str | Path) -> Path:
+    """`path` (~ expanded) where a recording can be written; InputError saying why not."""
+    path = Path(path).expanduser()
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"cannot write {path}: no such directory {parent}")
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"cannot write {path}: directory is not writable")
+    if path.is_dir():
+        raise InputError(f"cannot write {path}: it is a directory")
+    return path
+
+
 class _Discarded(Exception):
     """Thrown into atomic_path to make it remove the temporary file instead of renaming it."""
 
@@ -58,17 +71,10 @@ class Recorder:
     """
 
     def __init__(self, path: str | Path, fps: float, fourcc: str = "mp4v") -> None:
-        self.path = Path(path).expanduser()
+        self.path = writable_path(path)
         self.fps = fps if fps and fps > 0 else 30.0
         self.fourcc = fourcc
         self.frames = 0
-        parent = self.path.parent if str(self.path.parent) else Path(".")
-        if not parent.is_dir():
-            raise InputError(f"cannot write {self.path}: no such directory {parent}")
-        if not os.access(parent, os.W_OK):
-            raise InputError(f"cannot write {self.path}: directory is not writable")
-        if self.path.is_dir():
-            raise InputError(f"cannot write {self.path}: it is a directory")
         # The temporary file (named by atomic_path, keeping the suffix that picks the container)
         # lives from open to close, across threads, so its context is held open in a stack.
         self.tmp_path: Path | None = None

@@ -19,8 +19,10 @@ from app.face import RETARGET_MODES
 from app.live import LiveSession
 from app.model import add_backend_flags
 from app.qt_platform import platform_problem
+from app.sinks import writable_path
 from app.ui.controls import RETARGET_CHOICES, Controls, show_checked
 from app.ui.face_capture import FaceCapture, FaceRecording
+from app.ui.interrupt import closed_by_signals
 from app.ui.settings import APPLICATION, ORGANISATION, WindowSettings
 from app.ui.status import model_name, status_text
 from app.ui.views import VIEW_SIZE, FrameBridge, Views, to_pixmap
@@ -46,6 +48,7 @@ class MirrorWindow(QMainWindow):
         verbose: bool = False,
         backend: str = "auto",
         threads: int | None = None,
+        record: str | None = None,
     ) -> None:
         super().__init__()
         self.setWindowTitle("live-mirror")
@@ -63,6 +66,7 @@ class MirrorWindow(QMainWindow):
             retarget=self.choices.retarget,
         )
         self.frames_shown = 0
+        self.record_at_start = Path(record) if record else None  # --record, until it starts
         self.last_face = False
         self.pictures = Views()
         self.views, self.notice = self.pictures.views, self.pictures.notice
@@ -136,6 +140,7 @@ class MirrorWindow(QMainWindow):
             return
         self.choices.source = spec
         self.controls.show_running(True)
+        self._record_when_ready()
 
     def stop(self) -> None:
         self.session.stop()
@@ -168,6 +173,10 @@ class MirrorWindow(QMainWindow):
         self.session.load_model(path)
 
     def _model_done(self, path: str, error: str) -> None:
+        self._show_model(path, error)
+        self._record_when_ready()  # what the model makes, or the drawing when it did not load
+
+    def _show_model(self, path: str, error: str) -> None:
         generated = self.views["generated"]
         if error:
             self.say(f"model not loaded: {error}")
@@ -227,14 +236,26 @@ class MirrorWindow(QMainWindow):
             return
         folder = Path(self.choices.record_dir)
         folder = folder if folder.is_dir() else Path.cwd()
-        path = folder / time.strftime("live-mirror-%Y%m%d-%H%M%S.mp4")
+        self._start_recording(folder / time.strftime("live-mirror-%Y%m%d-%H%M%S.mp4"))
+
+    def _start_recording(self, path: Path) -> None:
         try:
             path = self.session.start_recording(path)
         except InputError as e:
             self.say(str(e))
             show_checked(self.act_record, False)  # the error stays on screen
             return
+        show_checked(self.act_record, True)
         self.say(f"recording to {path} (R to stop)")
+
+    def _record_when_ready(self) -> None:
+        """--record: start once the source runs and the model asked for is in (or failed), so
+        that the file holds one kind of picture, at the model's size, from its first frame."""
+        path = self.record_at_start
+        if path is None or not self.session.running or self.session.loading is not None:
+            return
+        self.record_at_start = None
+        self._start_recording(path)
 
     def toggle_face_recording(self, on: bool) -> None:
         """Record the camera's own frames for the chosen seconds: footage for make-dataset."""
@@ -287,6 +308,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="play a video source in a loop (default: the last choice, else on)",
     )
     p.add_argument("--settings", help="settings file (INI) instead of the user's QSettings")
+    p.add_argument(
+        "--record",
+        metavar="PATH",
+        help="record the output to PATH (mp4) from the start, as R does; "
+        "the file is finished when the window closes (also on Ctrl-C)",
+    )
     add_backend_flags(p)
     p.add_argument(
         "-v", "--verbose", action="store_true", help="log what happens, TensorFlow's notes too"
@@ -301,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     def body() -> int:
+        if args.record:
+            writable_path(args.record)  # a path that cannot be written: one line, before the window
         if QApplication.instance() is None:
             problem = platform_problem()  # Qt would print a paragraph and abort instead
             if problem:
@@ -317,9 +346,15 @@ def main(argv: list[str] | None = None) -> int:
             verbose=args.verbose,
             backend=args.backend,
             threads=args.threads,
+            record=args.record,
         )
         window.show()
-        return app.exec_()
+        try:
+            # Ctrl-C and SIGTERM close the window as its close button does (app.ui.interrupt).
+            with closed_by_signals(window):
+                return app.exec_()
+        finally:
+            window.session.close()  # however the loop ended: the identity helper process too
 
     return run_command("live-mirror", body)
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import read_frames
 from PyQt5.QtCore import QSettings, Qt
 from PyQt5.QtGui import QImage
 
@@ -201,6 +204,73 @@ def test_the_retarget_control_drives_the_session_and_is_kept(
     again = open_window(qtbot, settings, source="7")
     assert again.session.face.retarget == "on" and again.act_retarget_modes["on"].isChecked()
     close_and_no_thread_is_left(again)
+
+
+# -- Ctrl-C and SIGTERM, sent to a real live-mirror process ----------------------------------
+
+
+def live_mirror_command() -> list[str]:
+    """The console script beside this Python (what a user runs), else the module."""
+    script = Path(sys.executable).with_name("live-mirror")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "app.window"]
+
+
+def wait_for_frames(proc: subprocess.Popen, folder: Path, name: str) -> None:
+    """Until the recording's temporary file (common.files.atomic_path) has grown twice: the
+    window is up and frames flow into it. The deadline only guards against a hang."""
+    deadline, sizes = time.monotonic() + HANG_GUARD, set()
+    while len(sizes - {0}) < 2:
+        assert proc.poll() is None, f"live-mirror ended early with {proc.returncode}"
+        assert time.monotonic() < deadline, "no frame was recorded"
+        sizes |= {p.stat().st_size for p in folder.glob(f".{name}.*.mp4")}
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_closes_live_mirror_as_its_close_button_does(
+    tiny_model, sample_video, tmp_path, signum
+):
+    recording, ini = tmp_path / "recorded.mp4", tmp_path / "live-mirror.ini"
+    args = [*live_mirror_command(), "--model", str(tiny_model), "--source", str(sample_video)]
+    args += ["--loop", "--settings", str(ini), "--record", str(recording)]
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    # A session of its own: Ctrl-C in a terminal goes to the whole foreground process group (the
+    # identity helper too), `kill PID` to the app alone.
+    proc = subprocess.Popen(
+        args, env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    err: list[str] = []
+    reader = threading.Thread(target=lambda: err.extend(proc.stderr), daemon=True)
+    reader.start()
+    try:
+        wait_for_frames(proc, tmp_path, recording.stem)
+        if signum == signal.SIGINT:
+            os.killpg(proc.pid, signum)
+        else:
+            os.kill(proc.pid, signum)
+        code = proc.wait(HANG_GUARD)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    # stderr ends once every process holding it has: the helper and the resource tracker too.
+    reader.join(HANG_GUARD)
+    stderr = "".join(err)
+    assert not reader.is_alive(), "a process live-mirror started outlived it"
+    assert code == 0, stderr
+    assert "Traceback" not in stderr and "leaked" not in stderr, stderr
+    assert len(read_frames(recording)) > 0 and not list(tmp_path.glob(".recorded.*")), stderr
+    assert "geometry" in ini.read_text()  # closeEvent kept the window's place, as on a close
+
+
+def test_a_recording_that_cannot_be_written_is_one_line_before_the_window(tmp_path):
+    args = [*live_mirror_command(), "--source", "7", "--settings", str(tmp_path / "s.ini")]
+    args += ["--record", str(tmp_path / "no-such-folder" / "out.mp4")]
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    run = subprocess.run(args, env=env, capture_output=True, text=True, timeout=HANG_GUARD)
+    err = run.stderr.strip()
+    assert run.returncode == 2 and len(err.splitlines()) == 1, err
+    assert err.startswith("live-mirror: error: cannot write") and "no such directory" in err, err
 
 
 # -- a desktop without Qt's X11 libraries ------------------------------------------------------
