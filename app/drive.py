@@ -6,7 +6,8 @@ are run on each output: is a face there, is it the target, does it follow the dr
 expression (mouth opening, eye openness and brow raise, each ÷ inter-ocular distance, correlated
 over the clip), does it draw what was drawn (NME), and does it move as much as the driver does.
 What is kept and measured is the bundle's mode's (app.modes): a swap bundle is measured on its
-own terms (app.modes.face_crop).
+own terms (app.modes.face_crop). The pictures (app.pictures): a contact sheet of frames spread over
+the clip, its columns the mode's, and a plot of the per-frame series over time.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +26,7 @@ from tqdm import tqdm
 from app.face import DEFAULT_RETARGET, DEFAULT_SMOOTHING, FaceStage, GeneratorStage
 from app.model import check_model_path, load_model
 from app.modes import Run, mode_named
+from app.pictures import Measured, plot_picture, sheet_picture
 from app.pipeline import Frame, run_sequential
 from app.reenact import add_retarget_arguments, face_spec
 from app.sources import VideoSource, open_source
@@ -97,8 +100,9 @@ def _open_driver(path: str) -> VideoSource:
     return source
 
 
-def drive_report(cfg: DriveConfig) -> dict:
-    """Run the driver through the live stages and measure what came out; InputError on bad input."""
+def drive_report(cfg: DriveConfig) -> Measured:
+    """Run the driver through the live stages and measure what came out, with the pictures to
+    write; InputError on bad input."""
     check_model_path(cfg.model)
     source = _open_driver(cfg.driver)
     try:
@@ -119,7 +123,7 @@ def drive_report(cfg: DriveConfig) -> dict:
     distances = face.identity.distances
     sm = record.stats["stage_ms"]
     measured = mode.measure(record, spec.target_descriptor, cfg.progress)
-    return {
+    report = {
         "model": str(cfg.model),
         "kind": mode.name,
         "driver": str(cfg.driver),
@@ -134,6 +138,15 @@ def drive_report(cfg: DriveConfig) -> dict:
         **measured,
         "stage_ms": {name: float(sm[name]["mean"]) for name in ("landmarks", "generator")},
     }
+    columns = mode.sheet(record)
+    sheet = sheet_picture(
+        f"sheet: {' | '.join(title for title, _ in columns)}, frames spread over the clip",
+        columns,
+        len(record.outputs),
+        [f"frame {i}" for i in record.indices],
+    )
+    title = f"{Path(cfg.driver).name} through {cfg.model} ({mode.name})"
+    return Measured(report, [sheet, plot_picture(measured["series"], title)])
 
 
 def format_drive_table(report: dict) -> str:
@@ -159,7 +172,7 @@ def add_driver_arguments(p: argparse.ArgumentParser) -> None:
     add_retarget_arguments(p)
 
 
-def drive_report_from_args(args: argparse.Namespace) -> dict:
+def drive_report_from_args(args: argparse.Namespace) -> Measured:
     """`evaluate --driver`'s flags as a DriveConfig, measured."""
     return drive_report(
         DriveConfig(

@@ -10,18 +10,23 @@ beyond noise: each metric gets a 95 % paired-bootstrap interval of the differenc
 over the held-out pairs, and a win is called only when the interval excludes zero.
 
 `evaluate --driver VIDEO` measures the live path on a driving video instead (app.drive).
+
+Pictures go beside the JSON, or into --pictures DIR (app.pictures): here a contact sheet of
+held-out pairs spread over the tail, drawing | model | retrieval | real, the very outputs measured;
+app.drive makes --driver's.
 """
 
 from __future__ import annotations
 
 import argparse
 import errno
+import functools
 import logging
 import math
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -32,6 +37,7 @@ from app.drive import add_driver_arguments, drive_report_from_args, format_drive
 from app.measures import FaceMeasures, nme
 from app.model import add_backend_flags, check_model_path, load_model
 from app.modes import mode_class, mode_for
+from app.pictures import Measured, pictures_base, sheet_picture, write_pictures
 from common.cli import run_command
 from common.errors import InputError
 from common.files import write_json_atomic
@@ -58,6 +64,7 @@ class ValSet:
     train_points: np.ndarray  # (M, 68, 2)
     train_paths: list[Path]
     size: int
+    names: list[str] = field(default_factory=list)  # each pair's file, "val/000107", for people
 
 
 def _splits(index: DatasetIndex, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -96,6 +103,7 @@ def load_val_set(
         index.points[train] * scale,
         [index.path(i) for i in train],
         size,
+        [f"{index.path(i).parent.name}/{index.path(i).stem}" for i in val],
     )
 
 
@@ -117,6 +125,17 @@ def real_descriptors(val: ValSet, measures: FaceMeasures) -> list[np.ndarray | N
     return [measures(face)[1] for face in val.real]
 
 
+def generate_outputs(val: ValSet, generate: Generate, batch: int = 16) -> np.ndarray:
+    """The faces `generate` makes from every held-out drawing, `batch` at a time."""
+    n = len(val.drawings)
+    return np.concatenate(
+        [
+            generate(val.drawings[i : i + batch], np.arange(i, min(i + batch, n)))
+            for i in range(0, n, batch)
+        ]
+    )
+
+
 def evaluate_outputs(
     val: ValSet,
     generate: Generate,
@@ -127,13 +146,20 @@ def evaluate_outputs(
     name: str = "",
 ) -> dict:
     """All the figures for one way of producing faces from the held-out drawings."""
+    outputs = generate_outputs(val, generate, batch)
+    return score_outputs(val, outputs, measures, real, progress, name)
+
+
+def score_outputs(
+    val: ValSet,
+    outputs: np.ndarray,
+    measures: FaceMeasures,
+    real: list[np.ndarray | None],
+    progress: bool = False,
+    name: str = "",
+) -> dict:
+    """All the figures for faces made from the held-out drawings, one per pair."""
     n = len(val.drawings)
-    outputs = np.concatenate(
-        [
-            generate(val.drawings[i : i + batch], np.arange(i, min(i + batch, n)))
-            for i in range(0, n, batch)
-        ]
-    )
     per_pair: dict[str, list] = {"l1": [], "psnr": [], "ssim": [], "nme": [], "identity": []}
     for i in tqdm(
         range(n), desc=f"evaluate {name}", disable=not progress, file=sys.stderr, leave=False
@@ -224,10 +250,10 @@ def evaluate_model(
     verbose: bool = False,
     backend: str = "auto",
     threads: int | None = None,
-) -> dict:
-    """The model and the nearest-neighbour baseline on the dataset's validation tail: the model
-    makes faces from the held-out drawings, so a bundle that takes the camera's face instead is
-    refused (InputError) before it loads."""
+) -> Measured:
+    """The model and the nearest-neighbour baseline on the dataset's validation tail, and the
+    contact sheet of their outputs: the model makes faces from the held-out drawings, so a bundle
+    that takes the camera's face instead is refused (InputError) before it loads."""
     # Mistyped paths fail before TensorFlow loads with the model.
     check_model_path(model_dir)
     mode_class(model_dir).require_drawings(str(model_dir), "evaluate --dataset")
@@ -238,18 +264,19 @@ def evaluate_model(
     measures = FaceMeasures()
     real = real_descriptors(val, measures)
     mode = mode_for(bundle)
-    model = evaluate_outputs(
-        val,
-        lambda d, rows: mode.faces_from_drawings(d, val.points[rows]),
-        measures,
-        real,
-        progress=progress,
-        name="model",
+    # Both stacks of outputs are kept: the sheet shows the very faces that were measured.
+    made = generate_outputs(val, lambda d, rows: mode.faces_from_drawings(d, val.points[rows]))
+    retrieved = generate_outputs(val, nearest_neighbour(val))
+    model = score_outputs(val, made, measures, real, progress, "model")
+    baseline = score_outputs(val, retrieved, measures, real, progress, "baseline")
+    columns = [("drawing", val.drawings), ("model", made), ("retrieval", retrieved)]
+    sheet = sheet_picture(
+        "sheet: drawing | model | retrieval | real, held-out pairs spread over the tail",
+        [*columns, ("real", val.real)],
+        len(val.drawings),
+        val.names or [f"pair {i}" for i in range(len(val.drawings))],
     )
-    baseline = evaluate_outputs(
-        val, nearest_neighbour(val), measures, real, progress=progress, name="baseline"
-    )
-    return {
+    report = {
         "model": str(model_dir),
         "backend": bundle.backend_label,
         "recipe": bundle.recipe,
@@ -260,6 +287,7 @@ def evaluate_model(
         "baseline_metrics": baseline,
         "differences": compare(model, baseline),
     }
+    return Measured(report, [sheet])
 
 
 ROWS = [  # key, label, better
@@ -315,7 +343,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--dataset", help="dataset directory made by make-dataset (needed without --driver)"
     )
-    p.add_argument("--json", help="also write the figures to this JSON file")
+    p.add_argument(
+        "--json",
+        help="also write the figures to this JSON file, and the pictures beside it: for X.json, "
+        "X.sheet.png (a contact sheet of 8 frames) and with --driver X.plot.png (expression and "
+        "change over time)",
+    )
+    p.add_argument(
+        "--pictures",
+        metavar="DIR",
+        help="write the pictures into this folder instead (made if missing), named after the "
+        "JSON, else evaluation.*.png (--dataset) or driver.*.png (--driver); without --json or "
+        "--pictures none are written",
+    )
     p.add_argument(
         "--limit",
         type=int,
@@ -347,18 +387,30 @@ def _write_json(path: str, report: dict) -> None:
 
 
 def publish(
-    json_path: str | None, measure: Callable[[], dict], table: Callable[[dict], str]
+    json_path: str | None,
+    pictures: str | None,
+    stem: str,
+    measure: Callable[[], Measured],
+    table: Callable[[dict], str],
 ) -> int:
-    """Check the JSON's folder first (before the long measurement), then measure, write the JSON
-    atomically and print the table: the same for both of evaluate's modes."""
+    """Check where the JSON and the pictures go first (before the long measurement), then
+    measure, write the JSON and the pictures atomically and print the table, then where each file
+    went: the same for both of evaluate's modes. `pictures`: their folder (None: beside the JSON);
+    `stem`: their name without a JSON."""
     if json_path:
         _check_writable(json_path)
-    report = measure()
+    base = pictures_base(json_path, pictures, stem)
+    measured = measure()
     if json_path:
-        _write_json(json_path, report)
-    print(table(report))
+        _write_json(json_path, measured.report)
+    written = write_pictures(base, measured.pictures) if base else []
+    print(table(measured.report))
     if json_path:
         print(f"figures written to {json_path}")
+    for caption, path in written:
+        print(f"{caption}: {path}")
+    if not base:
+        print("pictures: none written (--json FILE puts them beside it, --pictures DIR there)")
     return 0
 
 
@@ -369,11 +421,14 @@ def main(argv: list[str] | None = None) -> int:
 
     def body() -> int:
         if args.driver:
-            return publish(args.json, lambda: drive_report_from_args(args), format_drive_table)
+            measure = functools.partial(drive_report_from_args, args)
+            return publish(args.json, args.pictures, "driver", measure, format_drive_table)
         if not args.dataset:
             raise InputError("--dataset is needed (or --driver VIDEO)")
         return publish(
             args.json,
+            args.pictures,
+            "evaluation",
             lambda: evaluate_model(
                 args.model,
                 args.dataset,

@@ -15,6 +15,7 @@ import numpy as np
 from common.regions import inter_ocular
 from landmarks import FaceTracker
 from landmarks.identity import FaceDescriptor
+from landmarks.retarget import eye_openness, mouth_opening
 
 # The HOG detector wants faces of 80 px and up: small outputs are enlarged before they are measured.
 MEASURE_SIZE = 256
@@ -68,6 +69,46 @@ def change(images: list[np.ndarray]) -> float:
         return math.nan
     stack = np.stack(images).astype(np.float32)
     return float(np.abs(np.diff(stack, axis=0)).mean())
+
+
+def frame_changes(images: list[np.ndarray]) -> list[float]:
+    """Mean absolute change from the image before to each image, one value per pair (one pair at
+    a time: a long clip's stack in float32 would take gigabytes)."""
+    return [
+        float(np.abs(b.astype(np.float32) - a.astype(np.float32)).mean())
+        for a, b in zip(images, images[1:], strict=False)
+    ]
+
+
+def _listed(values: np.ndarray | list) -> list[float | None]:
+    """For JSON: six significant digits, None where there is no value."""
+    return [None if v is None or math.isnan(v) else float(f"{v:.6g}") for v in values]
+
+
+def frame_series(
+    frames: list[int],
+    driver: list[np.ndarray],
+    output: list[np.ndarray | None],
+    driver_images: list[np.ndarray],
+    output_images: list[np.ndarray],
+) -> dict:
+    """evaluate --driver's values frame by frame, for its plot and its JSON: the video's frame
+    numbers; mouth opening and eye openness (÷ inter-ocular distance) of the driver's points and of
+    those found on the output (None where no face was found there); and the mean absolute change
+    of the driver's image and of the output's since the frame before (None for the first)."""
+    shapes = np.asarray(driver, np.float64).reshape(-1, 68, 2)
+    found = [i for i, p in enumerate(output) if p is not None]
+    series: dict = {"frame": [int(f) for f in frames]}
+    for key, fn in (("mouth_opening", mouth_opening), ("eye_openness", eye_openness)):
+        out = np.full(len(output), np.nan)
+        if found:
+            out[found] = fn(np.asarray([output[i] for i in found], np.float64))
+        series[key] = {"driver": _listed(fn(shapes)), "output": _listed(out)}
+    series["change"] = {
+        who: [None, *_listed(frame_changes(images))] if images else []
+        for who, images in (("driver", driver_images), ("output", output_images))
+    }
+    return series
 
 
 def inner_face_mask(

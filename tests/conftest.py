@@ -174,3 +174,31 @@ def read_frames(path: Path) -> list:
         frames.append(got[1])
     cap.release()
     return frames
+
+
+def read_sheet(path: Path, rows: int, columns: int):
+    """evaluate's contact sheet at `path`: a readable PNG of `rows` × `columns` cells under its
+    header (sheet_size), no cell blank; its cells, RGB (rows, columns, CELL, CELL, 3)."""
+    import cv2
+
+    from app.pictures import CELL, HEADER, sheet_size
+
+    image = cv2.imread(str(path))
+    assert image is not None, path
+    assert image.shape == (*sheet_size(rows, columns), 3), image.shape
+    cells = image[HEADER:, :, ::-1].reshape(rows, CELL, columns, CELL, 3).swapaxes(1, 2)
+    assert all(c.std() > 0 for c in cells.reshape(-1, CELL, CELL, 3)), "a blank cell"
+    return cells
+
+
+def read_plot(path: Path):
+    """evaluate --driver's plot at `path`: a readable PNG of the figure's size × dpi."""
+    import cv2
+
+    from app.pictures import plot_size
+
+    image = cv2.imread(str(path))
+    assert image is not None, path
+    assert image.shape == (*plot_size(), 3), image.shape
+    assert image.std() > 0
+    return image

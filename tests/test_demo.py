@@ -49,6 +49,10 @@ def test_demo_runs_end_to_end_and_a_rerun_reuses_its_outputs(tmp_path):
     assert swap["adversarial_weight"] > 0
     swapped = json.loads((out / "swap-driver.json").read_text())
     assert swapped["frames"] == 90 and swapped["kind"] == "swap"
+    # evaluate's pictures, beside each JSON, listed at the end.
+    for name in ("evaluation.sheet", "driver.sheet", "driver.plot", "swap-driver.sheet"):
+        path = out / f"{name}.png"
+        assert cv2.imread(str(path)) is not None and str(path) in run.stderr, name
 
     again = subprocess.run(
         [str(ROOT / "scripts" / "demo")], env=env, capture_output=True, text=True, timeout=900

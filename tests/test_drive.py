@@ -1,4 +1,5 @@
-"""`evaluate --driver` and --retarget auto on the real sample, tiny model; bad driving videos."""
+"""`evaluate --driver` and --retarget auto on the real sample, tiny model, its pictures; bad driving
+videos."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import read_plot, read_sheet
 
 from app.evaluate import main as evaluate_main
 from app.face import FaceStage, ModelSpec, target_descriptor
 from app.model import load_model
+from app.pictures import SHEET_ROWS
 from app.pipeline import Frame
 from app.reenact import main as reenact_main
 
@@ -20,13 +23,20 @@ CLIP_FRAMES = 40
 
 
 @pytest.fixture(scope="module")
-def drive_json(tiny_model, sample_video, sample_dataset, tmp_path_factory) -> dict:
+def drive_out(tiny_model, sample_video, sample_dataset, tmp_path_factory) -> Path:
+    """The JSON evaluate --driver wrote; its pictures beside it."""
     out = tmp_path_factory.mktemp("drive") / "drive.json"
     args = ["--model", str(tiny_model), "--driver", str(sample_video), "--json", str(out)]
     args += ["--dataset", str(sample_dataset), "--limit", str(CLIP_FRAMES), "-q"]
     assert evaluate_main(args) == 0
-    assert [p.name for p in out.parent.iterdir()] == ["drive.json"]  # no temporary left
-    return json.loads(out.read_text())
+    pictures = ["drive.json", "drive.plot.png", "drive.sheet.png"]
+    assert sorted(p.name for p in out.parent.iterdir()) == pictures  # no temporary left
+    return out
+
+
+@pytest.fixture(scope="module")
+def drive_json(drive_out) -> dict:
+    return json.loads(drive_out.read_text())
 
 
 def test_the_report_has_every_figure_in_range(drive_json):
@@ -42,6 +52,37 @@ def test_the_report_has_every_figure_in_range(drive_json):
         assert 0 <= r["nme"] < 1 and 0 <= r["identity_distance"] < 2
     assert r["temporal_change"] > 0 and r["temporal_change_driver"] > 0
     assert r["stage_ms"]["landmarks"] > 0 and r["stage_ms"]["generator"] > 0
+
+
+def test_the_series_are_the_figures_frame_by_frame(drive_json):
+    r, series = drive_json, drive_json["series"]
+    faces = round(r["driver_face_found"] * r["frames"])
+    assert len(series["frame"]) == faces and series["frame"] == sorted(set(series["frame"]))
+    for key in ("mouth_opening", "eye_openness", "change"):
+        assert len(series[key]["driver"]) == len(series[key]["output"]) == faces
+    # The table's figures are these series' means: the opening over outputs with a face, the
+    # change over every step from one frame to the next.
+    found = [i for i, v in enumerate(series["mouth_opening"]["output"]) if v is not None]
+    assert len(found) == round(r["output_face_found"] * faces)
+    if found:
+        driver = [series["mouth_opening"]["driver"][i] for i in found]
+        assert np.mean(driver) == pytest.approx(r["mouth_opening"]["driver"], rel=1e-4)
+    change = series["change"]
+    assert change["output"][0] is None and change["driver"][0] is None
+    assert np.mean(change["output"][1:]) == pytest.approx(r["temporal_change"], rel=1e-4)
+    assert np.mean(change["driver"][1:]) == pytest.approx(r["temporal_change_driver"], rel=1e-4)
+
+
+def test_the_pictures_are_the_sheet_and_the_plot(drive_out, drive_json):
+    faces = len(drive_json["series"]["frame"])
+    rows = min(SHEET_ROWS, faces)
+    cells = read_sheet(drive_out.with_name("drive.sheet.png"), rows, 3)  # driver | drawing | output
+    # Rows spread over the clip: the first and last frames with a face are different pictures.
+    assert np.abs(cells[0].astype(int) - cells[-1]).mean() > 1
+    # A drawing is lines on black; a face is not.
+    drawing, output = cells[:, 1], cells[:, 2]
+    assert (drawing.max(axis=-1) == 0).mean() > 0.5 and (output.max(axis=-1) == 0).mean() < 0.5
+    read_plot(drive_out.with_name("drive.plot.png"))
 
 
 def test_auto_draws_the_drivers_own_points_when_the_driver_is_the_target(drive_json):

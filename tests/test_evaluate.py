@@ -1,11 +1,16 @@
-"""evaluate on the sample dataset: a perfect stand-in, the nearest neighbour, a tiny model."""
+"""evaluate on the sample dataset: a perfect stand-in, the nearest neighbour, a tiny model, and
+the contact sheet it writes beside its JSON."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
 
+import numpy as np
 import pytest
+from conftest import read_sheet
 
 from app.evaluate import (
     FaceMeasures,
@@ -15,6 +20,9 @@ from app.evaluate import (
     nearest_neighbour,
     real_descriptors,
 )
+from app.model import load_model
+from app.modes import mode_for
+from app.pictures import SHEET_ROWS, cell, pictures_base, spread
 from landmarks import DrawingParams
 
 
@@ -49,16 +57,19 @@ def test_the_baseline_is_a_real_face_but_not_the_frame(val_set, measures):
     assert base["identity_same"] > 0.5  # it is the same man, from another frame
 
 
-def test_evaluate_the_tiny_model_table_and_json_agree(tiny_model, sample_dataset, tmp_path, capsys):
-    out = tmp_path / "eval.json"
-    assert (
-        main(
-            ["--model", str(tiny_model), "--dataset", str(sample_dataset), "--json", str(out), "-q"]
-        )
-        == 0
-    )
-    table = capsys.readouterr().out
-    report = json.loads(out.read_text())
+@pytest.fixture(scope="module")
+def evaluated(tiny_model, sample_dataset, tmp_path_factory) -> tuple[dict, str, object]:
+    """evaluate on the tiny model, once: (the JSON, what it printed, the JSON's path)."""
+    out = tmp_path_factory.mktemp("evaluate") / "eval.json"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        args = ["--model", str(tiny_model), "--dataset", str(sample_dataset)]
+        assert main([*args, "--json", str(out), "-q"]) == 0
+    return json.loads(out.read_text()), printed.getvalue(), out
+
+
+def test_evaluate_the_tiny_model_table_and_json_agree(evaluated, sample_dataset):
+    report, table, _ = evaluated
     for method in ("model_metrics", "baseline_metrics"):
         m = report[method]
         assert 0 <= m["l1"] <= 1 and math.isfinite(m["psnr"]) and -1 <= m["ssim"] <= 1
@@ -74,10 +85,49 @@ def val_set_pairs(dataset):
     return list((dataset / "val").glob("*.png"))
 
 
-@pytest.mark.parametrize("which", ["model", "dataset"])
+def test_the_contact_sheet_shows_the_pairs_measured(evaluated, tiny_model, sample_dataset):
+    report, table, out = evaluated
+    sheet = out.with_name("eval.sheet.png")
+    assert sorted(p.name for p in out.parent.iterdir()) == ["eval.json", "eval.sheet.png"]
+    assert f": {sheet}" in table.splitlines()[-1]  # the printed lines name it
+    rows = spread(report["pairs"])
+    assert len(rows) == min(SHEET_ROWS, report["pairs"]) and rows[0] == 0
+    cells = read_sheet(sheet, len(rows), 4)  # drawing | model | retrieval | real
+    bundle = load_model(tiny_model)
+    val = load_val_set(sample_dataset, bundle.size, DrawingParams.from_dict(bundle.drawing))
+    for r, i in enumerate(rows):
+        assert np.array_equal(cells[r, 3], cell(val.real[i]))
+        retrieved = nearest_neighbour(val)(val.drawings[[i]], np.array([i]))[0]
+        assert np.array_equal(cells[r, 2], cell(retrieved))
+    # The model's column holds its outputs (generated again here, in another batch: within a
+    # grey level), not the real frames.
+    made = mode_for(bundle).faces_from_drawings(val.drawings[rows], val.points[rows])
+    model = cells[:, 1].astype(int)
+    assert np.abs(model - [cell(m) for m in made]).mean() < 1
+    assert np.abs(model - cells[:, 3]).mean() > 1
+
+
+def test_pictures_go_beside_the_json_or_into_the_folder_named(tmp_path):
+    assert pictures_base(str(tmp_path / "eval.json"), None, "evaluation") == str(tmp_path / "eval")
+    assert pictures_base(None, None, "evaluation") is None
+    folder = tmp_path / "new" / "pictures"
+    assert pictures_base(None, str(folder), "driver") == str(folder / "driver")
+    assert folder.is_dir()  # made before the long work
+    assert pictures_base("r.json", str(folder), "driver") == str(folder / "r")
+
+
+@pytest.mark.parametrize("which", ["model", "dataset", "json", "pictures"])
 def test_bad_paths_are_one_line_and_status_2(which, tiny_model, sample_dataset, tmp_path, capsys):
+    (tmp_path / "a-file").write_text("")
     args = {"model": str(tiny_model), "dataset": str(sample_dataset)}
-    args[which] = str(tmp_path / "missing")
-    assert main(["--model", args["model"], "--dataset", args["dataset"], "-q"]) == 2
+    outputs = {
+        "json": ["--json", str(tmp_path / "missing" / "eval.json")],
+        "pictures": ["--pictures", str(tmp_path / "a-file" / "pictures")],  # under a file
+    }
+    if which in args:
+        args[which] = str(tmp_path / "missing")
+    extra = outputs.get(which, [])
+    assert main(["--model", args["model"], "--dataset", args["dataset"], *extra, "-q"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("evaluate: error:")
+    assert [p.name for p in tmp_path.iterdir()] == ["a-file"]  # nothing written

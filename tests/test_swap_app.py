@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import cv2
 import numpy as np
 import pytest
-from conftest import CLIP_FRAMES
+from conftest import CLIP_FRAMES, read_plot, read_sheet
 
 from app.modes import DrawingMode, FaceCropMode, mode_for, require_swap
 from app.pipeline import Frame
@@ -285,9 +285,9 @@ def test_reenact_writes_the_composited_camera_frames(swap_model, astronaut_clip,
 def test_evaluate_driver_measures_the_swap(swap_model, astronaut_clip, tmp_path, capsys):
     from app.evaluate import main as evaluate_main
 
-    out = tmp_path / "swap.json"
+    out, pictures = tmp_path / "swap.json", tmp_path / "pictures"
     args = ["--model", swap_model, "--driver", str(astronaut_clip), "--json", str(out)]
-    assert evaluate_main([*args, "--limit", "30", "-q"]) == 0
+    assert evaluate_main([*args, "--pictures", str(pictures), "--limit", "30", "-q"]) == 0
     r = json.loads(out.read_text())
     assert r["kind"] == "swap" and r["frames"] == 30 and r["driver_face_found"] > 0.9
     assert r["target_descriptor"] is True and 0 <= r["output_face_found"] <= 1
@@ -301,6 +301,16 @@ def test_evaluate_driver_measures_the_swap(swap_model, astronaut_clip, tmp_path,
     assert r["stage_ms"]["generator"] > 0
     table = capsys.readouterr().out
     assert "swap bundle" in table and "identity distance to user" in table and "seam" in table
+    # The pictures, in the folder named, under the JSON's name: camera | swapped, and the plot.
+    sheet, plot = pictures / "swap.sheet.png", pictures / "swap.plot.png"
+    assert sorted(pictures.iterdir()) == [plot, sheet]
+    assert f": {sheet}" in table and f": {plot}" in table
+    faces = len(r["series"]["frame"])
+    assert faces == round(r["driver_face_found"] * 30)
+    cells = read_sheet(sheet, min(8, faces), 2)
+    # The swap changes the face: the swapped column is not the camera's.
+    assert np.abs(cells[:, 0].astype(int) - cells[:, 1]).mean() > 1
+    read_plot(plot)
 
 
 def test_the_blend_benchmark_times_alpha_and_poisson(swap_model, astronaut_clip, capsys):

@@ -7,6 +7,7 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
+from app.pictures import Column
 from app.pipeline import Frame
 
 # `evaluate --driver`'s run: every driver frame through the live stages, each into `keep`;
@@ -20,6 +21,7 @@ class DriveRecord(Protocol):
     """What a mode kept of one `evaluate --driver` run."""
 
     frames: int
+    indices: list[int]  # each kept frame's number in the video
     outputs: list[np.ndarray]
     stats: dict
 
@@ -74,5 +76,9 @@ class Mode(Protocol):
         """evaluate --driver: run the driver through the stages (`face`: the FaceStage, its
         tracker keeping raw points) and keep what the measures need."""
 
+    def sheet(self, record: Any) -> list[Column]:
+        """evaluate --driver's contact sheet: its columns, from what `record` kept."""
+
     def measure(self, record: Any, target: np.ndarray | None, progress: bool) -> dict:
-        """evaluate --driver's figures for what `record` kept; `target`: who the target is."""
+        """evaluate --driver's figures for what `record` kept (with "series": the per-frame values
+        its plot draws, app.measures.frame_series); `target`: who the target is."""

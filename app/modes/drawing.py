@@ -16,8 +16,9 @@ import numpy as np
 from tqdm import tqdm
 
 from app.images import fit
-from app.measures import FaceMeasures, change, finite, mean, nme, pearson, ratio
+from app.measures import FaceMeasures, change, finite, frame_series, mean, nme, pearson, ratio
 from app.modes.base import Row, Run
+from app.pictures import Column
 from app.pipeline import Frame
 from landmarks.identity import SAME_PERSON_DISTANCE
 from landmarks.retarget import EXPRESSION_FEATURES, mouth_opening
@@ -28,10 +29,14 @@ class DrawingRecord:
     """What one run of the live stages produced, frame by frame (faces only)."""
 
     frames: int = 0
+    indices: list[int] = field(default_factory=list)  # each kept frame's number in the video
     driver: list[np.ndarray] = field(default_factory=list)  # raw driver points, frame pixels
     drawn: list[np.ndarray] = field(default_factory=list)  # the drawing's points, model pixels
     outputs: list[np.ndarray] = field(default_factory=list)  # generated faces, uint8 RGB
     crops: list[np.ndarray] = field(default_factory=list)  # the driver's crop, as the model sees
+    # The drawings the model was given, for evaluate's sheet: one more image stream at the model's
+    # size (a 1,337-frame clip at 128 px: 66 MB, as much as the outputs).
+    drawings: list[np.ndarray] = field(default_factory=list)
     stats: dict = field(default_factory=dict)
 
 
@@ -103,22 +108,29 @@ class DrawingMode:
         def keep(frame: Frame) -> None:
             record.frames += 1
             if frame.face:
+                record.indices.append(frame.index)
                 record.driver.append(tracker.points.copy())
                 record.drawn.append(face.drawn_points.copy())
                 record.outputs.append(frame.generated)
                 record.crops.append(face.crop(frame))
+                record.drawings.append(frame.drawing)
 
         record.stats = run(keep)
         return record
 
+    def sheet(self, record: DrawingRecord) -> list[Column]:
+        """evaluate --driver's contact sheet: the driver's crop, its drawing, the face made."""
+        return [("driver", record.crops), ("drawing", record.drawings), ("output", record.outputs)]
+
     def measure(self, record: DrawingRecord, target: np.ndarray | None, progress: bool) -> dict:
         """Face found, identity, expression fidelity, NME and temporal change of the outputs."""
         measures, found, distances, errors = FaceMeasures(), [], [], []
-        out_points = []
+        out_points, every = [], []  # points found: on found outputs; on every output (or None)
         for i, out in enumerate(
             tqdm(record.outputs, desc="measure", disable=not progress, leave=False, file=sys.stderr)
         ):
             points, descriptor = measures(out)
+            every.append(points)
             if points is None:
                 continue
             found.append(i)
@@ -144,4 +156,7 @@ class DrawingMode:
             "temporal_change": finite(moved),
             "temporal_change_driver": finite(driver_moved),
             "temporal_ratio": ratio(moved, driver_moved),
+            "series": frame_series(
+                record.indices, record.driver, every, record.crops, record.outputs
+            ),
         }

@@ -25,6 +25,7 @@ from app.measures import (
     FaceMeasures,
     change,
     finite,
+    frame_series,
     mean,
     nme,
     pearson,
@@ -32,6 +33,7 @@ from app.measures import (
     sharpness_ratio,
 )
 from app.modes.base import Row, Run
+from app.pictures import Column
 from app.pipeline import Frame
 from app.swap import DEFAULT_BLEND, blend_mask, camera_rgb, swap_face, swap_output, time_blend
 from common.errors import InputError
@@ -51,6 +53,7 @@ class FaceCropRecord:
     """What the live stages made of a driving video (frames with a face), as head crops."""
 
     frames: int = 0
+    indices: list[int] = field(default_factory=list)  # each kept frame's number in the video
     outputs: list[np.ndarray] = field(default_factory=list)  # composited face crops, RGB
     cameras: list[np.ndarray] = field(default_factory=list)  # the camera's, the same crop
     driver: list[np.ndarray] = field(default_factory=list)  # raw driver points, crop pixels
@@ -161,6 +164,7 @@ class FaceCropMode:
             if not frame.face or frame.composited is None:
                 return
             camera = camera_rgb(frame)
+            record.indices.append(frame.index)
             matrix = MEASURE_ALIGNMENT.matrix(frame.points, MEASURE_SIZE, camera.shape)
             record.outputs.append(_head(frame.composited, matrix))
             record.cameras.append(_head(camera, matrix))
@@ -176,6 +180,10 @@ class FaceCropMode:
         record.stats = run(keep)
         return record
 
+    def sheet(self, record: FaceCropRecord) -> list[Column]:
+        """evaluate --driver's contact sheet: the camera's head crop, and the same crop swapped."""
+        return [("camera", record.cameras), ("swapped", record.outputs)]
+
     def measure(self, record: FaceCropRecord, target: np.ndarray | None, progress: bool) -> dict:
         """Identity (to the target, and away from the user), expression (the landmark stage on
         the output against the driver's points), faces found, temporal change, seam contrast, and
@@ -183,6 +191,7 @@ class FaceCropMode:
         measures = FaceMeasures()
         pairs = list(zip(record.outputs, record.cameras, record.driver, strict=True))
         out_desc, cam_desc, out_points, driver, errors, camera_errors = [], [], [], [], [], []
+        every = []  # the points found on each output, or None
         for out, cam, points in tqdm(
             pairs, desc="measure", disable=not progress, leave=False, file=sys.stderr
         ):
@@ -191,6 +200,7 @@ class FaceCropMode:
                 cam_desc.append(descriptor)
                 camera_errors.append(nme(found, points))
             found, descriptor = measures(out)
+            every.append(found)
             if found is not None:
                 out_desc.append(descriptor)
                 out_points.append(found)
@@ -225,4 +235,7 @@ class FaceCropMode:
             "temporal_ratio": ratio(moved, camera_moved),
             "seam": _seam(ring, inner, camera_ring, camera_inner),
             "sharpness": sharpness_ratio(record.outputs, record.cameras, record.driver),
+            "series": frame_series(
+                record.indices, record.driver, every, record.cameras, record.outputs
+            ),
         }
