@@ -31,7 +31,7 @@ from landmarks.align import Alignment
 from landmarks.capture import Opener, capture_for_dataset
 from landmarks.dataset_config import BuildResult, DatasetConfig, parse_args, summary
 from landmarks.dataset_format import LANDMARKS, MANIFEST, SPLITS, VERSION
-from landmarks.dataset_frames import Build, frames_done, sampled_frames, val_start
+from landmarks.dataset_frames import Build, frames_done, sampled_frames, val_range, val_start
 from landmarks.dataset_manifest import build_manifest
 from landmarks.dataset_output import already_built, check_before_recording, discard, prepare_output
 from landmarks.dataset_state import STATE, Progress, write_npz
@@ -60,6 +60,7 @@ def _fingerprint(cfg: DatasetConfig, sources: list[FrameSource]) -> str:
         "every": cfg.every,
         "max_pairs": cfg.max_pairs,
         "val_fraction": cfg.val_fraction,
+        **({} if cfg.val_span is None else {"val_span": list(cfg.val_span)}),
         "drawing": DrawingParams().to_dict(),
         "alignment": Alignment(cfg.mode).to_dict(),
         "inputs": [(os.path.abspath(s.path), s.frames, _content_size(s)) for s in sources],
@@ -88,6 +89,7 @@ def build_dataset(
         return built
     record = prepare_output(cfg, fingerprint) or Progress(fingerprint)
     plans = [sampled_frames(s.frames, cfg.every, cfg.max_pairs) for s in sources]
+    _check_span(cfg, sources, plans)
     bar = tqdm(
         total=sum(len(p) for p in plans),
         initial=frames_done(plans, record.position),
@@ -121,6 +123,22 @@ def build_dataset(
         build.frames_read,
         build.resumed_from,
     )
+
+
+def _check_span(cfg: DatasetConfig, sources: list[FrameSource], plans: list[list[int]]) -> None:
+    """--val-span must hold frames of some video, and leave some to train on: else one line."""
+    if cfg.val_span is None:
+        return
+    held = [
+        sum(first <= f < end for f in plan)
+        for s, plan in zip(sources, plans, strict=True)
+        for first, end in [val_range(plan, s.fps, cfg)]
+    ]
+    if not any(held):
+        start, end = cfg.val_span
+        raise InputError(f"--val-span {start:g}:{end:g}: no frame of the input lies in that span")
+    if sum(held) >= sum(len(p) for p in plans):
+        raise InputError("--val-span holds out every frame: nothing is left to train on")
 
 
 def _record(cfg: DatasetConfig, opener: Opener) -> DatasetConfig:

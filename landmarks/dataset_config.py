@@ -21,6 +21,7 @@ class DatasetConfig:
     every: int = 1
     max_pairs: int | None = None
     val_fraction: float = 0.1
+    val_span: tuple[float, float] | None = None  # seconds [start, end) of each video, held out
     force: bool = False
     quiet: bool = False
     camera: int | None = None
@@ -46,6 +47,10 @@ class DatasetConfig:
             raise InputError(f"--max-pairs {self.max_pairs}: must be 1 or more")
         if not 0.0 <= self.val_fraction < 1.0:
             raise InputError(f"--val-fraction {self.val_fraction}: must be in [0, 1)")
+        if self.val_span is not None:
+            start, end = self.val_span
+            if not 0 <= start < end:
+                raise InputError(f"--val-span {start:g}:{end:g}: needs 0 <= START < END seconds")
 
 
 @dataclass
@@ -68,6 +73,17 @@ DESCRIPTION = (
 
 def parse_args(argv: list[str] | None) -> DatasetConfig:
     return DatasetConfig(**vars(_parser().parse_args(argv)))
+
+
+def span(text: str) -> tuple[float, float]:
+    """--val-span's START:END in seconds, e.g. 5:16 or 5.5:16."""
+    try:
+        start, end = (float(part) for part in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give START:END in seconds, e.g. 5:16"
+        ) from None
+    return start, end
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -112,6 +128,15 @@ def _parser() -> argparse.ArgumentParser:
         float,
         d.val_fraction,
         "share of each video's tail held out for validation (default: %(default)s)",
+    )
+    p.add_argument(
+        "--val-span",
+        type=span,
+        metavar="START:END",
+        default=d.val_span,
+        help="hold out this span of each video instead of its tail, in seconds (e.g. 5:16; an "
+        "image folder counts frames): "
+        "for a video whose tail does not show what you want to measure, such as a calm end",
     )
     p.add_argument(
         "--force", action="store_true", help="replace a different dataset in the output directory"

@@ -42,6 +42,15 @@ def val_start(sampled: list[int], val_fraction: float) -> int:
     return sampled[len(sampled) - n_val] if n_val else sampled[-1] + 1
 
 
+def val_range(sampled: list[int], fps: float, cfg: DatasetConfig) -> tuple[int, int]:
+    """The held-out frames [first, end) of one video: cfg.val_span's seconds when given (a span,
+    not random frames, for the same reason as the tail), else the tail of cfg.val_fraction."""
+    if cfg.val_span is None:
+        return val_start(sampled, cfg.val_fraction), sampled[-1] + 1 if sampled else 0
+    start, end = (math.ceil(t * (fps or 1.0)) for t in cfg.val_span)
+    return start, end
+
+
 def frames_done(plans: list[list[int]], position: tuple[int, int]) -> int:
     """How many planned frames lie before `position`: where the progress bar starts."""
     first_source, first_frame = position
@@ -99,14 +108,14 @@ class Build:
             self._checkpoint(si + 1, 0)
 
     def _source(self, si: int, source: FrameSource, plan: list[int], start: int) -> None:
-        wanted, tail = set(plan), val_start(plan, self.cfg.val_fraction)
+        wanted, (first, end) = set(plan), val_range(plan, source.fps, self.cfg)
         last_checkpoint = time.perf_counter()
         for fi, frame in source.read(start=start):
             if fi not in wanted:
                 continue
             self.frames_read += 1
             self.bar.update(1)
-            if not self._take(si, fi, frame, split=int(fi >= tail)):
+            if not self._take(si, fi, frame, split=int(first <= fi < end)):
                 continue
             if self._stop_requested():
                 self._checkpoint(si, fi + 1)

@@ -10,7 +10,7 @@ import numpy as np
 from landmarks.align import Alignment
 from landmarks.dataset_config import DatasetConfig
 from landmarks.dataset_format import FORMAT, SPLITS, VERSION, pair_path, read_pair
-from landmarks.dataset_frames import val_start
+from landmarks.dataset_frames import val_range
 from landmarks.dataset_state import Progress
 from landmarks.draw import DrawingParams
 from landmarks.identity import mean_descriptor, spread
@@ -71,7 +71,13 @@ def build_manifest(
                 "frames": s.frames,
                 "fps": s.fps,
                 "pairs": int((arrays["source"] == i).sum()),
-                "val_from_frame": val_start(plans[i], cfg.val_fraction),
+                **dict(
+                    zip(
+                        ("val_from_frame", "val_to_frame"),
+                        val_range(plans[i], s.fps, cfg),
+                        strict=True,
+                    )
+                ),
             }
             for i, s in enumerate(sources)
         ],

@@ -153,6 +153,40 @@ def test_two_videos_each_keep_their_own_validation_tail(sample_video, tmp_path):
     assert result.pairs["val"] >= 2
 
 
+def test_a_val_span_holds_out_those_seconds_and_the_manifest_says_which_frames(
+    sample_video, tmp_path
+):
+    # The sample runs 4 s at 29.97 fps: hold out its second second, frames 30 to 59.
+    out = tmp_path / "ds"
+    result = build_dataset(
+        DatasetConfig(inputs=[str(sample_video)], output=str(out), size=64, val_span=(1.0, 2.0)),
+        progress=False,
+    )
+    lm = np.load(out / "landmarks.npz")
+    held = lm["frame"][lm["split"] == 1]
+    assert held.min() >= 30 and held.max() <= 59 and result.pairs["val"] == len(held) >= 25
+    trained = lm["frame"][lm["split"] == 0]
+    assert (trained < 30).any() and (trained > 59).any()  # training on both sides of the span
+    source = json.loads((out / MANIFEST).read_text())["sources"][0]
+    assert (source["val_from_frame"], source["val_to_frame"]) == (30, 60)
+
+
+@pytest.mark.parametrize(
+    "span, message",
+    [("3:1", "START < END"), ("60:70", "no frame"), ("0:9", "every frame"), ("1-2", "START:END")],
+)
+def test_a_bad_val_span_is_one_line_and_status_2(span, message, sample_video, tmp_path, capsys):
+    out = tmp_path / "out"
+    try:
+        status = main([str(sample_video), "-o", str(out), "-q", "--val-span", span])
+    except SystemExit as e:  # argparse's own refusal of a value it cannot parse
+        status = e.code
+    assert status == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err.splitlines()[-1] and "Traceback" not in err
+    assert not (out / MANIFEST).exists()
+
+
 def bad(tmp_path: Path, name: str, content: bytes) -> str:
     p = tmp_path / name
     p.write_bytes(content)
