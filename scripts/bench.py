@@ -37,7 +37,7 @@ def untrained_bundle(
     recipe the sample's retrieval bank) included: speed does not depend on training."""
     from gan.kinds.drawing.bundle import save_bundle
     from gan.kinds.drawing.models import Generator
-    from gan.kinds.drawing.reference import load_split
+    from gan.kinds.drawing.pairs import load_split
     from landmarks.align import Alignment
     from landmarks.dataset import DatasetConfig, build_dataset
     from landmarks.draw import DrawingParams
@@ -141,7 +141,7 @@ def time_recipes(directory: str, video: str, presets: dict, fast: bool) -> dict:
     paper), same networks: train step ms and their ratio, the Keras generator's ms per frame, and
     the ms the reference recipe adds before its generator (retrieval, warp, mask)."""
     from gan.kinds.drawing.bench import compare_recipes, time_generator, time_reference_inputs
-    from gan.kinds.drawing.reference import load_split
+    from gan.kinds.drawing.pairs import load_split
     from landmarks.dataset import DatasetConfig, build_dataset
 
     out = {}

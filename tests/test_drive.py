@@ -54,6 +54,24 @@ def test_the_report_has_every_figure_in_range(drive_json):
     assert r["stage_ms"]["landmarks"] > 0 and r["stage_ms"]["generator"] > 0
 
 
+def test_the_change_is_also_measured_against_the_target_s_own_video(drive_json, tiny_model):
+    # The bundle carries its held-out video's own frame-to-frame change (the sample's tail).
+    own = json.loads((tiny_model / "bundle.json").read_text())["target_change"]
+    assert 0 < own < 255 and drive_json["temporal_change_target"] == own
+    ratio = drive_json["temporal_ratio_target"]
+    assert ratio == pytest.approx(drive_json["temporal_change"] / own)
+
+
+def test_each_expression_figure_comes_with_how_much_the_driver_moved(drive_json):
+    series = drive_json["series"]["mouth_opening"]
+    found = [i for i, v in enumerate(series["output"]) if v is not None]
+    if len(found) < 3:
+        pytest.skip("the tiny model's outputs hold too few faces to correlate")
+    driver = np.array([series["driver"][i] for i in found])
+    assert drive_json["sd_driver"]["mouth"] == pytest.approx(driver.std(), rel=1e-4)
+    assert drive_json["sd_driver"]["eyes"] > 0
+
+
 def test_the_series_are_the_figures_frame_by_frame(drive_json):
     r, series = drive_json, drive_json["series"]
     faces = round(r["driver_face_found"] * r["frames"])

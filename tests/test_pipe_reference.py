@@ -11,14 +11,14 @@ SIZE = 64
 
 @pytest.fixture(scope="module")
 def split(sample_dataset):
-    from gan.kinds.drawing.reference import load_split
+    from gan.kinds.drawing.pairs import load_split
 
     return load_split(sample_dataset, "train", SIZE)
 
 
 @pytest.fixture(scope="module")
 def bank(split):
-    return split.bank(max_bytes=2**62, region="mouth")  # training retrieves from every frame
+    return split.training_bank("mouth", 2)  # training retrieves from every frame, photos on disk
 
 
 def _take(dataset, batches: int) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -13,7 +13,7 @@ from common.warp import PiecewiseAffine, hull_mask
 
 @pytest.fixture(scope="session")
 def train_split(sample_dataset):
-    from gan.kinds.drawing.reference import load_split
+    from gan.kinds.drawing.pairs import load_split
 
     return load_split(sample_dataset, "train", 64)
 
@@ -59,7 +59,8 @@ def test_training_never_retrieves_a_frame_within_the_excluded_window(train_split
 
 
 def test_the_mixed_reference_flickers_less_than_the_nearest_photo(train_split, sample_dataset):
-    from gan.kinds.drawing.reference import blend_weights, load_split
+    from gan.kinds.drawing.pairs import load_split
+    from gan.kinds.drawing.reference import blend_weights
 
     assert np.allclose(blend_weights([1.0, 2.0, 3.0]), [2 / 3, 1 / 3, 0])
     assert np.allclose(blend_weights([2.0, 2.0, 2.0]), [0.5, 0.5, 0])  # a tie: no jump
@@ -147,6 +148,7 @@ def test_a_reference_model_trains_and_round_trips_through_its_bundle(tiny_model)
     drawings = keras_bundle.bank.photos[:2] * 0  # black drawings: only the points matter here
     points = keras_bundle.bank.points[[0, 5]] + 1.5
     a = keras_bundle(drawings, points=points)
+    keras_bundle.reset()  # a new sequence: the retrieval's points start afresh
     b = keras_bundle(drawings, points=points)
     c = onnx_bundle(drawings, points=points)
     assert a.shape == (2, 64, 64, 3) and a.dtype == np.uint8
@@ -256,3 +258,65 @@ def test_a_file_that_is_no_bank_is_one_clear_error(tmp_path):
     np.savez(tmp_path / "shapes.npz", **arrays)
     with pytest.raises(InputError, match="not a reference bank"):
         ReferenceBank.load(tmp_path / "shapes.npz")
+
+
+def test_a_sequence_retrieves_by_its_smoothed_points_and_warps_onto_each_frames_own(train_split):
+    from gan.kinds.drawing.reference import ReferenceTrack
+
+    per_photo = train_split.photos[0].nbytes
+    bank = train_split.bank(max_bytes=20 * per_photo)  # frames the bank does not hold drive it
+    points, drawings = train_split.points, train_split.drawings
+    track = ReferenceTrack(bank)
+    first = track.inputs(drawings[0], points[0])
+    np.testing.assert_array_equal(first, bank.inputs(drawings[0], points[0]))
+    second = track.inputs(drawings[1], points[1])
+    query = points[0] + ReferenceTrack.FOLLOW * (points[1] - points[0])
+    np.testing.assert_array_equal(second, bank.inputs(drawings[1], points[1], *bank.choose(query)))
+    track.reset()
+    np.testing.assert_array_equal(
+        track.inputs(drawings[1], points[1]), bank.inputs(drawings[1], points[1])
+    )
+    # A face moved by half its width is another face: retrieval starts from its own points.
+    width = float(np.ptp(points[1][:, 0]))
+    moved = points[1] + [0.5 * width, 0]
+    np.testing.assert_array_equal(track.inputs(drawings[1], moved), bank.inputs(drawings[1], moved))
+    # Over the video in order, the photos mixed change on fewer frames than retrieval per frame.
+    track.reset()
+    queries = []
+    for p in points:
+        track.inputs(drawings[0], p)
+        queries.append(track.query.copy())
+
+    def changes(qs):
+        sets = [tuple(sorted(bank.choose(q)[0][:-1])) for q in qs]
+        return sum(a != b for a, b in zip(sets, sets[1:], strict=False))
+
+    assert changes(queries) < changes(points), (changes(queries), changes(points))
+
+
+def test_a_split_reads_its_pictures_from_the_files_when_asked(sample_dataset):
+    from gan.kinds.drawing.pairs import KEPT_PAIRS, load_split, read_pair
+
+    split = load_split(sample_dataset, "train", 64)
+    assert split.photos.files.read.cache_info().currsize == 0  # nothing read up front
+    drawing, photo = read_pair(split.photos.files.paths[5], 64)
+    np.testing.assert_array_equal(split.photos[5], photo)
+    np.testing.assert_array_equal(split.drawings[5], drawing)
+    assert split.photos[[5, 7]].shape == (2, 64, 64, 3) and split.photos[:3].shape[0] == 3
+    for i in range(len(split)):
+        split.photos[i]
+    assert split.photos.files.read.cache_info().currsize == min(KEPT_PAIRS, len(split))
+    # The held-out video's own frame-to-frame change, as evaluate measures the real frames'.
+    tail = load_split(sample_dataset, "val", 64)
+    steps = np.diff(np.stack(list(tail.photos)).astype(np.float32), axis=0)
+    assert tail.change() == pytest.approx(float(np.abs(steps).mean()), rel=1e-5)
+
+
+def test_a_preset_grows_to_one_pass_over_a_longer_video():
+    from gan.kinds.drawing.kind import PASS_CAP_STEPS, grown_steps, seen_line
+
+    assert grown_steps(1500, 108, 1) == 1500  # the sample: 14 passes already
+    assert grown_steps(1500, 4318, 1) == 4318  # franck's 200 s: one pass
+    assert grown_steps(1500, 100_000, 1) == PASS_CAP_STEPS
+    assert "--epochs 1" in seen_line(PASS_CAP_STEPS, 100_000, 1)
+    assert "1.00 passes over the 4,318" in seen_line(4318, 4318, 1)

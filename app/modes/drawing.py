@@ -16,12 +16,21 @@ import numpy as np
 from tqdm import tqdm
 
 from app.images import fit
-from app.measures import FaceMeasures, change, finite, frame_series, mean, nme, pearson, ratio
+from app.measures import (
+    FaceMeasures,
+    change,
+    expression,
+    finite,
+    frame_series,
+    mean,
+    nme,
+    ratio,
+)
 from app.modes.base import Row, Run
 from app.pictures import Column
 from app.pipeline import Frame
 from landmarks.identity import SAME_PERSON_DISTANCE
-from landmarks.retarget import EXPRESSION_FEATURES, mouth_opening
+from landmarks.retarget import mouth_opening
 
 
 @dataclass
@@ -56,10 +65,13 @@ class DrawingMode:
         (("correlation", "mouth"), "mouth opening correlation", "near 1"),
         (("correlation", "eyes"), "eye openness correlation", "near 1"),
         (("correlation", "brows"), "brow raise correlation", "near 1"),
+        (("sd_driver", "mouth"), "driver's mouth opening sd", "what its r rests on"),
+        (("sd_driver", "eyes"), "driver's eye openness sd", "what its r rests on"),
         (("mouth_opening", "driver"), "mouth opening, driver", ""),
         (("mouth_opening", "output"), "mouth opening, output", "near the driver's"),
         (("nme",), "NME against the drawing", "< 0.08"),
         (("temporal_ratio",), "change vs driver", "near 1"),
+        (("temporal_ratio_target",), "change vs target's own video", "near 1 (above: shimmer)"),
         (("stage_ms", "landmarks"), "landmarks ms / frame", ""),
         (("stage_ms", "generator"), "generator ms / frame", ""),
     ]
@@ -141,6 +153,7 @@ class DrawingMode:
         driver = np.asarray([record.driver[i] for i in found]).reshape(-1, 68, 2)
         output = np.asarray(out_points).reshape(-1, 68, 2)
         moved, driver_moved = change(record.outputs), change(record.crops)
+        target_change = (getattr(self.bundle, "info", None) or {}).get("target_change")
         opening = {"driver": mean(list(mouth_opening(driver)))}
         opening["output"] = mean(list(mouth_opening(output)))
         opening["ratio"] = ratio(opening["output"], opening["driver"])
@@ -148,14 +161,15 @@ class DrawingMode:
             "output_face_found": len(found) / len(record.outputs) if record.outputs else 0.0,
             "identity_distance": mean(distances),
             "identity_same": mean([d < SAME_PERSON_DISTANCE for d in distances]),
-            "correlation": {
-                name: pearson(fn(driver), fn(output)) for name, fn in EXPRESSION_FEATURES.items()
-            },
+            **expression(driver, output),
             "mouth_opening": opening,
             "nme": mean(errors),
             "temporal_change": finite(moved),
             "temporal_change_driver": finite(driver_moved),
             "temporal_ratio": ratio(moved, driver_moved),
+            # Two faces' textures differ; the target's own video moving is the other yardstick.
+            "temporal_change_target": target_change,
+            "temporal_ratio_target": ratio(moved, target_change),
             "series": frame_series(
                 record.indices, record.driver, every, record.crops, record.outputs
             ),

@@ -24,11 +24,11 @@ from app.measures import (
     MEASURE_SIZE,
     FaceMeasures,
     change,
+    expression,
     finite,
     frame_series,
     mean,
     nme,
-    pearson,
     ratio,
     sharpness_ratio,
 )
@@ -40,7 +40,6 @@ from common.errors import InputError
 from landmarks import Alignment, transform_points
 from landmarks.blend import seam_gradients
 from landmarks.identity import SAME_PERSON_DISTANCE
-from landmarks.retarget import EXPRESSION_FEATURES
 
 # Outputs are measured in the dataset's default crop, the whole head, where the detector and the
 # identity network see the face as they do in make-dataset: a swap's own crop is tighter.
@@ -104,6 +103,8 @@ class FaceCropMode:
         (("nme_camera",), "NME of the camera itself", "(the landmark stage's noise)"),
         (("correlation", "mouth"), "mouth opening correlation", "near 1"),
         (("correlation", "eyes"), "eye openness correlation", "near 1"),
+        (("sd_driver", "mouth"), "driver's mouth opening sd", "what its r rests on"),
+        (("sd_driver", "eyes"), "driver's eye openness sd", "what its r rests on"),
         (("temporal_ratio",), "change vs driver", "near 1"),
         (("seam", "ratio"), "seam contrast vs camera's", "near 1 (above: the edge shows)"),
         (("seam", "ring_vs_camera"), "seam ring gradient vs camera's", "near 1"),
@@ -226,10 +227,7 @@ class FaceCropMode:
             "camera_identity_distance": mean(distances(cam_desc, target)),
             "nme": mean(errors),
             "nme_camera": mean(camera_errors),
-            "correlation": {
-                name: pearson(fn(driver_pts), fn(output_pts))
-                for name, fn in EXPRESSION_FEATURES.items()
-            },
+            **expression(driver_pts, output_pts),
             "temporal_change": finite(moved),
             "temporal_change_driver": finite(camera_moved),
             "temporal_ratio": ratio(moved, camera_moved),

@@ -20,7 +20,7 @@ from gan.bundle.files import BUNDLE_FILE, checked_file
 from gan.bundle.pictures import to_model_range, uint8_pictures
 from gan.bundle.write import write_bundle
 from gan.errors import InputError
-from gan.kinds.drawing.reference import BANK_FILE, ReferenceBank
+from gan.kinds.drawing.reference import BANK_FILE, ReferenceBank, ReferenceTrack
 
 KIND = "pix2pix"  # bundle.json's kind (and what a bundle.json without one is)
 INPUT = "drawing"  # what the bundle is called with: the app draws the face for it
@@ -74,6 +74,7 @@ class Bundle(LoadedBundle):
         super().__init__(path, info, network)
         self.recipe: str = str(info.get("recipe", "pix2pix"))
         self.bank = bank
+        self.track = None if bank is None else ReferenceTrack(bank)
         self._model = network.model
 
     @property
@@ -91,16 +92,24 @@ class Bundle(LoadedBundle):
     def warm_up(self) -> None:
         """One face through the generator, so the first real one does not pay for tracing."""
         self(np.zeros((self.size, self.size, 3), np.uint8), points=self.reference_shape)
+        self.reset()
+
+    def reset(self) -> None:
+        """The next drawing starts a new sequence (another video, another face)."""
+        if self.track is not None:
+            self.track.reset()
 
     def inputs(self, drawings: np.ndarray, points: np.ndarray | None) -> np.ndarray:
         """What the generator takes for a uint8 batch of drawings: [-1, 1], and for the reference
-        recipe the nearest photo warped onto each drawing's points and the face's mask."""
-        if self.bank is None:
+        recipe the nearest photos warped onto each drawing's points and the face's mask. The
+        drawings are frames in order, after those of earlier calls (ReferenceTrack) until
+        reset()."""
+        if self.track is None:
             return to_model_range(drawings)
         if points is None:
             raise ValueError(f"{self.path}: a reference-recipe model needs the drawings' points")
         points = np.asarray(points, np.float32).reshape(len(drawings), 68, 2)
-        return np.stack([self.bank.inputs(d, p) for d, p in zip(drawings, points, strict=True)])
+        return np.stack([self.track.inputs(d, p) for d, p in zip(drawings, points, strict=True)])
 
     def __call__(self, drawings: np.ndarray, points: np.ndarray | None = None) -> np.ndarray:
         """(H, W, 3) or (N, H, W, 3) uint8 RGB at the bundle size -> the same shape, uint8 RGB.

@@ -14,13 +14,12 @@ EXCLUDE_FRAMES frames away from it in the same video: never the answer itself, n
 from __future__ import annotations
 
 import io
-import json
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 
 from common.files import atomic_path
@@ -28,10 +27,15 @@ from common.warp import PiecewiseAffine, hull_mask
 from gan.errors import InputError
 from gan.kinds.drawing.options import MAX_REFERENCES, REFERENCES, REGIONS
 
+if TYPE_CHECKING:
+    from gan.kinds.drawing.pairs import Split
+
 BANK_FILE = "reference_bank.npz"
 MAX_BANK_BYTES = 64 * 2**20  # photos at model size: 1,365 frames at 128 px, 341 at 256 px
 EXCLUDE_FRAMES = 2  # in training, references within this many frames of the target are skipped
-MAX_CACHE_BYTES = 2**30  # TrainingInputs' warps and masks: every frame of 4,096 at 128 px
+# TrainingInputs' warps and masks: every frame of 1,024 at 128 px. A long video's frames are
+# visited once or twice in a quick run, so keeping more would buy little and cost memory.
+MAX_CACHE_BYTES = 2**28
 CANDIDATES = 4  # in training, the reference is one of this many nearest (a fresh pick each time)
 # REFERENCES photos are mixed into one reference, with weights continuous in the points
 # (blend_weights): a hard nearest photo jumps when another overtakes it, and the output flickers.
@@ -244,6 +248,44 @@ class ReferenceBank:
         )
 
 
+class ReferenceTrack:
+    """The bank's references for a sequence of drawings, one frame after another (the live path,
+    `reenact`, `evaluate`): the photos are retrieved by the points low-passed over the frames,
+    and warped onto each frame's own points.
+
+    Retrieval by each frame's own points changes its photos on most frames of real footage (78 %
+    on franck's held-out tail, 1,365 photos): the mix stays continuous in the points, but a
+    photo's lighting, hair and background arrive with it, and the face shimmered (frame-to-frame
+    change 1.86 times the real video's). The warp moves the jaw, lids and mouth at once, so the
+    photos only need to follow the slower rest: with FOLLOW 0.3 the change is 1.08 times the
+    real video's, and pixels, landmarks and identity are as before (README, "Results").
+    """
+
+    FOLLOW = 0.3  # the share of the way the retrieval's points move towards each new frame's
+    JUMP = 0.25  # a move of this many face widths is a new face or a cut: retrieval starts there
+
+    def __init__(self, bank: ReferenceBank, follow: float = FOLLOW) -> None:
+        self.bank, self.follow = bank, follow
+        self.query: np.ndarray | None = None
+
+    def reset(self) -> None:
+        self.query = None
+
+    def inputs(self, drawing: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """The generator's (S, S, 7) input for the next frame, a drawing at `points`."""
+        points = np.asarray(points, np.float32)
+        if self.query is None or self._jumped(points):
+            self.query = points.copy()
+        else:
+            self.query += self.follow * (points - self.query)
+        rows, weights = self.bank.choose(self.query)
+        return self.bank.inputs(drawing, points, rows, weights)
+
+    def _jumped(self, points: np.ndarray) -> bool:
+        width = float(np.ptp(points[:, 0])) or 1.0
+        return float(np.linalg.norm(points - self.query, axis=-1).mean()) > self.JUMP * width
+
+
 def spread_rows(points: np.ndarray, count: int) -> np.ndarray:
     """`count` rows of `points` (N, 68, 2) that cover its shapes: farthest-point sampling."""
     n = len(points)
@@ -256,78 +298,6 @@ def spread_rows(points: np.ndarray, count: int) -> np.ndarray:
         chosen.append(int(d.argmax()))
         d = np.minimum(d, np.linalg.norm(flat - flat[chosen[-1]], axis=1))
     return np.sort(np.asarray(chosen))
-
-
-def _read_photo(path: Path, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(drawing, photo) of an A|B pair file, uint8 RGB at `size`."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise InputError(f"cannot read {path}")
-    image = image[..., ::-1]
-    half = image.shape[1] // 2
-    a, b = image[:, :half], image[:, half:]
-    if a.shape[0] != size:
-        a = cv2.resize(a, (size, size), interpolation=cv2.INTER_AREA)
-        b = cv2.resize(b, (size, size), interpolation=cv2.INTER_AREA)
-    return np.ascontiguousarray(a), np.ascontiguousarray(b)
-
-
-@dataclass
-class Split:
-    """One split of a make-dataset folder at model size: drawings, photos and their points."""
-
-    drawings: np.ndarray
-    photos: np.ndarray
-    points: np.ndarray
-    frames: np.ndarray
-    sources: np.ndarray
-
-    def bank(
-        self, max_bytes: int = MAX_BANK_BYTES, region: str = "face", references: int = REFERENCES
-    ) -> ReferenceBank:
-        """The split as a retrieval bank, thinned to `max_bytes` of photos by spread_rows."""
-        per_photo = self.photos[0].nbytes if len(self.photos) else 1
-        rows = spread_rows(self.points, max(1, max_bytes // per_photo))
-        return ReferenceBank(
-            self.photos[rows],
-            self.points[rows],
-            self.frames[rows],
-            self.sources[rows],
-            region,
-            references,
-        )
-
-
-def load_split(root: str | Path, split: str, size: int) -> Split:
-    """A make-dataset folder's `split` ("train" or "val") at `size` pixels; InputError when the
-    folder has no landmarks.npz (plain pix2pix A|B folders cannot use the reference recipe)."""
-    root = Path(root)
-    npz_path = root / "landmarks.npz"
-    manifest = root / "manifest.json"
-    if not npz_path.is_file() or not manifest.is_file():
-        raise InputError(
-            f"{root}: the reference recipe needs a make-dataset folder (landmarks.npz); "
-            "use --recipe pix2pix for plain A|B folders"
-        )
-    try:
-        dataset_size = int(json.loads(manifest.read_text())["size"])
-        with np.load(npz_path) as npz:
-            points, split_of, index = npz["points"], npz["split"], npz["index"]
-            frames, sources = npz["frame"], npz["source"]
-    except (OSError, ValueError, KeyError) as e:
-        raise InputError(f"cannot read {npz_path}: {e}") from None
-    rows = np.flatnonzero(split_of == ("train", "val").index(split))
-    pairs = [_read_photo(root / split / f"{int(index[r]):06d}.png", size) for r in rows]
-    if not pairs:
-        empty = np.zeros((0, size, size, 3), np.uint8)
-        return Split(empty, empty, np.zeros((0, 68, 2), np.float32), rows, rows)
-    return Split(
-        np.stack([a for a, _ in pairs]),
-        np.stack([b for _, b in pairs]),
-        (points[rows] * (size / dataset_size)).astype(np.float32),
-        frames[rows].astype(np.int64),
-        sources[rows].astype(np.int64),
-    )
 
 
 class TrainingInputs:

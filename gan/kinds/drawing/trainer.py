@@ -133,7 +133,8 @@ class Pairs:
     drawings: np.ndarray  # for previews
     split: str  # "val", or "train" when the dataset has no validation pairs
     bank: Any = None  # reference recipe: the retrieval bank the bundle carries
-    train: Any = None  # reference recipe: the training split (gan.kinds.drawing.reference.Split)
+    train: Any = None  # reference recipe: the training split (gan.kinds.drawing.pairs.Split)
+    target_change: float | None = None  # the held-out video's own frame-to-frame change
 
 
 @dataclasses.dataclass
@@ -211,7 +212,7 @@ class DrawingTrainer:
             from gan.kinds.drawing.reference import reference_train_dataset
 
             # Training retrieves from every frame.
-            everything = train.bank(max_bytes=2**62, region=cfg.region, references=cfg.references)
+            everything = train.training_bank(cfg.region, cfg.references)
             return reference_train_dataset(train, everything, batch, seed, cfg.jitter)
         from gan.kinds.drawing.data import train_dataset
 
@@ -240,6 +241,7 @@ class DrawingTrainer:
         from gan.kinds.drawing.reference import BANK_FILE
 
         info = bundle_info(self.cfg, self.info, step, {}, {})
+        info["target_change"] = self.val.target_change
         bank = self.val.bank
         files = {} if bank is None else {BANK_FILE: bank.save}
         return BundleParts({GENERATOR_FILE: self.exported}, info, files)
@@ -273,14 +275,16 @@ def _pairs(cfg: Any, info: DatasetInfo) -> Pairs:
 def _reference_pairs(cfg: Any, info: DatasetInfo) -> Pairs:
     """The reference recipe's validation inputs (each drawing with its references from the bank
     the bundle carries), and the training split the batches come from."""
-    from gan.kinds.drawing.reference import load_split, validation_inputs
+    from gan.kinds.drawing.pairs import load_split
+    from gan.kinds.drawing.reference import validation_inputs
 
     train = load_split(info.root, "train", cfg.size)
     val = load_split(info.root, "val", cfg.size)
-    if not len(val.photos):  # no val split: validate on the first training pairs, and say so
+    if not len(val):  # no val split: validate on the first training pairs, and say so
         val = train
-    n = MAX_VAL_PAIRS
+    change = val.change()  # before take(): the whole held-out video
+    val = val.take(MAX_VAL_PAIRS)
     bank = train.bank(region=cfg.region, references=cfg.references)
     split = "val" if info.val_files else "train"
-    inputs = validation_inputs(val, bank)[:n]
-    return Pairs(inputs, val.photos[:n], val.drawings[:n], split, bank, train)
+    inputs = validation_inputs(val, bank)
+    return Pairs(inputs, val.photos, val.drawings, split, bank, train, change)
