@@ -97,3 +97,31 @@ def test_the_mask_moves_with_the_face_in_a_batch(faces):
     pictures = Faces(np.repeat(masks[..., None], 3, -1), faces.points[inside], masks)
     _, y, w = training_batch(pictures, 32, np.random.default_rng(4), warp_inputs=False)
     np.testing.assert_allclose((y[..., :1] + 1) / 2, w, atol=1e-6)
+
+
+def test_warps_stop_after_warp_until_of_the_steps_also_on_resume(faces):
+    from types import SimpleNamespace
+
+    from gan.kinds.swap.trainer import SwapTrainer
+
+    cfg = SimpleNamespace(
+        batch_size=2,
+        feature_weight=1.0,
+        seed=0,
+        warp=True,
+        warp_until=0.5,
+        steps=6,
+        flip=False,
+        size=SIZE,
+    )
+    # What batches() reads of a trainer: its settings, both people's faces, the replicas.
+    run = SimpleNamespace(cfg=cfg, people=SimpleNamespace(target=faces, user=faces), replicas=1)
+
+    def warped(start: int, count: int) -> list[bool]:
+        batches = SwapTrainer.batches(run, start)
+        taken = zip(batches, range(count), strict=False)
+        return [bool((x.numpy() != y.numpy()).any()) for (x, y, *_), _ in taken]
+
+    # Unwarped, a face's input is its target (the affine moves both alike).
+    assert warped(0, 6) == [True, True, True, False, False, False]
+    assert warped(4, 2) == [False, False]  # resumed at step 4: still past the warps

@@ -40,6 +40,7 @@ KL_WEIGHT = 0.01
 # the target's in both seeds (identity 0.485 and 0.451 against the plain autoencoder's 0.494 and
 # 0.476), with the same expression NME and a sharper face (0.16-0.19 of the camera's against 0.10).
 ADVERSARIAL_WEIGHT = 0.05
+WARP_UNTIL = 1.0  # --warp-until: every step warps (see the flag)
 
 PRESETS: dict[str, dict[str, Any]] = {
     # 64 px, width 32 (5.1 M weights), batch 16 per person. On 2 AVX-512 CPU cores: the plain
@@ -82,6 +83,7 @@ IDENTITY = (
     "forehead",
     "feature_weight",
     "warp",
+    "warp_until",
     "flip",
     "variational",
     "kl_weight",
@@ -96,6 +98,7 @@ SETTINGS_BEFORE_BAND = {
     "variational": False,
     "kl_weight": KL_WEIGHT,
     "adversarial_weight": 0.0,
+    "warp_until": 1.0,
 }
 
 
@@ -115,6 +118,12 @@ class SwapConfig(TwoPeopleSettings):
         FEATURE_WEIGHT,
     )
     warp: bool = flag("random smooth warps of the inputs, which each decoder learns to undo", True)
+    warp_until: float = flag(
+        "the share of the steps that warp their inputs; the rest train on unwarped faces, as "
+        "DeepFaceLab ends its training: the warp moves a 64 px eye's lids by more than a blink "
+        "does, so a decoder that only ever undoes warps learns an average eye",
+        WARP_UNTIL,
+    )
     flip: bool = flag("random left-right flips (faces are not symmetric: a parting, a mole)", False)
     variational: bool = flag(
         "a variational bottleneck: the encoder gives a mean and a log-variance, training decodes "
@@ -141,6 +150,8 @@ class SwapConfig(TwoPeopleSettings):
                 raise InputError(f"--{name} must be at least 1")
         if not cfg.lr > 0:
             raise InputError("--lr must be positive")
+        if not 0 <= cfg.warp_until <= 1:
+            raise InputError("--warp-until must be between 0 and 1")
         if not 1 <= cfg.feature_weight <= 100:
             raise InputError("--feature-weight must be between 1 and 100")
         for name in ("kl_weight", "adversarial_weight"):

@@ -160,10 +160,15 @@ class SwapTrainer:
         batch, w = cfg.batch_size * self.replicas, cfg.feature_weight
         rng = np.random.default_rng(cfg.seed + start)
 
+        warped_steps = round(cfg.warp_until * cfg.steps) if cfg.warp else 0
+
         def draw():
+            step = start
             while True:
-                t = training_batch(p.target, batch, rng, cfg.warp, cfg.flip, w)
-                u = training_batch(p.user, batch, rng, cfg.warp, cfg.flip, w)
+                warp = step < warped_steps
+                t = training_batch(p.target, batch, rng, warp, cfg.flip, w)
+                u = training_batch(p.user, batch, rng, warp, cfg.flip, w)
+                step += 1
                 yield (*t, *u)
 
         face = tf.TensorSpec((batch, cfg.size, cfg.size, 3), tf.float32)
