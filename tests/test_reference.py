@@ -148,7 +148,6 @@ def test_a_reference_model_trains_and_round_trips_through_its_bundle(tiny_model)
     drawings = keras_bundle.bank.photos[:2] * 0  # black drawings: only the points matter here
     points = keras_bundle.bank.points[[0, 5]] + 1.5
     a = keras_bundle(drawings, points=points)
-    keras_bundle.reset()  # a new sequence: the retrieval's points start afresh
     b = keras_bundle(drawings, points=points)
     c = onnx_bundle(drawings, points=points)
     assert a.shape == (2, 64, 64, 3) and a.dtype == np.uint8
@@ -156,6 +155,14 @@ def test_a_reference_model_trains_and_round_trips_through_its_bundle(tiny_model)
     assert np.abs(a.astype(int) - c.astype(int)).max() <= 1  # ONNX computes the same
     with pytest.raises(ValueError, match="points"):
         keras_bundle(drawings)
+    # As a video (the app's modes): the first frame retrieves by its own points, the next by
+    # the points low-passed over the frames (ReferenceTrack), so the second face may differ.
+    from app.modes import mode_for
+
+    video = keras_bundle(drawings, points=points, track=keras_bundle.sequence())
+    assert np.array_equal(video[0], a[0])
+    again = mode_for(keras_bundle).faces_from_drawings(drawings, points)
+    assert np.array_equal(again, video)
     assert info["references"] == keras_bundle.bank.references == 2  # two photos mixed
 
 

@@ -78,6 +78,8 @@ class DrawingMode:
 
     def __init__(self, bundle: Any = None, blend: Any = None) -> None:
         self.bundle = bundle  # None: no model yet, the drawing is what there is to show
+        # The frames' sequence, one per mode: a model that retrieves photos follows the video.
+        self.track = getattr(bundle, "sequence", lambda: None)()
 
     @classmethod
     def require_drawings(cls, path: str, what: str) -> None:
@@ -92,10 +94,16 @@ class DrawingMode:
         )
 
     def render(self, frame: Frame) -> None:
-        frame.generated = self.bundle(frame.drawing, points=frame.drawn_points)
+        frame.generated = self._faces(frame.drawing, frame.drawn_points)
 
     def faces_from_drawings(self, drawings: np.ndarray, points: np.ndarray) -> np.ndarray:
-        return self.bundle(drawings, points=points)
+        """Faces for a video's next frames, in order (evaluate: the held-out tail)."""
+        return self._faces(drawings, points)
+
+    def _faces(self, drawings: np.ndarray, points: np.ndarray | None) -> np.ndarray:
+        if self.track is None:  # bundles without a retrieval bank, and stand-ins in tests
+            return self.bundle(drawings, points=points)
+        return self.bundle(drawings, points=points, track=self.track)
 
     def output(self, frame: Frame) -> np.ndarray | None:
         return frame.generated

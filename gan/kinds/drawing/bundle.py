@@ -74,7 +74,6 @@ class Bundle(LoadedBundle):
         super().__init__(path, info, network)
         self.recipe: str = str(info.get("recipe", "pix2pix"))
         self.bank = bank
-        self.track = None if bank is None else ReferenceTrack(bank)
         self._model = network.model
 
     @property
@@ -92,33 +91,43 @@ class Bundle(LoadedBundle):
     def warm_up(self) -> None:
         """One face through the generator, so the first real one does not pay for tracing."""
         self(np.zeros((self.size, self.size, 3), np.uint8), points=self.reference_shape)
-        self.reset()
 
-    def reset(self) -> None:
-        """The next drawing starts a new sequence (another video, another face)."""
-        if self.track is not None:
-            self.track.reset()
+    def sequence(self) -> ReferenceTrack | None:
+        """What carries a video's frames from one call to the next (pass it as `track`): the
+        reference recipe retrieves by the points low-passed over the frames; None otherwise."""
+        return None if self.bank is None else ReferenceTrack(self.bank)
 
-    def inputs(self, drawings: np.ndarray, points: np.ndarray | None) -> np.ndarray:
+    def inputs(
+        self,
+        drawings: np.ndarray,
+        points: np.ndarray | None,
+        track: ReferenceTrack | None = None,
+    ) -> np.ndarray:
         """What the generator takes for a uint8 batch of drawings: [-1, 1], and for the reference
-        recipe the nearest photos warped onto each drawing's points and the face's mask. The
-        drawings are frames in order, after those of earlier calls (ReferenceTrack) until
-        reset()."""
-        if self.track is None:
+        recipe the nearest photos warped onto each drawing's points and the face's mask. With
+        a `track` (sequence()), the drawings are a video's next frames, in order."""
+        if self.bank is None:
             return to_model_range(drawings)
         if points is None:
             raise ValueError(f"{self.path}: a reference-recipe model needs the drawings' points")
         points = np.asarray(points, np.float32).reshape(len(drawings), 68, 2)
-        return np.stack([self.track.inputs(d, p) for d, p in zip(drawings, points, strict=True)])
+        make = self.bank.inputs if track is None else track.inputs
+        return np.stack([make(d, p) for d, p in zip(drawings, points, strict=True)])
 
-    def __call__(self, drawings: np.ndarray, points: np.ndarray | None = None) -> np.ndarray:
+    def __call__(
+        self,
+        drawings: np.ndarray,
+        points: np.ndarray | None = None,
+        track: ReferenceTrack | None = None,
+    ) -> np.ndarray:
         """(H, W, 3) or (N, H, W, 3) uint8 RGB at the bundle size -> the same shape, uint8 RGB.
 
         `points`: the drawings' 68 points in model pixels, (68, 2) or (N, 68, 2); the reference
-        recipe needs them (it retrieves by them), pix2pix ignores them.
+        recipe needs them (it retrieves by them), pix2pix ignores them. `track`: see inputs().
+        Without one, the same drawing always gives the same face.
         """
         return uint8_pictures(
-            drawings, self.size, "drawings", self._infer, lambda b: self.inputs(b, points)
+            drawings, self.size, "drawings", self._infer, lambda b: self.inputs(b, points, track)
         )
 
     def __repr__(self) -> str:
