@@ -319,11 +319,9 @@ def test_a_split_reads_its_pictures_from_the_files_when_asked(sample_dataset):
     assert tail.change() == pytest.approx(float(np.abs(steps).mean()), rel=1e-5)
 
 
-def test_a_preset_grows_to_one_pass_over_a_longer_video():
-    from gan.kinds.drawing.kind import PASS_CAP_STEPS, grown_steps, seen_line
+def test_a_run_says_how_much_of_the_training_pairs_it_sees():
+    from gan.kinds.drawing.kind import seen_line
 
-    assert grown_steps(1500, 108, 1) == 1500  # the sample: 14 passes already
-    assert grown_steps(1500, 4318, 1) == 4318  # franck's 200 s: one pass
-    assert grown_steps(1500, 100_000, 1) == PASS_CAP_STEPS
-    assert "--epochs 1" in seen_line(PASS_CAP_STEPS, 100_000, 1)
-    assert "1.00 passes over the 4,318" in seen_line(4318, 4318, 1)
+    assert "13.89 passes over the 108" in seen_line(1500, 108, 1)  # the sample
+    assert "0.35 passes over the 4,318" in seen_line(1500, 4318, 1)  # franck's 200 s
+    assert "--epochs 1" in seen_line(1500, 4318, 1) and "--epochs" not in seen_line(1500, 108, 1)
