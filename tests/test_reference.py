@@ -325,3 +325,30 @@ def test_a_run_says_how_much_of_the_training_pairs_it_sees():
     assert "13.89 passes over the 108" in seen_line(1500, 108, 1)  # the sample
     assert "0.35 passes over the 4,318" in seen_line(1500, 4318, 1)  # franck's 200 s
     assert "--epochs 1" in seen_line(1500, 4318, 1) and "--epochs" not in seen_line(1500, 108, 1)
+
+
+def test_the_warp_moves_a_point_only_as_far_as_it_is_off_by_more_than_noise(train_split):
+    from common.regions import inter_ocular
+    from gan.kinds.drawing.reference import (
+        BROWS,
+        EYELIDS,
+        MOVED_POINTS,
+        SETTLE,
+        moved_points,
+    )
+
+    source = train_split.points[0]
+    settle = SETTLE * inter_ocular(source)
+    target = source.copy()
+    target[8] += [0, 0.5 * settle]  # the chin, off by noise: stays
+    target[57] += [0, 3 * settle]  # the lower lip, off by 3 noise-widths: moves 2 of them
+    target[19] += [0, -2 * settle]  # a brow raised by 2: moves 1
+    target[EYELIDS[0]] += [0, 0.5 * settle]  # an eyelid moves the whole way, however little
+    target[30] += [5 * settle, 0]  # the nose tip is not moved at all
+    moved = moved_points(source, target)
+    np.testing.assert_allclose(moved[8], source[8], atol=1e-5)
+    np.testing.assert_allclose(moved[57], source[57] + [0, 2 * settle], atol=1e-4)
+    np.testing.assert_allclose(moved[19], source[19] + [0, -settle], atol=1e-4)
+    np.testing.assert_allclose(moved[EYELIDS[0]], target[EYELIDS[0]], atol=1e-5)
+    np.testing.assert_array_equal(moved[30], source[30])
+    assert set(BROWS) <= set(MOVED_POINTS) and 30 not in MOVED_POINTS

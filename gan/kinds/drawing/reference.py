@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from common.files import atomic_path
+from common.regions import inter_ocular
 from common.warp import PiecewiseAffine, hull_mask
 from gan.errors import InputError
 from gan.kinds.drawing.options import MAX_REFERENCES, REFERENCES, REGIONS
@@ -41,13 +42,22 @@ CANDIDATES = 4  # in training, the reference is one of this many nearest (a fres
 # (blend_weights): a hard nearest photo jumps when another overtakes it, and the output flickers.
 # Bundles from before this (no "references" in bundle.json) used 1.
 assert MAX_REFERENCES == CANDIDATES - 1  # training mixes from CANDIDATES less one left out
-# The points the warp moves: the jaw line, the eyelids and the mouth, what speech and blinks move.
-# On the sample's held-out tail, the nearest photo warped this way beats the photo itself on L1,
-# PSNR, SSIM and landmark NME beyond noise and keeps its identity (-0.009, within noise). Moving
-# the brows or the nose as well costs identity beyond noise (+0.054, +0.040: dlib's descriptor
-# is sensitive to their shape); so does the whole face (0.28 -> 0.37).
+# The points the warp moves: the jaw line, the brows, the eyelids and the mouth, what speech,
+# blinks and a raised brow move; the nose and the eye corners stay where the photo has them.
 EYELIDS = np.array([37, 38, 40, 41, 43, 44, 46, 47])
-MOVED_POINTS = np.r_[0:17, EYELIDS, 48:68]
+BROWS = np.r_[17:27]
+MOVED_POINTS = np.r_[0:17, BROWS, EYELIDS, 48:68]
+# A point moves only as far as it is off by more than SETTLE eye widths (a soft threshold): the
+# predictor's points wander about a pixel at 128 px (0.02 eye widths) on a face that holds still,
+# and a photo warped by that noise loses its likeness. On franck's held-out tail (480 frames) the
+# nearest photo warped the whole way was 0.016 further from the real frame than the photo itself
+# (dlib's identity distance), and 0.000 with this threshold; the two nearest mixed went from a
+# loss to retrieval (+0.009) to a win (-0.005). Moving the brows costs nothing then (+0.009
+# without the threshold), and when another face drives, brows follow (cap12: r 0.47 -> 0.87).
+# The eyelids move the whole way: the lids of a blink or a squint travel about a pixel, which the
+# threshold would swallow (cap12's eye openness r 0.75 -> 0.24).
+SETTLE = 0.02
+EXACT_POINTS = EYELIDS
 LOWER_FACE = np.r_[4:13, 48:68]  # the region "mouth": the chin, the jaw below the ears, the mouth
 # What the generator may change (options.REGIONS): the whole face (the hull of the 68 points)
 # or only the lower face (the hull of LOWER_FACE); the rest is the warped reference.
@@ -106,9 +116,14 @@ def mix(rows: np.ndarray, weights: np.ndarray, warped: Callable[[int], np.ndarra
 
 
 def moved_points(source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """`source`'s points with MOVED_POINTS taken from `target`: where the warp sends them."""
+    """Where the warp sends `source`'s points for a face at `target`: MOVED_POINTS towards
+    theirs, each less SETTLE eye widths (noise), EXACT_POINTS the whole way; the rest stay."""
     moved = np.array(source, np.float32, copy=True)
-    moved[MOVED_POINTS] = target[MOVED_POINTS]
+    step = np.asarray(target, np.float32)[MOVED_POINTS] - moved[MOVED_POINTS]
+    length = np.linalg.norm(step, axis=-1, keepdims=True)
+    kept = np.clip(1.0 - SETTLE * inter_ocular(moved) / np.maximum(length, 1e-6), 0.0, 1.0)
+    kept[np.isin(MOVED_POINTS, EXACT_POINTS)] = 1.0
+    moved[MOVED_POINTS] += kept * step
     return moved
 
 
