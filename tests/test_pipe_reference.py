@@ -29,7 +29,8 @@ def _take(dataset, batches: int) -> list[tuple[np.ndarray, np.ndarray]]:
 
 @pytest.mark.parametrize("references", [1, 2, 3])
 def test_the_cached_samples_are_the_per_visit_warps_of_the_same_draws(split, bank, references):
-    from gan.kinds.drawing.reference import ReferenceBank, TrainingInputs, to_channels
+    from gan.kinds.drawing.pairs import TrainingInputs
+    from gan.kinds.drawing.reference import ReferenceBank, to_channels
 
     bank = ReferenceBank(
         bank.photos, bank.points, bank.frames, bank.sources, bank.region, references
@@ -46,7 +47,8 @@ def test_the_cached_samples_are_the_per_visit_warps_of_the_same_draws(split, ban
 
 
 def test_every_choice_leaves_one_candidate_out_and_none_is_near_in_time(split, bank):
-    from gan.kinds.drawing.reference import CANDIDATES, EXCLUDE_FRAMES, TrainingInputs
+    from gan.kinds.drawing.pairs import TrainingInputs
+    from gan.kinds.drawing.reference import CANDIDATES, EXCLUDE_FRAMES
 
     inputs = TrainingInputs(split, bank)
     assert len(inputs.usable) == len(split.photos)  # the sample is long enough for every frame
@@ -67,7 +69,8 @@ def test_every_choice_leaves_one_candidate_out_and_none_is_near_in_time(split, b
 
 
 def test_the_cache_keeps_each_warp_and_mask_once_and_stays_in_its_bound(split, bank):
-    from gan.kinds.drawing.reference import TrainingInputs, region_mask
+    from gan.kinds.drawing.pairs import TrainingInputs
+    from gan.kinds.drawing.reference import region_mask
 
     inputs = TrainingInputs(split, bank)
     row = int(inputs.choices[0][0][0][0])
@@ -82,7 +85,7 @@ def test_the_cache_keeps_each_warp_and_mask_once_and_stays_in_its_bound(split, b
 
 
 def test_batches_have_the_generators_shapes_and_ranges_and_follow_the_seed(split, bank):
-    from gan.kinds.drawing.reference import reference_train_dataset
+    from gan.kinds.drawing.pairs import reference_train_dataset
 
     first = _take(reference_train_dataset(split, bank, 4, seed=3), 3)
     again = _take(reference_train_dataset(split, bank, 4, seed=3), 3)
@@ -104,7 +107,8 @@ def test_jitter_crops_inputs_and_photo_together_at_the_drawn_offset(split, bank)
     import tensorflow as tf
 
     from gan.kinds.drawing.data import JITTER_SCALE
-    from gan.kinds.drawing.reference import TrainingInputs, reference_train_dataset, to_channels
+    from gan.kinds.drawing.pairs import TrainingInputs, reference_train_dataset
+    from gan.kinds.drawing.reference import to_channels
 
     big = int(round(SIZE * JITTER_SCALE))
     plain = _take(reference_train_dataset(split, bank, 2, seed=5, jitter=False), 2)

@@ -1,24 +1,25 @@
 """The reference recipe's retrieval bank: real photos of the target, found by their points.
 
-For every drawing the bank finds the training photo whose 68 points are nearest, moves that photo
-onto the drawing's points with a piecewise-affine warp (common.warp) of the points that speech and
-blinks move, and hands the generator the drawing, the warped photo and a soft mask of what it may
-change. The
-bundle carries the bank (points and photos at model size, compressed, at most MAX_BANK_BYTES of
-photos), so the live path retrieves in microseconds and warps in about 2 ms at 128 px.
+For every drawing the bank finds the training photos whose 68 points are nearest, moves each onto
+the drawing's points with a piecewise-affine warp (common.warp) of the points that speech, blinks
+and brows move (past the landmarks' own noise), mixes them, and hands the generator the drawing,
+the mixed photo and a soft mask of what it may change. The bundle carries the bank (points and
+photos at model size, compressed, at most MAX_BANK_BYTES of photos), so the live path retrieves
+in microseconds and warps in about 2 ms at 128 px; over a video, ReferenceTrack retrieves by the
+points low-passed over the frames.
 
-In training, the reference for a frame is one of the CANDIDATES nearest photos more than
-EXCLUDE_FRAMES frames away from it in the same video: never the answer itself, nor its neighbour.
+In training (gan.kinds.drawing.pairs), the reference for a frame is one of the CANDIDATES nearest
+photos more than EXCLUDE_FRAMES frames away from it in the same video: never the answer itself,
+nor its neighbour.
 """
 
 from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,9 +28,6 @@ from common.regions import inter_ocular
 from common.warp import PiecewiseAffine, hull_mask
 from gan.errors import InputError
 from gan.kinds.drawing.options import MAX_REFERENCES, REFERENCES, REGIONS
-
-if TYPE_CHECKING:
-    from gan.kinds.drawing.pairs import Split
 
 BANK_FILE = "reference_bank.npz"
 MAX_BANK_BYTES = 64 * 2**20  # photos at model size: 1,365 frames at 128 px, 341 at 256 px
@@ -271,9 +269,9 @@ class ReferenceTrack:
     Retrieval by each frame's own points changes its photos on most frames of real footage (78 %
     on franck's held-out tail, 1,365 photos): the mix stays continuous in the points, but a
     photo's lighting, hair and background arrive with it, and the face shimmered (frame-to-frame
-    change 1.86 times the real video's). The warp moves the jaw, lids and mouth at once, so the
-    photos only need to follow the slower rest: with FOLLOW 0.3 the change is 1.08 times the
-    real video's, and pixels, landmarks and identity are as before (README, "Results").
+    change 1.86 times the real video's). The warp moves the jaw, brows, lids and mouth at once, so
+    the photos only need to follow the slower rest: with FOLLOW 0.3 the change is about the real
+    video's, and pixels, landmarks and identity are as before (docs/results.md, "Real footage").
     """
 
     FOLLOW = 0.3  # the share of the way the retrieval's points move towards each new frame's
@@ -313,115 +311,3 @@ def spread_rows(points: np.ndarray, count: int) -> np.ndarray:
         chosen.append(int(d.argmax()))
         d = np.minimum(d, np.linalg.norm(flat - flat[chosen[-1]], axis=1))
     return np.sort(np.asarray(chosen))
-
-
-class TrainingInputs:
-    """The reference recipe's training samples for a split, with what is fixed per frame kept:
-    its choices (ReferenceBank.training_choices), each candidate warped onto its points, and its
-    mask. A warp is made when a visit first needs it, so training never makes more than it did
-    uncached (two a visit) nor more than CANDIDATES a frame: in the quick preset's 1,500 steps
-    on the sample's 108 frames, 432 instead of 3,000. Kept while the cache holds under
-    `max_bytes` (a frame's four warps and mask: 256 KiB at 128 px, 1 MiB at 256), made again at
-    each visit beyond. Built lazily rather than all at start: a long video visited once or
-    twice in a short run would pay four warps a frame for two."""
-
-    def __init__(self, split: Split, bank: ReferenceBank, max_bytes: int = MAX_CACHE_BYTES):
-        self.split, self.bank, self.max_bytes = split, bank, max_bytes
-        self.choices = [bank.training_choices(i) for i in range(len(split.photos))]
-        self.usable = np.array([i for i, c in enumerate(self.choices) if c], np.int64)
-        self.cache: dict[tuple[int, int], np.ndarray] = {}  # (frame, row) or (frame, -1): mask
-        self.cached_bytes = 0
-
-    def _kept(self, key: tuple[int, int], make: Callable[[], np.ndarray]) -> np.ndarray:
-        value = self.cache.get(key)
-        if value is None:
-            value = make()
-            if self.cached_bytes + value.nbytes <= self.max_bytes:
-                self.cache[key] = value
-                self.cached_bytes += value.nbytes
-        return value
-
-    def warped(self, i: int, row: int) -> np.ndarray:
-        """Bank photo `row` warped onto frame `i`'s points."""
-        return self._kept((i, row), lambda: self.bank.warped(row, self.split.points[i]))
-
-    def mask(self, i: int) -> np.ndarray:
-        points, bank = self.split.points[i], self.bank
-        return self._kept((i, -1), lambda: region_mask(points, bank.size, bank.region))
-
-    def sample(self, i: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
-        """(drawing, reference, mask, photo) for a visit of frame `i`: uint8, uint8, float32
-        (S, S), uint8; the reference mixed from one of its choices, drawn with `rng`."""
-        choices = self.choices[i]
-        rows, weights = choices[int(rng.integers(len(choices)))]
-        reference = mix(rows, weights, lambda row: self.warped(i, row))
-        return self.split.drawings[i], reference, self.mask(i), self.split.photos[i]
-
-    def samples(self, seed: int, crop: int = 0) -> Iterator[tuple[np.ndarray, ...]]:
-        """Endless samples in shuffled epochs, each with a (y, x) offset in [0, crop] for the
-        jitter's crop, drawn from its own stream: the references drawn do not depend on it."""
-        rng, crops = np.random.default_rng(seed), np.random.default_rng([seed, 1])
-        while True:
-            for i in rng.permutation(self.usable):
-                yield (*self.sample(int(i), rng), crops.integers(0, crop + 1, 2))
-
-
-def reference_train_dataset(
-    split: Split, bank: ReferenceBank, batch_size: int, seed: int = 0, jitter: bool = True
-):
-    """Endless shuffled batches of (generator input (S, S, 7), photo in [-1, 1]) for training.
-
-    Each pair gets a fresh reference mixed from its CANDIDATES (never itself nor a near neighbour
-    in time; ReferenceBank.training_choices), warped onto its points (TrainingInputs keeps the
-    warps); jitter (resize to 1.12× and crop back at an offset drawn with `seed`) moves the
-    drawing, the reference, the mask and the photo together. The samples are made in tf.data's
-    thread, ahead of the step; the same seed gives the same batches.
-    """
-    import tensorflow as tf
-
-    from gan.bundle.pictures import to_unit_range
-    from gan.kinds.drawing.data import JITTER_SCALE
-
-    size = bank.size
-    inputs = TrainingInputs(split, bank)
-    if not len(inputs.usable):
-        raise InputError(
-            f"every training frame is within {EXCLUDE_FRAMES} frames of every other: "
-            "the reference recipe needs a longer video (or --recipe pix2pix)"
-        )
-    big = int(round(size * JITTER_SCALE))
-
-    def augment(drawing, reference, mask, photo, offset):
-        # As to_channels, in the graph: the step's input and the photo, side by side.
-        stack = tf.concat(
-            [
-                to_unit_range(drawing),
-                to_unit_range(reference),
-                mask[..., None],
-                to_unit_range(photo),
-            ],
-            axis=-1,
-        )
-        if jitter:
-            stack = tf.image.resize(stack, (big, big), method="bilinear")
-            stack = tf.slice(stack, [offset[0], offset[1], 0], [size, size, stack.shape[-1]])
-        return stack[..., :-3], stack[..., -3:]
-
-    image = tf.TensorSpec((size, size, 3), tf.uint8)
-    ds = tf.data.Dataset.from_generator(
-        lambda: inputs.samples(seed, big - size if jitter else 0),
-        output_signature=(
-            image,
-            image,
-            tf.TensorSpec((size, size), tf.float32),
-            image,
-            tf.TensorSpec((2,), tf.int64),
-        ),
-    )
-    ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
-
-
-def validation_inputs(split: Split, bank: ReferenceBank) -> np.ndarray:
-    """The generator's inputs for held-out pairs: each with its nearest photo in the bank."""
-    return np.stack([bank.inputs(d, p) for d, p in zip(split.drawings, split.points, strict=True)])

@@ -209,7 +209,7 @@ class DrawingTrainer:
         cfg, train = self.cfg, self.val.train
         batch, seed = cfg.batch_size * self.replicas, cfg.seed + start
         if cfg.recipe == "reference":
-            from gan.kinds.drawing.reference import reference_train_dataset
+            from gan.kinds.drawing.pairs import reference_train_dataset
 
             # Training retrieves from every frame.
             everything = train.training_bank(cfg.region, cfg.references)
@@ -275,8 +275,7 @@ def _pairs(cfg: Any, info: DatasetInfo) -> Pairs:
 def _reference_pairs(cfg: Any, info: DatasetInfo) -> Pairs:
     """The reference recipe's validation inputs (each drawing with its references from the bank
     the bundle carries), and the training split the batches come from."""
-    from gan.kinds.drawing.pairs import load_split
-    from gan.kinds.drawing.reference import validation_inputs
+    from gan.kinds.drawing.pairs import load_split, validation_inputs
 
     train = load_split(info.root, "train", cfg.size)
     val = load_split(info.root, "val", cfg.size)
