@@ -163,7 +163,7 @@ def test_a_reference_model_trains_and_round_trips_through_its_bundle(tiny_model)
     assert np.array_equal(video[0], a[0])
     again = mode_for(keras_bundle).faces_from_drawings(drawings, points)
     assert np.array_equal(again, video)
-    assert info["references"] == keras_bundle.bank.references == 2  # two photos mixed
+    assert info["references"] == keras_bundle.bank.references == 3  # three photos mixed
 
 
 def test_a_bundle_from_before_mixing_retrieves_the_nearest_photo_alone(tiny_model, tmp_path):
