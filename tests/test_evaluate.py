@@ -99,9 +99,10 @@ def test_the_contact_sheet_shows_the_pairs_measured(evaluated, tiny_model, sampl
         assert np.array_equal(cells[r, 3], cell(val.real[i]))
         retrieved = nearest_neighbour(val)(val.drawings[[i]], np.array([i]))[0]
         assert np.array_equal(cells[r, 2], cell(retrieved))
-    # The model's column holds its outputs (generated again here, in another batch: within a
-    # grey level), not the real frames.
-    made = mode_for(bundle).faces_from_drawings(val.drawings[rows], val.points[rows])
+    # The model's column holds its outputs (generated again here, as the tail's video in order,
+    # since the reference track carries each frame's retrieval to the next; in another batch:
+    # within a grey level), not the real frames.
+    made = mode_for(bundle).faces_from_drawings(val.drawings, val.points)[rows]
     model = cells[:, 1].astype(int)
     assert np.abs(model - [cell(m) for m in made]).mean() < 1
     assert np.abs(model - cells[:, 3]).mean() > 1

@@ -62,8 +62,9 @@ def test_the_mixed_reference_flickers_less_than_the_nearest_photo(train_split, s
     from gan.kinds.drawing.pairs import load_split
     from gan.kinds.drawing.reference import blend_weights
 
-    assert np.allclose(blend_weights([1.0, 2.0, 3.0]), [2 / 3, 1 / 3, 0])
-    assert np.allclose(blend_weights([2.0, 2.0, 2.0]), [0.5, 0.5, 0])  # a tie: no jump
+    assert np.allclose(blend_weights([1.0, 2.0, 3.0], count=2), [2 / 3, 1 / 3, 0])
+    assert np.allclose(blend_weights([2.0, 2.0, 2.0], count=2), [0.5, 0.5, 0])  # a tie: no jump
+    assert np.allclose(blend_weights([1.0, 2.0, 3.0, 5.0], count=3), [4 / 9, 3 / 9, 2 / 9, 0])
     assert np.allclose(blend_weights([1.0, 2.0, 3.0], count=1), [1, 0, 0])
 
     # The held-out tail's points, and a dense path through them (8 steps between two frames): along
