@@ -10,9 +10,9 @@ and the user cap12.mp4 (53 s of another man at a webcam), both fetched once by s
   train-swap       the target and the user, quick preset (train-swap's default model); evaluate
                    --driver and reenact on the user's held-out span
 
-and writes OUT/results.json ({"reenact", "drive", "swap", "held_out", "seconds", "cpu"}) and
-OUT/results.md (the same figures as tables). A rerun reuses what is built: datasets and trainings
-say so, and an evaluation newer than its model is kept.
+and writes OUT/results.json ({"reenact", "drive", "swap", "held_out", "seconds", "peak_mb",
+"cpu"}) and OUT/results.md (the same figures as tables). A rerun reuses what is built: datasets
+and trainings say so, and an evaluation newer than its model is kept.
 """
 
 from __future__ import annotations
@@ -60,16 +60,22 @@ class Steps:
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        # Each step's largest resident set (MiB), from wait4; a child counts from its fork, so
+        # this process's own size (tens of MiB) is the floor.
+        self.peak_mb: dict[str, int] = {}
         self.count = 0
 
     def run(self, name: str, what: str, *command: str | Path) -> None:
         self.count += 1
         print(f"\n== {self.count}. {name}: {what}", file=sys.stderr, flush=True)
         started = time.perf_counter()
-        done = subprocess.run([str(c) for c in command])
+        process = subprocess.Popen([str(c) for c in command])
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
         self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - started, 1)
-        if done.returncode != 0:
-            raise InputError(f"{name} failed (exit status {done.returncode}); see above")
+        self.peak_mb[name] = max(self.peak_mb.get(name, 0), round(usage.ru_maxrss / 1024))
+        if process.returncode != 0:
+            raise InputError(f"{name} failed (exit status {process.returncode}); see above")
 
     def unless_newer(self, result: Path, than: Path, name: str, what: str, *command) -> None:
         """The step, unless `result` is already newer than `than` (a rerun keeps it)."""
@@ -223,12 +229,16 @@ def pipeline(args: argparse.Namespace, steps: Steps) -> dict:
         "-q",
     )
     source = json.loads((people / "manifest.json").read_text())["sources"][0]
-    clip = out / "user-held-out.mp4"
-    cut(user, source["val_from_frame"], source["val_to_frame"], clip)
+    first, end = source["val_from_frame"], source["val_to_frame"]
+    clip = (
+        out / f"user-held-out-{first}-{end}.mp4"
+    )  # named by its frames: another span, another clip
+    cut(user, first, end, clip)
     swap_bundle = swap / "model" / "bundle.json"
+    newest = max(swap_bundle, clip, key=lambda p: p.stat().st_mtime)
     steps.unless_newer(
         out / "swap.json",
-        swap_bundle,
+        newest,
         "evaluate_swap",
         f"{clip}",
         tool("evaluate"),
@@ -242,7 +252,7 @@ def pipeline(args: argparse.Namespace, steps: Steps) -> dict:
     )
     steps.unless_newer(
         out / "swapped.mp4",
-        swap_bundle,
+        newest,
         "reenact_swap",
         f"-> {out / 'swapped.mp4'}",
         tool("reenact"),
@@ -279,7 +289,9 @@ def markdown(results: dict) -> str:
         "",
         f"CPU: {results['cpu']}. Seconds per step: "
         + ", ".join(f"{k} {v:.0f}" for k, v in results["seconds"].items())
-        + f"; {sum(results['seconds'].values()) / 60:.1f} minutes in all.",
+        + f"; {sum(results['seconds'].values()) / 60:.1f} minutes in all. Peak memory (MiB): "
+        + ", ".join(f"{k} {v}" for k, v in results.get("peak_mb", {}).items())
+        + ".",
         "",
         f"## The target's held-out tail ({reenact['pairs']} pairs): model against retrieval",
         "",
@@ -346,7 +358,12 @@ def main(argv: list[str] | None = None) -> int:
         started, steps = time.perf_counter(), Steps()
         Path(args.out).mkdir(parents=True, exist_ok=True)
         results = pipeline(args, steps)
-        results = {**results, "seconds": steps.seconds, "cpu": cpu_name()}
+        results = {
+            **results,
+            "seconds": steps.seconds,
+            "peak_mb": steps.peak_mb,
+            "cpu": cpu_name(),
+        }
         out = Path(args.out)
         write_json_atomic(out / "results.json", results)
         with atomic_path(out / "results.md") as tmp:

@@ -393,3 +393,42 @@ def test_the_window_shows_the_composited_frame(qtbot, swap_model, astronaut_clip
     frames = read_video(recorded)
     assert frames and frames[0].shape == (240, 320, 3)
     window.close()
+
+
+def test_a_128_px_swap_bundle_exports_to_onnx_and_reenacts(
+    sample_dataset, astronaut_clip_dataset, astronaut_clip, tmp_path
+):
+    """The sharper size: a 128 px bundle (here from 64 px datasets, upsampled), written without
+    ONNX, gets it from export-onnx and swaps a clip through reenact on ONNX Runtime."""
+    from app.model import load_model
+    from app.reenact import main as reenact_main
+    from gan.bundle.export import main as export_main
+    from gan.kinds.swap.train import main as train_swap
+
+    run = tmp_path / "run"
+    args = [str(sample_dataset), str(astronaut_clip_dataset), "-o", str(run), "--size", "128"]
+    args += ["--width", "8", "--bottleneck", "32", "--batch-size", "2", "--steps", "2", "-q"]
+    assert train_swap([*args, "--no-onnx"]) == 0
+    model = run / "model"
+    info = json.loads((model / "bundle.json").read_text())
+    assert info["size"] == 128 and not any(name.endswith(".onnx") for name in info["files"])
+
+    assert export_main([str(model)]) == 0
+    info = json.loads((model / "bundle.json").read_text())
+    assert sorted(n for n in info["files"] if n.endswith(".onnx")) == [
+        "swap_target.onnx",
+        "swap_user.onnx",
+    ]
+    bundle = load_model(model)
+    assert bundle.size == 128 and "ONNX" in bundle.backend_label
+    crop = np.full((1, 128, 128, 3), 120, np.uint8)
+    assert bundle(crop).shape == (1, 128, 128, 3)
+
+    out = tmp_path / "swap128.mp4"
+    assert (
+        reenact_main(["--model", str(model), "--source", str(astronaut_clip), "-o", str(out)]) == 0
+    )
+    frames, source = read_video(out), read_video(astronaut_clip)
+    assert len(frames) == CLIP_FRAMES and frames[0].shape == source[0].shape
+    changed = [np.abs(f.astype(int) - s).mean() for f, s in zip(frames, source, strict=True)]
+    assert np.mean(changed) > 1  # the face in the frames is the bundle's
