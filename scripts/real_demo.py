@@ -12,7 +12,8 @@ and the user cap12.mp4 (53 s of another man at a webcam), both fetched once by s
 
 and writes OUT/results.json ({"reenact", "drive", "swap", "held_out", "seconds", "peak_mb",
 "cpu"}) and OUT/results.md (the same figures as tables). A rerun reuses what is built: datasets
-and trainings say so, and an evaluation newer than its model is kept.
+and trainings say so, and an evaluation newer than its model is kept; the seconds recorded are the
+rerun's own.
 """
 
 from __future__ import annotations
@@ -287,7 +288,7 @@ def markdown(results: dict) -> str:
     lines = [
         "# Real footage",
         "",
-        f"CPU: {results['cpu']}. Seconds per step: "
+        f"CPU: {results['cpu']}. Seconds per step of this run (a rerun reuses what is built): "
         + ", ".join(f"{k} {v:.0f}" for k, v in results["seconds"].items())
         + f"; {sum(results['seconds'].values()) / 60:.1f} minutes in all. Peak memory (MiB): "
         + ", ".join(f"{k} {v}" for k, v in results.get("peak_mb", {}).items())
