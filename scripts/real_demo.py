@@ -71,7 +71,11 @@ class Steps:
         print(f"\n== {self.count}. {name}: {what}", file=sys.stderr, flush=True)
         started = time.perf_counter()
         process = subprocess.Popen([str(c) for c in command])
-        _, status, usage = os.wait4(process.pid, 0)
+        try:
+            _, status, usage = os.wait4(process.pid, 0)
+        except KeyboardInterrupt:  # Ctrl-C reached the step too: let it save and end first
+            process.wait()
+            raise
         process.returncode = os.waitstatus_to_exitcode(status)
         self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - started, 1)
         self.peak_mb[name] = max(self.peak_mb.get(name, 0), round(usage.ru_maxrss / 1024))
@@ -231,9 +235,8 @@ def pipeline(args: argparse.Namespace, steps: Steps) -> dict:
     )
     source = json.loads((people / "manifest.json").read_text())["sources"][0]
     first, end = source["val_from_frame"], source["val_to_frame"]
-    clip = (
-        out / f"user-held-out-{first}-{end}.mp4"
-    )  # named by its frames: another span, another clip
+    # Named by its frames: another span, another clip.
+    clip = out / f"user-held-out-{first}-{end}.mp4"
     cut(user, first, end, clip)
     swap_bundle = swap / "model" / "bundle.json"
     newest = max(swap_bundle, clip, key=lambda p: p.stat().st_mtime)
