@@ -24,7 +24,6 @@ from gan.kinds.drawing.options import REFERENCES
 from gan.kinds.drawing.reference import (
     EXCLUDE_FRAMES,
     MAX_BANK_BYTES,
-    MAX_CACHE_BYTES,
     ReferenceBank,
     mix,
     region_mask,
@@ -171,6 +170,11 @@ def load_split(root: str | Path, split: str, size: int) -> Split:
         frames[rows].astype(np.int64),
         sources[rows].astype(np.int64),
     )
+
+
+# TrainingInputs' warps and masks: every frame of 1,024 at 128 px. A long video's frames are
+# visited once or twice in a quick run, so keeping more would buy little and cost memory.
+MAX_CACHE_BYTES = 2**28
 
 
 class TrainingInputs:

@@ -32,9 +32,6 @@ from gan.kinds.drawing.options import MAX_REFERENCES, REFERENCES, REGIONS
 BANK_FILE = "reference_bank.npz"
 MAX_BANK_BYTES = 64 * 2**20  # photos at model size: 1,365 frames at 128 px, 341 at 256 px
 EXCLUDE_FRAMES = 2  # in training, references within this many frames of the target are skipped
-# TrainingInputs' warps and masks: every frame of 1,024 at 128 px. A long video's frames are
-# visited once or twice in a quick run, so keeping more would buy little and cost memory.
-MAX_CACHE_BYTES = 2**28
 CANDIDATES = 4  # in training, the reference is one of this many nearest (a fresh pick each time)
 # REFERENCES photos are mixed into one reference, with weights continuous in the points
 # (blend_weights): a hard nearest photo jumps when another overtakes it, and the output flickers.
