@@ -23,14 +23,26 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from app.blinks import blink_figures
 from app.face import DEFAULT_RETARGET, DEFAULT_SMOOTHING, FaceStage, GeneratorStage
 from app.model import check_model_path, load_model
 from app.modes import Run, mode_named
 from app.pictures import Measured, plot_picture, sheet_picture
 from app.pipeline import Frame, run_sequential
 from app.reenact import add_retarget_arguments, face_spec
-from app.sources import VideoSource, open_source
+from app.sources import VideoSource, add_span_argument, open_video
 from common.errors import InputError
+
+# The blink figures (app.blinks) every mode's table ends with.
+BLINK_ROWS = [
+    (("blinks", "count"), "driver's blinks", "events the rest rest on"),
+    (("blinks", "followed_share"), "blinks followed", ">= 0.8"),
+    (("blinks", "mean_depth_ratio"), "blink depth, output ÷ driver", "near 1"),
+    (("blinks", "invented_per_minute"), "blinks invented per minute", "<= 1"),
+    (("blinks", "eye_amplitude"), "eye amplitude, output ÷ driver", "0.8-1.25"),
+    (("blinks", "shut", "frames"), "driver's shut-eye frames", ""),
+    (("blinks", "shut", "ratio"), "output's eyes there ÷ its median", "<= 0.5"),
+]
 
 
 @dataclass
@@ -43,6 +55,7 @@ class DriveConfig:
     retarget: str = DEFAULT_RETARGET
     smoothing: float = DEFAULT_SMOOTHING
     limit: int | None = None  # frames
+    span: tuple[float, float] | None = None  # seconds [start, end) of the driver, else all of it
     progress: bool = True
     verbose: bool = False
     backend: str = "auto"
@@ -70,8 +83,13 @@ def _runner(
 ) -> Run:
     """Every frame of `source` through the face and generator stages in one thread, as `reenact`
     runs them, into a `keep` sink, with a progress bar; the run returns its statistics."""
-    fps = source.fps
-    stages = [("landmarks", lambda f: face(f, f.index / fps)), ("generator", generator)]
+    fps, first = source.fps, source.first
+
+    def landmarks(frame: Frame) -> Frame:
+        frame.index += first  # the video's own frame numbers, with or without --span
+        return face(frame, frame.index / fps)
+
+    stages = [("landmarks", landmarks), ("generator", generator)]
 
     def run(keep: Callable[[Frame], None]) -> dict:
         with tqdm(
@@ -92,19 +110,12 @@ def _runner(
     return run
 
 
-def _open_driver(path: str) -> VideoSource:
-    source = open_source(path, loop=False, paced=False)
-    if not isinstance(source, VideoSource):
-        source.close()
-        raise InputError(f"--driver must be a video file, not a camera: {path}")
-    return source
-
-
 def drive_report(cfg: DriveConfig) -> Measured:
     """Run the driver through the live stages and measure what came out, with the pictures to
     write; InputError on bad input."""
     check_model_path(cfg.model)
-    source = _open_driver(cfg.driver)
+    source = open_video(cfg.driver, "--driver", cfg.span)
+    fps, first = source.fps, source.first
     try:
         bundle = load_model(
             cfg.model, warm_up=False, verbose=cfg.verbose, backend=cfg.backend, threads=cfg.threads
@@ -123,11 +134,17 @@ def drive_report(cfg: DriveConfig) -> Measured:
     distances = face.identity.distances
     sm = record.stats["stage_ms"]
     measured = mode.measure(record, spec.target_descriptor, cfg.progress)
+    eyes = measured["series"]["eye_openness"]
+    blinks = blink_figures(measured["series"]["frame"], eyes["driver"], eyes["output"], fps)
+    measured["series"]["blinks"] = [event["frames"] for event in blinks["events"]]
     report = {
         "model": str(cfg.model),
         "kind": mode.name,
         "driver": str(cfg.driver),
         "frames": record.frames,
+        "span": None if cfg.span is None else list(cfg.span),
+        "first_frame": first,
+        "fps": fps,
         "size": int(bundle.size),
         "retarget": cfg.retarget,
         "smoothing": cfg.smoothing,
@@ -136,6 +153,7 @@ def drive_report(cfg: DriveConfig) -> Measured:
         "retargeting": face.retargeting,
         "driver_face_found": len(record.outputs) / record.frames,
         **measured,
+        "blinks": blinks,
         "stage_ms": {name: float(sm[name]["mean"]) for name in ("landmarks", "generator")},
     }
     columns = mode.sheet(record)
@@ -153,11 +171,11 @@ def format_drive_table(report: dict) -> str:
     """The report as a table for people: one figure a line, the rows its mode measures."""
     mode = mode_named(str(report.get("kind")))
     lines = [mode.drive_title(report), f"{'figure':<30}{'value':>10}   good"]
-    for path, label, good in mode.rows:
+    for path, label, good in [*mode.rows, *BLINK_ROWS]:
         value: Any = report
         for key in path:
             value = value[key]
-        cell = "—" if value is None else f"{value:.3f}"
+        cell = "—" if value is None else str(value) if isinstance(value, int) else f"{value:.3f}"
         lines.append(f"{label:<30}{cell:>10}   {good}")
     return "\n".join(lines)
 
@@ -169,6 +187,7 @@ def add_driver_arguments(p: argparse.ArgumentParser) -> None:
         help="a driving video: measure the live path on it instead of the dataset's tail "
         "(--dataset then only says who the target is)",
     )
+    add_span_argument(p, "with --driver: measure")
     add_retarget_arguments(p)
 
 
@@ -182,6 +201,7 @@ def drive_report_from_args(args: argparse.Namespace) -> Measured:
             retarget=args.retarget,
             smoothing=args.smoothing,
             limit=args.limit,
+            span=args.span,
             progress=not args.quiet,
             verbose=args.verbose,
             backend=args.backend,

@@ -27,7 +27,7 @@ from landmarks import (
     transform_points,
 )
 from landmarks.identity import mean_descriptor, spread
-from landmarks.retarget import NeutralEstimator
+from landmarks.retarget import EYE_POINTS, NeutralEstimator
 
 log = logging.getLogger(__name__)
 
@@ -278,6 +278,12 @@ class FaceStage:
                 self._neutral_start = t
             self._neutral_t = t
             neutral = self._neutral.update(aligned)
+            if not self._neutral.eyes_seen_open:
+                # Eyes shut since the start: how they look open is unknown, so they are drawn as
+                # they are (the target's eyes at rest stand in for the driver's: the crop is one
+                # canonical frame for both), not as "rest", which would open them.
+                neutral = neutral.copy()
+                neutral[EYE_POINTS] = spec.target_shape[EYE_POINTS]
         if not self.retargeting:
             return aligned
         return retarget(aligned, neutral, spec.target_shape)

@@ -117,7 +117,8 @@ def sheet_picture(
 
 def plot_series(path: Path, series: dict, title: str) -> None:
     """Three panels over the clip's frames: mouth opening and eye openness, driver against output
-    (gaps where no face was found in the output), and the frame-to-frame change of both."""
+    (gaps where no face was found in the output; the driver's blinks shaded), and the
+    frame-to-frame change of both."""
     # The object API on an Agg canvas: no pyplot, so no global backend to set and no screen needed,
     # and nothing is left open in a long-running process.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -140,6 +141,9 @@ def plot_series(path: Path, series: dict, title: str) -> None:
             ax.plot(frames, values(series[key][who]), label=who, linewidth=1.2)
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
+        if key == "eye_openness":  # the driver's blinks (app.blinks), each a shaded band
+            for start, end in series.get("blinks", []):
+                ax.axvspan(start - 0.5, end + 0.5, color="tab:red", alpha=0.15, linewidth=0)
         ax.legend(loc="upper right", fontsize="small")
     axes[-1].set_xlabel("frame of the driving video")
     fig.suptitle(title)

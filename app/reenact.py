@@ -28,7 +28,7 @@ from app.model import add_backend_flags, load_model
 from app.modes import require_swap_path
 from app.pipeline import Frame, run_sequential
 from app.sinks import Recorder, RecorderSink
-from app.sources import VideoSource, open_source
+from app.sources import add_span_argument, open_video
 from common.cli import run_command
 from common.errors import InputError
 from landmarks.blend import BLEND_METHODS, BlendParams
@@ -52,6 +52,7 @@ class ReenactConfig:
     backend: str = "auto"
     threads: int | None = None
     blend: str = "alpha"  # a swap bundle's blend: alpha or poisson
+    span: tuple[float, float] | None = None  # seconds [start, end) of the source, else all of it
 
 
 def reenact(cfg: ReenactConfig) -> dict:
@@ -59,10 +60,7 @@ def reenact(cfg: ReenactConfig) -> dict:
 
     Raises InputError for a bad model, source or output, before any frame is processed.
     """
-    source = open_source(cfg.source, loop=False, paced=False)
-    if not isinstance(source, VideoSource):
-        source.close()
-        raise InputError(f"--source must be a video file, not a camera: {cfg.source}")
+    source = open_video(cfg.source, "--source", cfg.span)
     try:
         if cfg.blend != "alpha":
             # Only a swap blends: say so before anything loads.
@@ -81,9 +79,12 @@ def reenact(cfg: ReenactConfig) -> dict:
         sink = RecorderSink(recorder, height, generator.mode, cfg.side_by_side)
         # Open the file before the first frame, so an unwritable output fails now and not later.
         sink.recorder.open(width, height)
-        fps = source.fps
+        fps, first = source.fps, source.first
         # Frame times from the file, not the wall clock: the same video gives the same output.
-        stages = [("landmarks", lambda f: face(f, f.index / fps)), ("generator", generator)]
+        stages = [
+            ("landmarks", lambda f: face(f, (f.index + first) / fps)),
+            ("generator", generator),
+        ]
         with tqdm(
             total=source.frames or None, unit="frame", desc="reenact", disable=not cfg.progress
         ) as bar:
@@ -156,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="write driver | drawing | generated (a swap bundle: the composited frame)",
     )
     add_retarget_arguments(p)
+    add_span_argument(p, "reenact")
     p.add_argument(
         "--dataset",
         help="the model's dataset, for the target's identity in --retarget auto "

@@ -154,10 +154,18 @@ class VideoSource:
     `paced`: frames come at the file's rate, as a camera's would (live use); otherwise as fast as
     they are asked for (reenact reads every frame). `loop`: start again at the end.
     `size`: resize every frame to (width, height), e.g. 640×480 for the benchmark.
+    `span`: seconds [start, end) of the file to play instead of all of it; `first` is then the
+    file's number of the first frame played (frames are read up to it, not sought: a seek in an
+    mp4 lands on a keyframe, not on the frame asked for).
     """
 
     def __init__(
-        self, path: str, loop: bool = False, paced: bool = True, size: tuple[int, int] | None = None
+        self,
+        path: str,
+        loop: bool = False,
+        paced: bool = True,
+        size: tuple[int, int] | None = None,
+        span: tuple[float, float] | None = None,
     ) -> None:
         self.path = str(path)
         self.name = os.path.basename(self.path)
@@ -182,14 +190,37 @@ class VideoSource:
             )
         self.status = f"{self.name}: {self.fps:.2f} fps"
         self._pacer = Pacer(self.fps)
+        self.first, self._end = 0, None
+        if span is not None:
+            self._play_span(*span)
+
+    def _play_span(self, start: float, end: float) -> None:
+        first, stop = round(start * self.fps), round(end * self.fps)
+        if self.frames and first >= self.frames:
+            raise InputError(
+                f"{self.path}: --span starts at {start:g} s, after the video's end "
+                f"({self.frames / self.fps:.1f} s)"
+            )
+        for _ in range(first):
+            if not self._cap.grab():
+                raise InputError(f"{self.path}: --span starts at {start:g} s, after its end")
+        self.first, self._end = first, stop
+        self.frames = max(0, (min(stop, self.frames) if self.frames else stop) - first)
+        self._played = 0
 
     def read(self, stop: threading.Event) -> np.ndarray | None:
         if self.finished or self._cap is None:
             return None
         if self.paced and not self._pacer.wait(stop):
             return None
+        if self._end is not None and self.first + self._played >= self._end:
+            self.finished = True
+            self.status = f"{self.name}: end of the span"
+            return None
         t0 = time.perf_counter()
         ok, frame = self._cap.read()
+        if self._end is not None:
+            self._played += 1
         if not ok and self.loop:
             self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
             ok, frame = self._cap.read()
@@ -252,3 +283,33 @@ def open_source(spec: str | int, loop: bool = False, paced: bool = True) -> Sour
             f"{path}: a folder of images; live use needs a camera index or a video file"
         )
     return VideoSource(path, loop=loop, paced=paced)
+
+
+def open_video(path: str, flag: str, span: tuple[float, float] | None = None) -> VideoSource:
+    """A video file read as fast as it is asked (`reenact`, `evaluate --driver`), all of it or
+    `span`'s seconds; InputError for a camera (`flag` names the option that took it) or a bad
+    span."""
+    source = open_source(path, loop=False, paced=False)
+    if not isinstance(source, VideoSource):
+        source.close()
+        raise InputError(f"{flag} must be a video file, not a camera: {path}")
+    if span is None:
+        return source
+    source.close()
+    start, end = span
+    if not 0 <= start < end:
+        raise InputError(f"--span {start:g}:{end:g}: needs 0 <= START < END seconds")
+    return VideoSource(path, paced=False, span=span)
+
+
+def add_span_argument(p: Any, what: str) -> None:
+    """--span START:END (seconds), for the commands that read a video file through the stages."""
+    from landmarks.dataset_config import span
+
+    p.add_argument(
+        "--span",
+        type=span,
+        metavar="START:END",
+        help=f"{what} only these seconds of the video (e.g. 10:17); frames keep the video's "
+        "numbers",
+    )

@@ -6,7 +6,7 @@ from collections import deque
 
 import numpy as np
 
-from common.regions import LEFT_EYE_OUTER, REGIONS, RIGHT_EYE_OUTER
+from common.regions import LEFT_EYE_OUTER, REGIONS, RIGHT_EYE_OUTER, eye_openness
 
 # Inner lips run 60-67 from the right corner over the top: 62 is the top middle, 66 the bottom.
 LIP_TOP, LIP_BOTTOM = REGIONS["inner_lips"].start + 2, REGIONS["inner_lips"].start + 6
@@ -49,15 +49,6 @@ def mouth_opening(points: np.ndarray) -> np.ndarray:
     return _dist(points, LIP_TOP, LIP_BOTTOM) / _iod(points)
 
 
-def eye_openness(points: np.ndarray) -> np.ndarray:
-    """Mean lid gap of both eyes (two upper-lower pairs each) ÷ inter-ocular distance."""
-    points = np.asarray(points, np.float64)
-    # An eye runs outer corner, two upper lid points, inner corner, two lower lid points.
-    gaps = [_dist(points, e.start + 1, e.start + 5) for e in EYES]
-    gaps += [_dist(points, e.start + 2, e.start + 4) for e in EYES]
-    return np.mean(gaps, axis=0) / _iod(points)
-
-
 def brow_raise(points: np.ndarray) -> np.ndarray:
     """Mean distance from each brow's centre to its eye's centre ÷ inter-ocular distance."""
     points = np.asarray(points, np.float64)
@@ -74,24 +65,39 @@ EXPRESSION_FEATURES = {"mouth": mouth_opening, "eyes": eye_openness, "brows": br
 
 
 MOUTH_PERCENTILE = 10.0  # "shut" is the least open tenth of the frames
+# The eyes of a neutral face are open: frames whose eye openness (÷ inter-ocular distance) is below
+# this are no part of the eyes' neutral. Open eyes read 0.07-0.11 (cap12's 5th percentile 0.070,
+# franck's median 0.101, the sample's 0.11); shut ones 0.01-0.05 (the woman's first seconds), and
+# a blink seldom below half of the open eye. A driver whose eyes have been shut since the start
+# would otherwise take shut eyes as rest, and their shut eyes would be drawn open.
+OPEN_EYES = 0.06
+EYE_POINTS = np.r_[REGIONS["right_eye"].start : REGIONS["left_eye"].stop + 1]  # 36-47
 
 
 def neutral_shape(
     shapes: np.ndarray,
     openings: np.ndarray | None = None,
     mouth_percentile: float = MOUTH_PERCENTILE,
+    eyes: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The robust neutral of (N, 68, 2) shapes: the per-point median, the mouth from shut frames.
+    """The robust neutral of (N, 68, 2) shapes: the per-point median, the mouth from shut frames,
+    the eyes from open ones.
 
     A blink or a raised brow is brief, so the median passes over it; a talking mouth is open more
     often than shut, so the mouth is the mean of the frames whose opening is at or below a low
-    percentile. `openings` (mouth_opening of each shape) may be passed when already at hand.
+    percentile; eyes held shut for seconds are not rest, so the eyes are the median of the frames
+    whose eyes are open (OPEN_EYES), or of all when none are. `openings` and `eyes`
+    (mouth_opening and eye_openness of each shape) may be passed when at hand.
     """
     shapes = np.asarray(shapes, np.float32)
     openings = mouth_opening(shapes) if openings is None else np.asarray(openings)
+    eyes = eye_openness(shapes) if eyes is None else np.asarray(eyes)
     neutral = np.median(shapes, axis=0)
     shut = openings <= np.percentile(openings, mouth_percentile)
     neutral[MOUTH_POINTS] = shapes[shut][:, MOUTH_POINTS].mean(axis=0)
+    opened = eyes >= OPEN_EYES
+    if opened.any():
+        neutral[EYE_POINTS] = np.median(shapes[opened][:, EYE_POINTS], axis=0)
     return neutral.astype(np.float32)
 
 
@@ -120,6 +126,7 @@ class NeutralEstimator:
         self.warmup = min(warmup, window)
         self._shapes: deque[np.ndarray] = deque(maxlen=window)
         self._openings: deque[float] = deque(maxlen=window)
+        self._eyes: deque[float] = deque(maxlen=window)
         self._seen = 0  # shapes added since the start or reset
         self.refreshes = 0  # estimates computed since the start or reset
         self.neutral: np.ndarray | None = None
@@ -130,19 +137,30 @@ class NeutralEstimator:
     def reset(self) -> None:
         self._shapes.clear()
         self._openings.clear()
+        self._eyes.clear()
         self._seen = self.refreshes = 0
         self.neutral = None
+
+    @property
+    def eyes_seen_open(self) -> bool:
+        """Whether any shape in the window has open eyes: without, the neutral's eyes are shut
+        ones, and say nothing of how this face looks at rest."""
+        return any(e >= OPEN_EYES for e in self._eyes)
 
     def update(self, aligned: np.ndarray) -> np.ndarray:
         """Add one aligned (68, 2) shape; the neutral shape estimated from the window so far."""
         aligned = np.asarray(aligned, np.float32)
         self._shapes.append(aligned)
         self._openings.append(float(mouth_opening(aligned)))
+        self._eyes.append(float(eye_openness(aligned)))
         self._seen += 1
         due = self._seen <= self.warmup or (self._seen - self.warmup) % self.refresh_every == 0
         if due or self.neutral is None:
             self.neutral = neutral_shape(
-                np.stack(self._shapes), np.asarray(self._openings), self.mouth_percentile
+                np.stack(self._shapes),
+                np.asarray(self._openings),
+                self.mouth_percentile,
+                np.asarray(self._eyes),
             )
             self.refreshes += 1
         return self.neutral

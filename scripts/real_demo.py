@@ -1,17 +1,21 @@
 """scripts/demo --real: the whole job on real footage, measured, into one results file.
 
-Run through `scripts/demo --real`. The target is franck.mp4 (200 s of a man talking to the camera)
-and the user cap12.mp4 (53 s of another man at a webcam), both fetched once by scripts/footage;
-`--target` and `--user` take your own videos instead. Each step is the command a user runs:
+Run through `scripts/demo --real`. The target is franck.mp4 (200 s of a man talking to the camera),
+the user cap12.mp4 (53 s of another man at a webcam), and woman.mp4 (19.7 s of a woman who starts
+with her eyes shut and blinks) drives the target too, all fetched once by scripts/footage;
+`--target`, `--user` and `--blinker` take your own videos instead. Each step is the command a user
+runs:
 
   make-dataset     both people (the user's --val-span is held out: the swap never trains on it)
-  train-pix2pix    the target, quick preset; evaluate on its held-out tail; evaluate --driver and
-                   reenact with the whole user video driving
+  train-pix2pix    the target, quick preset; evaluate on its held-out tail, and on the same frames
+                   through the live path (evaluate --driver --span); evaluate --driver with the
+                   whole user video and the blinker's driving, and reenact with the user's
   train-swap       the target and the user, quick preset (train-swap's default model); evaluate
-                   --driver and reenact on the user's held-out span
+                   --driver and reenact on the user's held-out span (--span)
 
-and writes OUT/results.json ({"reenact", "drive", "swap", "held_out", "seconds", "peak_mb",
-"cpu"}) and OUT/results.md (the same figures as tables). A rerun reuses what is built: datasets
+and writes OUT/results.json ({"reenact", "drive", "tail_drive", "blink_drive", "swap",
+"held_out", "target_held_out", "seconds", "peak_mb", "cpu"}) and OUT/results.md (the same figures
+as tables). A rerun reuses what is built: datasets
 and trainings say so, and an evaluation newer than its model is kept; the seconds recorded are the
 rerun's own.
 """
@@ -90,39 +94,18 @@ class Steps:
         self.run(name, what, *command)
 
 
-def cut(video: Path, first: int, end: int, out: Path) -> None:
-    """Frames [first, end) of `video` into `out` (mp4), written under a temporary name."""
-    import cv2
-
-    if out.is_file():
-        return
-    cap = cv2.VideoCapture(str(video))
-    fps, size = cap.get(cv2.CAP_PROP_FPS), (int(cap.get(3)), int(cap.get(4)))
-    with atomic_path(out) as tmp:
-        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
-        index = 0
-        while index < end:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            if index >= first:
-                writer.write(frame)
-            index += 1
-        writer.release()
-    cap.release()
-
-
-def held_out(dataset: Path, clip: Path, swap_report: dict) -> dict:
-    """Which frames of the user's video the swap is measured on, and how much they move."""
+def held_out(dataset: Path) -> dict:
+    """The frames a dataset holds out of its (first) video, as frames, seconds and the --span
+    that measures them: `evaluate --driver VIDEO --span START:END`."""
     source = json.loads((dataset / "manifest.json").read_text())["sources"][0]
-    first, end = source["val_from_frame"], source["val_to_frame"]
+    first, end, fps = source["val_from_frame"], source["val_to_frame"], source["fps"]
     return {
         "video": source["path"],
-        "clip": str(clip),
         "from_frame": first,
         "to_frame": end,
-        "seconds": [round(first / source["fps"], 2), round(end / source["fps"], 2)],
-        "sd_driver": swap_report.get("sd_driver"),
+        "seconds": [round(first / fps, 2), round(end / fps, 2)],
+        # Exact to the frame: --span starts at round(START · fps).
+        "span": f"{first / fps:.6f}:{end / fps:.6f}",
     }
 
 
@@ -135,7 +118,8 @@ def fetch_footage(footage: Path) -> None:
 
 def pipeline(args: argparse.Namespace, steps: Steps) -> dict:
     out, target, user = Path(args.out), Path(args.target), Path(args.user)
-    for video in (target, user):
+    blinker = Path(args.blinker) if args.blinker else None
+    for video in (target, user, *([blinker] if blinker else [])):
         if not video.is_file():
             raise InputError(f"no such video: {video}")
     data, people = out / "target", out / "user"
@@ -206,6 +190,38 @@ def pipeline(args: argparse.Namespace, steps: Steps) -> dict:
         out / "drive.json",
         "-q",
     )
+    tail = held_out(data)
+    steps.unless_newer(
+        out / "tail_drive.json",
+        bundle,
+        "evaluate_tail",
+        f"{target}'s held-out tail through the live path",
+        tool("evaluate"),
+        "--model",
+        pix / "model",
+        "--driver",
+        target,
+        "--span",
+        tail["span"],
+        "--json",
+        out / "tail_drive.json",
+        "-q",
+    )
+    if blinker is not None:
+        steps.unless_newer(
+            out / "blink_drive.json",
+            bundle,
+            "evaluate_blinks",
+            f"{blinker} driving (she blinks, and starts with her eyes shut)",
+            tool("evaluate"),
+            "--model",
+            pix / "model",
+            "--driver",
+            blinker,
+            "--json",
+            out / "blink_drive.json",
+            "-q",
+        )
     steps.unless_newer(
         out / "reenacted.mp4",
         bundle,
@@ -233,43 +249,47 @@ def pipeline(args: argparse.Namespace, steps: Steps) -> dict:
         "--force",
         "-q",
     )
-    source = json.loads((people / "manifest.json").read_text())["sources"][0]
-    first, end = source["val_from_frame"], source["val_to_frame"]
-    # Named by its frames: another span, another clip.
-    clip = out / f"user-held-out-{first}-{end}.mp4"
-    cut(user, first, end, clip)
+    held = held_out(people)
     swap_bundle = swap / "model" / "bundle.json"
-    newest = max(swap_bundle, clip, key=lambda p: p.stat().st_mtime)
     steps.unless_newer(
         out / "swap.json",
-        newest,
+        swap_bundle,
         "evaluate_swap",
-        f"{clip}",
+        f"{user}, seconds {held['seconds'][0]}-{held['seconds'][1]} (held out)",
         tool("evaluate"),
         "--model",
         swap / "model",
         "--driver",
-        clip,
+        user,
+        "--span",
+        held["span"],
         "--json",
         out / "swap.json",
         "-q",
     )
     steps.unless_newer(
         out / "swapped.mp4",
-        newest,
+        swap_bundle,
         "reenact_swap",
         f"-> {out / 'swapped.mp4'}",
         tool("reenact"),
         "--model",
         swap / "model",
         "--source",
-        clip,
+        user,
+        "--span",
+        held["span"],
         "-o",
         out / "swapped.mp4",
         "--side-by-side",
     )
-    reports = {k: json.loads((out / f"{k}.json").read_text()) for k in ("reenact", "drive", "swap")}
-    return {**reports, "held_out": held_out(people, clip, reports["swap"])}
+    names = ("reenact", "drive", "tail_drive", "blink_drive", "swap")
+    reports = {k: json.loads((out / f"{k}.json").read_text()) for k in names if k != "blink_drive"}
+    reports["blink_drive"] = (
+        json.loads((out / "blink_drive.json").read_text()) if blinker is not None else None
+    )
+    held["sd_driver"] = reports["swap"].get("sd_driver")
+    return {**reports, "held_out": held, "target_held_out": tail}
 
 
 def _cell(value: object) -> str:
@@ -284,6 +304,7 @@ def _lookup(report: dict, path: tuple[str, ...]) -> object:
 
 def markdown(results: dict) -> str:
     """results.json as tables: the held-out tail against retrieval, then each driven run."""
+    from app.drive import BLINK_ROWS
     from app.evaluate import ROWS
     from app.modes import mode_named
 
@@ -312,15 +333,20 @@ def markdown(results: dict) -> str:
             f"{_cell(reenact['baseline_metrics'][key])} | {interval} | "
             f"{'' if d is None else d['verdict']} |"
         )
-    held = results["held_out"]
+    held, tail = results["held_out"], results["target_held_out"]
     titles = {
         "drive": f"The user's whole video driving the target ({results['drive']['frames']} frames)",
+        "tail_drive": f"The target's held-out frames {tail['from_frame']}-{tail['to_frame']} "
+        "through the live path",
+        "blink_drive": "Someone who blinks driving the target",
         "swap": f"The swap on the user's held-out frames {held['from_frame']}-{held['to_frame']}",
     }
     for name, title in titles.items():
-        report = results[name]
+        report = results.get(name)
+        if report is None:
+            continue
         lines += ["", f"## {title}", "", "| figure | value | good |", "| --- | --- | --- |"]
-        for path, label, good in mode_named(str(report.get("kind"))).rows:
+        for path, label, good in [*mode_named(str(report.get("kind"))).rows, *BLINK_ROWS]:
             lines.append(f"| {label} | {_cell(_lookup(report, path))} | {good} |")
     return "\n".join(lines) + "\n"
 
@@ -336,6 +362,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--target", help=f"the target's video (default: {footage}/franck.mp4)")
     p.add_argument("--user", help=f"the user's video (default: {footage}/cap12.mp4)")
     p.add_argument(
+        "--blinker",
+        help="a video of someone who blinks, driving the target (default: "
+        f"{footage}/woman.mp4 with the footage's videos, none with your own; 'none': skip)",
+    )
+    p.add_argument(
         "--user-span",
         default=USER_SPAN,
         metavar="START:END",
@@ -350,7 +381,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     args = p.parse_args(argv)
     if args.target is None and args.user is None:
-        fetch_footage(footage)
+        fetch_footage(footage)  # all three videos: the woman too, who blinks
+    args.target = args.target or str(footage / "franck.mp4")
+    if args.blinker is None and args.target is None and args.user is None:
+        args.blinker = str(footage / "woman.mp4")
+    if args.blinker == "none":
+        args.blinker = None
     args.target = args.target or str(footage / "franck.mp4")
     args.user = args.user or str(footage / "cap12.mp4")
     return args

@@ -106,3 +106,24 @@ def test_on_the_sample_started_mid_sentence_the_neutral_mouth_is_shut(sample_vid
     assert robust <= np.percentile(openings, 15)  # the estimate is the mouth at rest
     # Relative to the robust neutral the driver's mouth opens by most of its full range.
     assert openings.max() - robust > 0.8 * np.ptp(openings)
+
+
+def test_eyes_shut_since_the_start_are_not_taken_as_rest():
+    # The woman's first four seconds: eyes shut (0.02 eye distances), then open (0.10), blinking.
+    estimator = NeutralEstimator(window=300)
+    for _ in range(100):
+        neutral = estimator.update(face(0.0, eyes=0.02))
+    assert not estimator.eyes_seen_open  # nothing says how her eyes look at rest yet
+    for i in range(60):
+        neutral = estimator.update(face(0.0, eyes=0.03 if i % 20 == 5 else 0.10))
+    assert estimator.eyes_seen_open
+    # 100 shut frames of 160 are the median; the open ones are the rest.
+    assert abs(eye_openness(neutral) - 0.10) < 1e-3
+    assert abs(mouth_opening(neutral)) < 1e-6
+
+
+def test_a_blink_never_moves_the_eyes_neutral():
+    estimator = NeutralEstimator(window=300, warmup=300)
+    for i in range(200):
+        neutral = estimator.update(face(0.1, eyes=0.04 if i % 40 < 3 else 0.11))
+    assert abs(eye_openness(neutral) - 0.11) < 1e-3

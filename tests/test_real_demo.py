@@ -1,6 +1,7 @@
 """scripts/demo --real's own pieces (scripts/real_demo.py) on the sample: the held-out part it
-measures the swap on, as results.json states it, the clip it cuts, each step's time and memory, and
-the tables it writes. The whole run trains the quick presets (half an hour): README's Results."""
+measures the swap on, as results.json states it, the --span that plays it, each step's time and
+memory, and the tables it writes. The whole run trains the quick presets (half an hour): README's
+Results."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import importlib.util
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
-import cv2
 import pytest
 
 from landmarks.dataset import main as make_dataset
@@ -26,15 +27,6 @@ def real_demo():
     return module
 
 
-def frames_of(video: Path) -> int:
-    cap = cv2.VideoCapture(str(video))
-    count = 0
-    while cap.read()[0]:
-        count += 1
-    cap.release()
-    return count
-
-
 def test_the_held_out_part_is_stated_with_its_frames_and_sd(real_demo, sample_video, tmp_path):
     user = tmp_path / "user"
     assert (
@@ -47,15 +39,19 @@ def test_the_held_out_part_is_stated_with_its_frames_and_sd(real_demo, sample_vi
     first, end = source["val_from_frame"], source["val_to_frame"]
     assert 0 < first < end
 
-    clip = tmp_path / f"held-{first}-{end}.mp4"
-    real_demo.cut(sample_video, first, end, clip)
-    assert frames_of(clip) == end - first and not list(tmp_path.glob(".held*"))
-
-    sd = {"mouth": 0.07, "eyes": 0.01, "brows": 0.02}  # what evaluate --driver reports
-    held = real_demo.held_out(user, clip, {"sd_driver": sd})
+    held = real_demo.held_out(user)
     assert (held["from_frame"], held["to_frame"]) == (first, end)
-    assert held["seconds"] == [1.0, 2.0] and held["sd_driver"] == sd
-    assert held["clip"] == str(clip) and held["video"] == source["path"]
+    assert held["seconds"] == [1.0, 2.0] and held["video"] == source["path"]
+    # Its --span plays exactly those frames, numbered as in the video.
+    from app.sources import VideoSource
+    from landmarks.dataset_config import span
+
+    played = VideoSource(str(sample_video), paced=False, span=span(held["span"]))
+    stop = threading.Event()
+    count = 0
+    while played.read(stop) is not None:
+        count += 1
+    assert played.first == first and count == end - first == played.frames
 
 
 def test_each_step_is_timed_and_its_memory_measured(tmp_path):

@@ -353,3 +353,30 @@ def test_the_warp_moves_a_point_only_as_far_as_it_is_off_by_more_than_noise(trai
     np.testing.assert_allclose(moved[EYELIDS[0]], target[EYELIDS[0]], atol=1e-5)
     np.testing.assert_array_equal(moved[30], source[30])
     assert set(BROWS) <= set(MOVED_POINTS) and 30 not in MOVED_POINTS
+
+
+def test_shut_eyes_come_from_photos_whose_eyes_are_shut(train_split):
+    """A drawing whose lids meet gets its eyes from the photos nearest in eye openness (the
+    sample's man blinks in a few frames), inside the eyes alone; open eyes change nothing."""
+    from common.regions import eye_openness
+    from gan.kinds.drawing.reference import EYES
+
+    bank = train_split.bank(max_bytes=2**62, references=2)
+    row = int(np.argmax(bank.openness))  # the widest open eyes
+    points = bank.points[row].copy()
+    plain = bank.reference(points, [row], [1.0])
+    assert np.array_equal(plain, bank.warped(row, points))  # as open as its photo: untouched
+
+    for eye in EYES:  # the lids meet at the eye's middle line
+        upper, lower = eye[1:3], eye[4:6][::-1]
+        middle = (points[upper] + points[lower]) / 2
+        points[upper], points[lower] = middle, middle
+    rows, weights = bank.eye_photos(points)
+    assert eye_openness(points) < 0.01
+    assert bank.openness[rows][weights > 0].max() < np.median(bank.openness) * 0.8
+    shut = bank.reference(points, [row], [1.0])
+    squashed = bank.warped(row, points)  # the open photo warped flat, as before
+    changed = np.abs(shut.astype(int) - squashed.astype(int)).max(-1) > 8
+    eyes_mask = np.maximum(*(hull_mask(points[e], bank.size, 0.3, 0.2) for e in EYES))
+    assert changed.any()
+    assert eyes_mask[changed].min() > 0  # nothing changed outside the eyes
