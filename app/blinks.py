@@ -63,9 +63,13 @@ def running_median(x: np.ndarray, window: int) -> np.ndarray:
 def find_events(
     x: np.ndarray, median: np.ndarray, max_frames: int = MAX_BLINK_FRAMES
 ) -> list[Event]:
-    """Runs of frames below BLINK_FRACTION of `median`, at most `max_frames` long."""
+    """Runs of frames below BLINK_FRACTION of `median`, at most `max_frames` long, from eyes
+    that are open: where the running median itself reads shut (below SHUT_FRACTION of the
+    series' median), the lids' flutter is no blink, and `shut` measures those frames."""
+    if not len(x) or np.all(np.isnan(x)):
+        return []
     with np.errstate(invalid="ignore"):
-        below = x < BLINK_FRACTION * median
+        below = (x < BLINK_FRACTION * median) & (median >= SHUT_FRACTION * np.nanmedian(x))
     events, start = [], None
     for i, b in enumerate([*below, False]):
         if b and start is None:

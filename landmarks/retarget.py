@@ -14,6 +14,10 @@ EYES = (REGIONS["right_eye"], REGIONS["left_eye"])
 BROWS = (REGIONS["right_brow"], REGIONS["left_brow"])
 # What opening the mouth moves: the lips, and the chin with the jaw below the ears.
 MOUTH_POINTS = [*range(5, 12), *REGIONS["outer_lips"].indices, *REGIONS["inner_lips"].indices]
+# An eye runs outer corner, two upper lid points, inner corner, two lower lid points: each upper
+# point faces a lower one.
+LID_PAIRS = [(e.start + 1, e.start + 5) for e in EYES] + [(e.start + 2, e.start + 4) for e in EYES]
+MAX_LID_SHARE = 1.6  # a driver's eyes wide open (surprise) open the target's by at most this
 
 
 def retarget(
@@ -22,17 +26,27 @@ def retarget(
     target_reference: np.ndarray,
     strength: float = 1.0,
 ) -> np.ndarray:
-    """target = reference + strength · (driver − neutral), all (68, 2) in one aligned crop space.
+    """target = reference + strength · (driver − neutral), all (68, 2) in one aligned crop space,
+    the lids apart as much as the driver's share of their neutral gap.
 
     Alignment has already removed the driver's position, roll and scale, so what is left of
     (driver − neutral) is expression and out-of-plane head motion, which the target then wears
     on its own face shape instead of the driver's.
     """
-    driver = np.asarray(driver, np.float32)
-    return (
-        np.asarray(target_reference, np.float32)
-        + strength * (driver - np.asarray(driver_neutral, np.float32))
-    ).astype(np.float32)
+    driver, neutral = np.asarray(driver, np.float64), np.asarray(driver_neutral, np.float64)
+    reference = np.asarray(target_reference, np.float64)
+    target = reference + strength * (driver - neutral)
+    # The lids open by the driver's share of their own rest: a blink shuts the target's eye as far
+    # as it shuts the driver's, whatever the two eyes' sizes. Added as a difference, a lid gap
+    # closed by the driver's pixels left the target's larger eye a third open (franck driven by the
+    # woman: depth 0.48 of hers). The gap's middle moves as the difference says (gaze, head).
+    for upper, lower in LID_PAIRS:
+        share = _dist(driver, upper, lower) / max(float(_dist(neutral, upper, lower)), 1e-3)
+        share = 1.0 + strength * (min(float(share), MAX_LID_SHARE) - 1.0)
+        middle = (target[upper] + target[lower]) / 2
+        rest = (reference[upper] - reference[lower]) / 2
+        target[upper], target[lower] = middle + share * rest, middle - share * rest
+    return target.astype(np.float32)
 
 
 def _dist(points: np.ndarray, a: int, b: int) -> np.ndarray:

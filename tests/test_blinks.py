@@ -127,3 +127,55 @@ def test_a_driver_whose_eyes_are_shut_from_the_start_is_drawn_shut():
         drawn.append(eye_openness(stage(Frame(i, i / 25, image)).drawn_points))
     assert max(drawn[:100]) < 0.04  # shut, as hers are (before: the target's rest, 0.12)
     assert abs(drawn[-1] - 0.12) < 0.01  # once open, her open eyes are rest: the target's open
+
+
+# The sample's man blinks at frames 42 and 112 (lids shut in 42 and 112, half open in 43 and 113:
+# seen frame by frame); in frame 92 his lids close half way, above the threshold.
+SAMPLE_BLINKS = [[42, 43], [112, 113]]
+
+
+def test_the_samples_blinks_through_evaluate_driver_span(tiny_model, sample_video, tmp_path):
+    """The live path on seconds 1-4.5 of the sample (--span): its frames keep the video's
+    numbers, the blinks listed are the events found, and the table names the blink figures."""
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "span.json"
+    args = ["--model", str(tiny_model), "--driver", str(sample_video), "--span", "1:4.5"]
+    done = subprocess.run(
+        [sys.executable, "-m", "app.evaluate", *args, "--json", str(out), "-q"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(out.read_text())
+    assert report["span"] == [1.0, 4.5] and report["frames"] == 120 - 30  # the video ends first
+    assert report["series"]["frame"][0] == 30 and report["series"]["frame"][-1] <= 119
+    blinks = report["blinks"]
+    assert [e["frames"] for e in blinks["events"]] == SAMPLE_BLINKS
+    assert all(0.3 < e["depth"] < 0.8 for e in blinks["events"])
+    assert report["series"]["blinks"] == SAMPLE_BLINKS  # what the plot shades
+    assert "blinks followed" in done.stdout and "blinks invented per minute" in done.stdout
+
+
+def test_a_span_outside_the_video_is_one_line(tiny_model, sample_video, tmp_path, capfd):
+    from app.evaluate import main as evaluate_main
+
+    for span, said in (("9:12", "after the video's end"), ("3:2", "needs 0 <= START < END")):
+        args = ["--model", str(tiny_model), "--driver", str(sample_video), "--span", span, "-q"]
+        assert evaluate_main(args) == 2
+        err = capfd.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and said in err[0] and "Traceback" not in err[0], err
+    args = ["--model", str(tiny_model), "--driver", str(sample_video), "--span", "x", "-q"]
+    with pytest.raises(SystemExit) as exit_:
+        evaluate_main(args)
+    assert exit_.value.code == 2
+
+
+def test_the_lids_flutter_while_held_shut_is_no_blink():
+    frames = list(range(400))
+    driver = series(400, [(0, 100, 0.75), (30, 3, 0.9), (60, 2, 0.95), (250, 3, 0.5)])
+    got = blink_figures(frames, driver, driver, FPS)
+    assert [e["frames"] for e in got["events"]] == [[250, 252]]
+    assert got["shut"]["frames"] == 100

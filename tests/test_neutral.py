@@ -127,3 +127,13 @@ def test_a_blink_never_moves_the_eyes_neutral():
     for i in range(200):
         neutral = estimator.update(face(0.1, eyes=0.04 if i % 40 < 3 else 0.11))
     assert abs(eye_openness(neutral) - 0.11) < 1e-3
+
+
+def test_the_target_blinks_as_deep_as_the_driver_whatever_their_eyes_sizes():
+    target = face(0.0, eyes=0.14)  # wide eyes
+    neutral = face(0.0, eyes=0.08)  # a narrow-eyed driver at rest
+    for shut in (1.0, 0.5, 0.0):  # open, half shut, shut
+        out = retarget(face(0.0, eyes=0.08 * shut), neutral, target)
+        assert abs(eye_openness(out) - 0.14 * shut) < 1e-4
+    wide = retarget(face(0.0, eyes=0.8), neutral, target)  # a dlib outlier: bounded
+    assert eye_openness(wide) <= 0.14 * 1.6 + 1e-4

@@ -64,6 +64,7 @@ EYE_MARGIN = 0.012  # the lids' noise on a still face is about a third of this
 EYE_CANDIDATES = 48
 EYES = (PARTS["right_eye"].indices, PARTS["left_eye"].indices)
 NOT_EYES = np.setdiff1d(np.arange(68), np.r_[EYES[0], EYES[1]])
+NOT_LIDS = np.setdiff1d(np.arange(68), EYELIDS)
 LOWER_FACE = np.r_[4:13, 48:68]  # the region "mouth": the chin, the jaw below the ears, the mouth
 # What the generator may change (options.REGIONS): the whole face (the hull of the 68 points)
 # or only the lower face (the hull of LOWER_FACE); the rest is the warped reference.
@@ -152,9 +153,10 @@ class ReferenceBank:
     def __len__(self) -> int:
         return len(self.photos)
 
-    def distances(self, points: np.ndarray) -> np.ndarray:
-        """Mean point-to-point distance (pixels) from `points` to every photo's points."""
-        d = self.points - np.asarray(points, np.float32)[None]
+    def distances(self, points: np.ndarray, which: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """Mean point-to-point distance (pixels) from `points` to every photo's points, over
+        the points `which` (default: all)."""
+        d = self.points[:, which] - np.asarray(points, np.float32)[None, which]
         return np.sqrt((d**2).sum(-1)).mean(-1)
 
     def nearest(self, points: np.ndarray) -> int:
@@ -162,8 +164,10 @@ class ReferenceBank:
 
     def choose(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(rows, weights) of the photos mixed into the reference for `points`: the
-        `references` nearest, weighted by blend_weights."""
-        d = self.distances(points)
+        `references` nearest by every point but the lids, weighted by blend_weights. The lids
+        are the eyes' to follow (_with_eyes): a blink that moved the retrieval swapped the whole
+        face for another photo's for its three frames, a jump of the head and the light."""
+        d = self.distances(points, NOT_LIDS)
         rows = np.argsort(d, kind="stable")[: self.references + 1]
         return rows, blend_weights(d[rows], self.references)
 
@@ -214,8 +218,7 @@ class ReferenceBank:
     def eye_photos(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(rows, weights) of the photos whose eyes are mixed in for a face at `points`: those
         nearest its eye openness among the EYE_CANDIDATES nearest in the rest of the face."""
-        d = np.sqrt(((self.points[:, NOT_EYES] - points[NOT_EYES]) ** 2).sum(-1)).mean(-1)
-        near = np.argsort(d, kind="stable")[:EYE_CANDIDATES]
+        near = np.argsort(self.distances(points, NOT_EYES), kind="stable")[:EYE_CANDIDATES]
         gap = np.abs(self.openness[near] - float(eye_openness(points)))
         order = np.argsort(gap, kind="stable")[: self.references + 1]
         return near[order], blend_weights(gap[order], self.references)
