@@ -24,7 +24,7 @@ BLINK_FRACTION = 0.65  # below this share of the running median: the lids are cl
 MAX_BLINK_FRAMES = 8  # longer is a held closure (a squint, shut eyes), not a blink
 NEAR_FRAMES = 1  # the depth is read within this many frames of the event (a frame's lag passes)
 FOLLOWED_RATIO = 0.5  # an event is followed when the output closes at least half as deep
-MATCH_FRAMES = 2  # an output event this near a driver event is no invention
+MATCH_FRAMES = 2  # an output event this near the driver's lids going down is no invention
 SHUT_FRACTION = 0.4  # driver frames below this share of the clip's median: eyes shut
 
 
@@ -90,8 +90,12 @@ def depth(x: np.ndarray, median: np.ndarray, event: Event) -> float | None:
     return float(1.0 - np.nanmin(low) / np.nanmedian(rest))
 
 
-def _near(a: Event, b: Event, frames: int) -> bool:
-    return a.start - frames <= b.end and b.start - frames <= a.end
+def _closing(x: np.ndarray, median: np.ndarray) -> np.ndarray:
+    """Frames where the driver's lids are down: below the blink threshold, or shut (what an
+    output may close on without inventing a blink; a squeezed laugh is no blink, but no
+    invention to follow either)."""
+    with np.errstate(invalid="ignore"):
+        return (x < BLINK_FRACTION * median) | (x < SHUT_FRACTION * np.nanmedian(x))
 
 
 def blink_figures(
@@ -127,10 +131,11 @@ def blink_figures(
             }
         )
     ratios = [r["ratio"] for r in rows if r["ratio"] is not None]
+    closing = _closing(d, d_median)
     invented = [
         e
         for e in find_events(o, o_median)
-        if not any(_near(e, g, MATCH_FRAMES) for g in driver_events)
+        if not closing[max(e.start - MATCH_FRAMES, 0) : e.end + MATCH_FRAMES + 1].any()
     ]
     followed = sum(r >= FOLLOWED_RATIO for r in ratios)
     minutes = np.count_nonzero(~np.isnan(d)) / fps / 60 if fps > 0 else 0.0

@@ -179,3 +179,11 @@ def test_the_lids_flutter_while_held_shut_is_no_blink():
     got = blink_figures(frames, driver, driver, FPS)
     assert [e["frames"] for e in got["events"]] == [[250, 252]]
     assert got["shut"]["frames"] == 100
+
+
+def test_an_output_closing_while_the_driver_squeezes_is_no_invention():
+    frames = list(range(300))
+    driver = series(300, [(100, 20, 0.7)])  # a squeezed laugh: 20 frames, no blink
+    output = series(300, [(104, 3, 0.6), (200, 3, 0.6)], seed=4)  # then one from nothing
+    got = blink_figures(frames, driver, output, FPS)
+    assert got["count"] == 0 and got["invented"] == [[200, 202]]

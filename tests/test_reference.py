@@ -359,7 +359,7 @@ def test_shut_eyes_come_from_photos_whose_eyes_are_shut(train_split):
     """A drawing whose lids meet gets its eyes from the photos nearest in eye openness (the
     sample's man blinks in a few frames), inside the eyes alone; open eyes change nothing."""
     from common.regions import eye_openness
-    from gan.kinds.drawing.reference import EYES
+    from gan.kinds.drawing.reference import EYE_FEATHER, EYE_GROW, EYES
 
     bank = train_split.bank(max_bytes=2**62, references=2)
     row = int(np.argmax(bank.openness))  # the widest open eyes
@@ -377,6 +377,6 @@ def test_shut_eyes_come_from_photos_whose_eyes_are_shut(train_split):
     shut = bank.reference(points, [row], [1.0])
     squashed = bank.warped(row, points)  # the open photo warped flat, as before
     changed = np.abs(shut.astype(int) - squashed.astype(int)).max(-1) > 8
-    eyes_mask = np.maximum(*(hull_mask(points[e], bank.size, 0.3, 0.2) for e in EYES))
+    eyes_mask = np.maximum(*(hull_mask(points[e], bank.size, EYE_GROW, EYE_FEATHER) for e in EYES))
     assert changed.any()
     assert eyes_mask[changed].min() > 0  # nothing changed outside the eyes
