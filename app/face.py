@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from app.identity import Appearance, DriverIdentity, IdentityChecker
+from app.identity import Appearance, DriverIdentity, IdentityChecker, PersonWatch
 from app.modes import Mode, mode_for
-from app.occlusion import OcclusionGuard, shape_range
+from app.occlusion import COVERED, NEW_PERSON, NOTE_SECONDS, OcclusionGuard, shape_range
 from app.pipeline import Frame
 from common.arrays import json_array
 from common.errors import InputError
@@ -180,6 +180,9 @@ class FaceStage:
         self._last_drawing: np.ndarray | None = None
         self.drawn_points: np.ndarray | None = None  # the points of the last drawing made
         self.guard = OcclusionGuard()  # holds the parts a hand covers (app.occlusion)
+        self.watch = PersonWatch()  # another person in the seat: the neutral starts afresh
+        self._new_person_until = -1.0  # the status says "new person" until this time
+        self._t = 0.0
 
     # -- settings, safe to change from any thread while frames flow ---------------------------
 
@@ -215,6 +218,7 @@ class FaceStage:
             self.identity = DriverIdentity()
             self._appearance.reset()
             self.guard.reset()
+            self.watch.reset()
 
     @property
     def retargeting(self) -> bool:
@@ -252,6 +256,8 @@ class FaceStage:
             return frame
         if self._appearance.new(points, t):
             self.identity.reset()  # gone a while, or back elsewhere: maybe someone else
+            self.watch.reset()
+        self._watch_person(frame.image, points, t)
         self._check_identity(frame.image, points, spec)
         points = self._guarded(points, spec, t)
         frame.covered = self.guard.covered
@@ -276,6 +282,26 @@ class FaceStage:
         if self.retarget != "auto" or spec.target_descriptor is None or self.identity.settled:
             return
         self.identity_check.check(self.identity, bgr, points, spec.target_descriptor)
+
+    def _watch_person(self, bgr: np.ndarray, points: np.ndarray, t: float) -> None:
+        """Another person took the seat (app.identity.PersonWatch): their neutral, afresh."""
+        self._t = t
+        if self.watch.due(t):
+            self.identity_check.watch(self.watch, bgr, points)
+        if self.watch.pop_change():
+            with self._lock:
+                self._neutral.reset()
+                self._neutral_start = None
+            self.identity.reset()
+            self.guard.reset()
+            self._new_person_until = t + NOTE_SECONDS
+
+    @property
+    def note(self) -> str:
+        """What the status bar says of the face: "face covered", "new person" or nothing."""
+        if self.guard.covered:
+            return COVERED
+        return NEW_PERSON if self._t < self._new_person_until else ""
 
     def _guarded(self, points: np.ndarray, spec: ModelSpec, t: float) -> np.ndarray:
         """The points with the parts outside the target's range held (app.occlusion)."""

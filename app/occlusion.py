@@ -28,6 +28,8 @@ from landmarks.plausible import PartHold, ShapeRange, normalised, normaliser
 log = logging.getLogger(__name__)
 
 COVERED = "face covered"
+NEW_PERSON = "new person"
+NOTE_SECONDS = 2.0  # how long the status bar says "new person"
 
 
 @functools.lru_cache(maxsize=4)
@@ -117,17 +119,57 @@ class OcclusionGuard:
         return self._target
 
 
-def figure_series(shapes: ShapeRange | None, points: list[np.ndarray | None]) -> dict:
-    """evaluate --driver's plausibility of shapes (the output's dlib points): per frame the
-    largest figure (None where no face was found) and whether a part was outside the range,
-    and the share of frames with one outside."""
-    if shapes is None:
-        return {"figure": None, "outside": None, "outside_share": None}
+def figure_series(shapes: ShapeRange, points: list[np.ndarray | None]) -> dict:
+    """Per frame: the largest part figure of each shape (None where there is none) and whether a
+    part is outside the target's range; and the share of shapes with one outside."""
     figures = [None if p is None else shapes.figures(p) for p in points]
     outside = [None if f is None else bool(shapes.outside(f).any()) for f in figures]
     judged = [o for o in outside if o is not None]
     return {
         "figure": [None if f is None else round(float(f.max()), 3) for f in figures],
         "outside": outside,
-        "outside_share": float(np.mean(judged)) if judged else None,
+        "share": float(np.mean(judged)) if judged else None,
     }
+
+
+def plausibility(
+    shapes: ShapeRange | None,
+    drawn: list[np.ndarray],
+    output: list[np.ndarray | None],
+    covered: list[bool],
+) -> tuple[dict, dict]:
+    """evaluate --driver's figures for broken faces: (the report's shares, the per-frame series).
+
+    `drawn`: the shapes the generator was given; `output`: dlib's points on each generated face
+    (None where none was found); `covered`: the frames the live stage held parts in. Without the
+    target's shapes only the covered share is known."""
+    report: dict = {"covered": float(np.mean(covered)) if covered else None}
+    series: dict = {"covered": [bool(c) for c in covered]}
+    if shapes is None:
+        return {**report, "drawn_outside": None, "output_outside": None}, series
+    for who, points in (("drawn", list(drawn)), ("output", output)):
+        figures = figure_series(shapes, points)
+        report[f"{who}_outside"] = figures["share"]
+        series[f"{who}_figure"], series[f"{who}_outside"] = figures["figure"], figures["outside"]
+    return report, series
+
+
+def shade_frames(ax: Any, frames: np.ndarray, series: dict) -> None:
+    """On a matplotlib axis: the frames held as covered (grey) and those whose output shape is
+    outside the target's range (red), as bands: evaluate --driver's plot."""
+    marks = series.get("plausibility") or {}
+    for key, colour in (("covered", "0.6"), ("output_outside", "tab:red")):
+        flags = np.array([bool(v) for v in marks.get(key) or []])
+        if len(flags) != len(frames) or not flags.any():
+            continue
+        ax.fill_between(
+            frames,
+            0,
+            1,
+            where=flags,
+            transform=ax.get_xaxis_transform(),
+            color=colour,
+            alpha=0.25,
+            linewidth=0,
+            step="mid",
+        )

@@ -142,3 +142,40 @@ def test_live_stage_holds_a_covered_mouth_and_recovers(sample_frames, sample_dat
     # The neutral estimate skipped the held frames.
     held = sum(flags)
     assert guarded[-1][2] == plain[-1][2] - held
+
+
+def _letterboxed(frame: np.ndarray, w: int, h: int) -> np.ndarray:
+    import cv2
+
+    k = min(w / frame.shape[1], h / frame.shape[0])
+    fw, fh = round(frame.shape[1] * k), round(frame.shape[0] * k)
+    out = np.zeros((h, w, 3), np.uint8)
+    y, x = (h - fh) // 2, (w - fw) // 2
+    out[y : y + fh, x : x + fw] = cv2.resize(frame, (fw, fh), interpolation=cv2.INTER_AREA)
+    return out
+
+
+def test_another_person_in_the_seat_restarts_the_neutral(sample_frames, astronaut_clip) -> None:
+    """The sample's person, then the astronaut with no frame between (one size, letterboxed):
+    the stage says "new person" within 2 s of video and its neutral starts afresh."""
+    from app.face import FaceStage, ModelSpec
+    from app.pipeline import Frame
+    from landmarks.video import open_source
+
+    second = [f for _, f in open_source(str(astronaut_clip)).read()]
+    w, h = second[0].shape[1], second[0].shape[0]
+    frames = [_letterboxed(f, w, h) for f in sample_frames] + second
+    switch, fps = len(sample_frames), 30.0
+    reference = np.zeros((68, 2), np.float32) + 32  # any target: the neutral is the driver's
+    stage = FaceStage(ModelSpec(size=64, reference_shape=reference), smoothing=0.0, retarget="on")
+    notes, seen = [], []
+    for i, image in enumerate(frames):
+        frame = stage(Frame(i, i / fps, image), t=i / fps)
+        assert frame.face, i
+        notes.append(stage.note)
+        seen.append(len(stage._neutral))
+    assert "new person" not in notes[:switch], "no change while the first person sits"
+    told = notes.index("new person")
+    assert switch <= told <= switch + 2 * fps, (switch, told)
+    # The neutral restarted: it holds the second person's frames only.
+    assert seen[told] <= 1 and seen[-1] == len(frames) - told
