@@ -74,6 +74,8 @@ class OcclusionGuard:
         self.figures: np.ndarray | None = None
         self._target: np.ndarray | None = None  # the target's neutral, normalised
         self._target_of: np.ndarray | None = None
+        self._rest: np.ndarray | None = None  # the driver's neutral, normalised
+        self._rest_of: np.ndarray | None = None
 
     @property
     def covered(self) -> bool:
@@ -101,7 +103,7 @@ class OcclusionGuard:
         shape = transform_points(points, matrix).astype(np.float64)
         rest = None
         if target_neutral is not None and driver_neutral is not None:
-            rest = normalised(driver_neutral)
+            rest = self._driver_shape(driver_neutral)
             judged = self._target_shape(target_neutral) + (shape - rest)
         else:
             judged = shape
@@ -112,6 +114,13 @@ class OcclusionGuard:
         back = np.vstack([matrix, [0.0, 0.0, 1.0]])
         return transform_points(held, np.linalg.inv(back)[:2]).astype(np.float32)
 
+    def _driver_shape(self, driver_neutral: np.ndarray) -> np.ndarray:
+        # The estimate is refreshed every few frames, as a new array: normalised once each.
+        if self._rest_of is not driver_neutral:
+            self._rest, self._rest_of = normalised(driver_neutral), driver_neutral
+        assert self._rest is not None
+        return self._rest
+
     def _target_shape(self, target_neutral: np.ndarray) -> np.ndarray:
         if self._target_of is not target_neutral:
             self._target, self._target_of = normalised(target_neutral), target_neutral
@@ -119,11 +128,11 @@ class OcclusionGuard:
         return self._target
 
 
-def figure_series(shapes: ShapeRange, points: list[np.ndarray | None]) -> dict:
+def figure_series(shapes: ShapeRange, points: list[np.ndarray | None], own: bool) -> dict:
     """Per frame: the largest part figure of each shape (None where there is none) and whether a
     part is outside the target's range; and the share of shapes with one outside."""
     figures = [None if p is None else shapes.figures(p) for p in points]
-    outside = [None if f is None else bool(shapes.outside(f).any()) for f in figures]
+    outside = [None if f is None else bool(shapes.outside(f, own).any()) for f in figures]
     judged = [o for o in outside if o is not None]
     return {
         "figure": [None if f is None else round(float(f.max()), 3) for f in figures],
@@ -148,7 +157,7 @@ def plausibility(
     if shapes is None:
         return {**report, "drawn_outside": None, "output_outside": None}, series
     for who, points in (("drawn", list(drawn)), ("output", output)):
-        figures = figure_series(shapes, points)
+        figures = figure_series(shapes, points, own=who == "output")
         report[f"{who}_outside"] = figures["share"]
         series[f"{who}_figure"], series[f"{who}_outside"] = figures["figure"], figures["outside"]
     return report, series

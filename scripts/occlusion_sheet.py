@@ -102,10 +102,12 @@ def _measure(args, judge, rows, kept, face, ms) -> dict:
         "frames": len(rows),
         "output_face_found": len(found) / max(len(rows), 1),
         "drawn_outside": float(np.mean([judge.outside(f).any() for f in drawn_fig])),
-        "output_outside": float(np.mean([judge.outside(f).any() for f in out_fig]))
+        "output_outside": float(np.mean([judge.outside(f, own=True).any() for f in out_fig]))
         if out_fig
         else None,
         "covered": float(np.mean([c for *_, c in kept])),
+        "output_figures": [np.round(f, 2).tolist() for f in out_fig],
+        "drawn_figures": [np.round(f, 2).tolist() for f in drawn_fig],
         "correlation": {},
         "sd_driver": {},
         "stage_ms_mean": float(np.mean(ms)),
