@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 COVERED = "face covered"
 NEW_PERSON = "new person"
 NOTE_SECONDS = 2.0  # how long the status bar says "new person"
+FADE_STEP = 0.25  # the swap fades over four frames (a sixth of a second at 25 fps)
 
 
 @functools.lru_cache(maxsize=4)
@@ -126,6 +127,24 @@ class OcclusionGuard:
             self._target, self._target_of = normalised(target_neutral), target_neutral
         assert self._target is not None
         return self._target
+
+
+class CoverFade:
+    """The swap's face fades out while the face is covered and back in after: a hand behind a
+    pasted face is worse than no paste. `step`: the share of the way a frame goes."""
+
+    def __init__(self, step: float = FADE_STEP) -> None:
+        self.step, self.weight = step, 1.0
+
+    def __call__(self, covered: bool, camera: np.ndarray, swapped: np.ndarray) -> np.ndarray:
+        """The frame to show: `swapped` (RGB uint8) mixed over `camera` by the current weight."""
+        self.weight = float(np.clip(self.weight + (-self.step if covered else self.step), 0, 1))
+        if self.weight >= 1.0:
+            return swapped
+        if self.weight <= 0.0:
+            return camera
+        mixed = swapped.astype(np.float32) * self.weight + camera * (1.0 - self.weight)
+        return mixed.round().astype(np.uint8)
 
 
 def figure_series(shapes: ShapeRange, points: list[np.ndarray | None], own: bool) -> dict:

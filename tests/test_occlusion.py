@@ -179,3 +179,14 @@ def test_another_person_in_the_seat_restarts_the_neutral(sample_frames, astronau
     assert switch <= told <= switch + 2 * fps, (switch, told)
     # The neutral restarted: it holds the second person's frames only.
     assert seen[told] <= 1 and seen[-1] == len(frames) - told
+
+
+def test_swap_fades_to_the_camera_while_covered() -> None:
+    from app.occlusion import CoverFade
+
+    camera, swapped = np.zeros((2, 2, 3), np.uint8), np.full((2, 2, 3), 200, np.uint8)
+    fade = CoverFade(step=0.25)
+    assert fade(False, camera, swapped) is swapped
+    shown = [int(fade(True, camera, swapped)[0, 0, 0]) for _ in range(5)]
+    assert shown == [150, 100, 50, 0, 0]  # out over four frames, then the camera alone
+    assert int(fade(False, camera, swapped)[0, 0, 0]) == 50  # and back in when seen again
