@@ -82,24 +82,43 @@ def normaliser(shape: np.ndarray) -> np.ndarray:
     return similarity_transform(np.asarray(shape, np.float64)[ANCHORS], ANCHOR_FRAME)
 
 
+def _centring() -> tuple[np.ndarray, np.ndarray]:
+    """The linear map from a flattened (136,) shape to its part vector (each part centred on its
+    own mean, the parts in PARTS order), and the (136, parts) sum of each part's coordinates: the
+    live check is then two small matrix products."""
+    order = np.concatenate(list(PARTS.values()))
+    centre = np.zeros((2 * len(order), 136))
+    sums = np.zeros((2 * len(order), len(PARTS)))
+    row = 0
+    for k, idx in enumerate(PARTS.values()):
+        for i in idx:
+            for axis in range(2):
+                centre[row, 2 * i + axis] += 1.0
+                centre[row, 2 * idx + axis] -= 1.0 / len(idx)
+                sums[row, k] = 1.0
+                row += 1
+    return centre, sums
+
+
+_CENTRE, _PART_SUMS = _centring()
+_SIZES = np.array([len(idx) for idx in PARTS.values()])
+
+
 def _part_vectors(norm: np.ndarray) -> np.ndarray:
     """(..., 68, 2) normalised shapes → (..., 136): each part centred on its own mean, the parts
-    concatenated in PARTS order (the points a part shares with another appear twice)."""
-    parts = [norm[..., i, :] - norm[..., i, :].mean(-2, keepdims=True) for i in PARTS.values()]
-    return np.concatenate([p.reshape(*p.shape[:-2], -1) for p in parts], -1)
-
-
-_SIZES = np.array([len(idx) for idx in PARTS.values()])
-_STARTS = np.concatenate([[0], np.cumsum(2 * _SIZES)[:-1]])
+    concatenated in PARTS order."""
+    norm = np.asarray(norm)
+    return (norm.reshape(*norm.shape[:-2], 136) @ _CENTRE.T).astype(np.float32)
 
 
 def _nearest(vectors: np.ndarray, bank: np.ndarray) -> np.ndarray:
     """(K, V) part vectors against the (M, V) bank → (K, parts): the RMS point distance of each
     part to the nearest bank shape's same part (each part's nearest found on its own)."""
+    sums = _PART_SUMS.astype(np.float32)
     out = np.empty((len(vectors), len(PARTS)))
     for k, v in enumerate(vectors):
-        sq = np.add.reduceat((bank - v) ** 2, _STARTS, axis=1)  # (M, parts)
-        out[k] = np.sqrt(sq.min(axis=0) / _SIZES)
+        sq = ((bank - v) ** 2) @ sums  # (M, parts)
+        out[k] = np.sqrt(np.maximum(sq.min(axis=0), 0.0) / _SIZES)
     return out
 
 
@@ -163,7 +182,10 @@ def group_figures(figures: np.ndarray) -> dict[tuple[str, ...], float]:
 
 
 def group_points(group: tuple[str, ...]) -> np.ndarray:
-    return np.unique(np.concatenate([PARTS[p] for p in group]))
+    return _GROUP_POINTS[group]
+
+
+_GROUP_POINTS = {g: np.unique(np.concatenate([PARTS[p] for p in g])) for g in HOLD_GROUPS}
 
 
 @dataclass
@@ -219,9 +241,11 @@ class PartHold:
                 points = neutral[idx] + keep * (points - neutral[idx])
             out[idx] = points
         # What a group starting to hold later holds: the newest shape, its held points excepted.
-        good = shape.copy() if self._good is None else self._good.copy()
-        held = [group_points(g) for g in self._held]
-        free = np.setdiff1d(np.arange(68), np.concatenate(held)) if held else np.arange(68)
-        good[free] = shape[free]
-        self._good = good
+        if not self._held or self._good is None:
+            self._good = shape
+        else:
+            good = shape.copy()
+            for group in self._held:
+                good[group_points(group)] = self._good[group_points(group)]
+            self._good = good
         return out
