@@ -114,8 +114,12 @@ def _measure(args, judge, rows, kept, face, ms) -> dict:
         "guard_ms_mean": float(np.mean(face.guard.ms)) if face.guard.ms else None,
         "guard_ms_p95": float(np.percentile(face.guard.ms, 95)) if face.guard.ms else None,
     }
+    raw = np.asarray([k[1] for k in kept])
+    drawn = np.asarray([k[2] for k in kept])
+    result["drawing_correlation"] = {}  # the drawing's parts against the driver's own
     for name in ("eyes", "brows", "mouth"):
         fn = EXPRESSION_FEATURES[name]
+        result["drawing_correlation"][name] = pearson(fn(raw), fn(drawn))
         if len(found) > 2:
             result["correlation"][name] = pearson(fn(driver), fn(output))
             result["sd_driver"][name] = float(fn(driver).std())
