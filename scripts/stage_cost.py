@@ -94,6 +94,7 @@ def run(spec: ModelSpec, frames: list[np.ndarray], fps: float) -> dict:
             "stage_ms_mean": float(np.mean(ms[name])),
             "stage_ms_median": float(np.median(ms[name])),
             "guard_ms_mean": float(np.mean(stages[name].guard.ms)),
+            "guard_ms_median": float(np.median(stages[name].guard.ms)),
             "frames": len(ms[name]),
         }
         for name in stages
