@@ -11,8 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from app.identity import Appearance, DriverIdentity, IdentityChecker
+from app.identity import Appearance, DriverIdentity, IdentityChecker, PersonWatch
 from app.modes import Mode, mode_for
+from app.occlusion import COVERED, NEW_PERSON, NOTE_SECONDS, OcclusionGuard, shape_range
 from app.pipeline import Frame
 from common.arrays import json_array
 from common.errors import InputError
@@ -52,6 +53,7 @@ class ModelSpec:
     reference_shape: np.ndarray | None = None  # the target's mean aligned shape
     target_descriptor: np.ndarray | None = None  # 128-d: who the target is (auto retargeting)
     neutral_shape: np.ndarray | None = None  # the target at rest (newer bundles only)
+    shapes: Any = None  # landmarks.plausible.ShapeRange: the target's shapes (app.occlusion)
 
     @classmethod
     def from_bundle(cls, bundle: Any) -> ModelSpec:
@@ -63,6 +65,7 @@ class ModelSpec:
             _bundle_array(bundle.reference_shape, "reference_shape", (68, 2)),
             _bundle_array(info.get("target_descriptor"), "target_descriptor", (128,)),
             _bundle_array(info.get("neutral_shape"), "neutral_shape", (68, 2)),
+            shape_range(bundle),
         )
 
     @property
@@ -176,6 +179,10 @@ class FaceStage:
         self._appearance = Appearance()
         self._last_drawing: np.ndarray | None = None
         self.drawn_points: np.ndarray | None = None  # the points of the last drawing made
+        self.guard = OcclusionGuard()  # holds the parts a hand covers (app.occlusion)
+        self.watch = PersonWatch()  # another person in the seat: the neutral starts afresh
+        self._new_person_until = -1.0  # the status says "new person" until this time
+        self._t = 0.0
 
     # -- settings, safe to change from any thread while frames flow ---------------------------
 
@@ -210,6 +217,8 @@ class FaceStage:
             self._neutral_start = None
             self.identity = DriverIdentity()
             self._appearance.reset()
+            self.guard.reset()
+            self.watch.reset()
 
     @property
     def retargeting(self) -> bool:
@@ -242,11 +251,16 @@ class FaceStage:
             if smoother is not None:
                 smoother.reset()  # the next face may be somewhere else entirely: no glide
             self._appearance.lost()
+            self.guard.reset()
             frame.face, frame.drawing = False, self._last_drawing
             return frame
         if self._appearance.new(points, t):
             self.identity.reset()  # gone a while, or back elsewhere: maybe someone else
+            self.watch.reset()
+        self._watch_person(frame.image, points, t)
         self._check_identity(frame.image, points, spec)
+        points = self._guarded(points, spec, t)
+        frame.covered = self.guard.covered
         if smoother is not None:
             # A jump of a quarter face width is a new face or a cut, not motion to smooth.
             width = float(np.ptp(points[:, 0]))
@@ -269,6 +283,32 @@ class FaceStage:
             return
         self.identity_check.check(self.identity, bgr, points, spec.target_descriptor)
 
+    def _watch_person(self, bgr: np.ndarray, points: np.ndarray, t: float) -> None:
+        """Another person took the seat (app.identity.PersonWatch): their neutral, afresh."""
+        self._t = t
+        if self.watch.due(t):
+            self.identity_check.watch(self.watch, bgr, points)
+        if self.watch.pop_change():
+            with self._lock:
+                self._neutral.reset()
+                self._neutral_start = None
+            self.identity.reset()
+            self.guard.reset()
+            self._new_person_until = t + NOTE_SECONDS
+
+    @property
+    def note(self) -> str:
+        """What the status bar says of the face: "face covered", "new person" or nothing."""
+        if self.guard.covered:
+            return COVERED
+        return NEW_PERSON if self._t < self._new_person_until else ""
+
+    def _guarded(self, points: np.ndarray, spec: ModelSpec, t: float) -> np.ndarray:
+        """The points with the parts outside the target's range held (app.occlusion)."""
+        on = self.retargeting
+        neutral, target = (self._neutral.neutral, spec.target_shape) if on else (None, None)
+        return self.guard(points, spec.shapes, target, neutral, t)
+
     def _retargeted(self, aligned: np.ndarray, spec: ModelSpec, t: float) -> np.ndarray:
         if spec.target_shape is None:
             return aligned
@@ -277,7 +317,8 @@ class FaceStage:
             if self._neutral_start is None:
                 self._neutral_start = t
             self._neutral_t = t
-            neutral = self._neutral.update(aligned)
+            held = self.guard.covered and self._neutral.neutral is not None
+            neutral = self._neutral.neutral if held else self._neutral.update(aligned)
             if not self._neutral.eyes_seen_open:
                 # Eyes shut since the start: how they look open is unknown, so they are drawn as
                 # they are (the target's eyes at rest stand in for the driver's: the crop is one

@@ -16,6 +16,7 @@ import multiprocessing.connection
 import os
 import signal
 import threading
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -34,6 +35,14 @@ IDENTITY_SAMPLES = 5  # faces whose descriptors decide whether the driver is the
 SAME_FACE_GAP_SECONDS = 1.0
 SAME_FACE_SHIFT = 0.5  # how far its centre may have moved, in face widths
 SAME_FACE_SCALE = 1.5  # how much wider or narrower it may have become
+# Another person in the seat with no frame between: a descriptor every WATCH_SECONDS of video,
+# against the appearance's first ones, says so after WATCH_CONFIRM far ones in a row (a turned or
+# covered face gives one far descriptor now and then). About 75 ms a face: in the live window the
+# helper process computes it; offline it costs about 4 ms a frame at 25 fps, in line.
+WATCH_SECONDS = 0.5
+WATCH_CONFIRM = 2
+WATCH_REFERENCE = 2  # descriptors taken as who the appearance is before any is judged
+WATCH_KEEP = 8  # the latest near descriptors, whose mean is who the appearance is
 JOIN_SECONDS = 5.0  # a hang guard for close(): one descriptor takes well under a second
 
 
@@ -69,6 +78,71 @@ class DriverIdentity:
             self.distances.append(float(distance))
             self.is_target = bool(np.median(self.distances) < SAME_PERSON_DISTANCE)
             return True
+
+
+class PersonWatch:
+    """Is the driver still the person this appearance began with? (see WATCH_SECONDS)
+
+    `due(t)` says when to describe the face; the descriptors come back through `take`, in the
+    background or in line, and `pop_change()` is True once after another person took the seat.
+    The first WATCH_REFERENCE descriptors of an appearance say who it is; after a change the new
+    person's are.
+    """
+
+    def __init__(self, every: float = WATCH_SECONDS, confirm: int = WATCH_CONFIRM) -> None:
+        self.every, self.confirm = every, confirm
+        self.generation = 0
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        """A new appearance (or calibration): who it is is learnt afresh."""
+        with self._lock:
+            self.generation += 1
+            self._reference: deque[np.ndarray] = deque(maxlen=WATCH_KEEP)
+            self._far: list[np.ndarray] = []
+            self._next: float | None = None
+            self._changed = False
+            self.distance: float | None = None  # the latest descriptor's, to the reference
+
+    @property
+    def settled(self) -> bool:
+        return False  # always watching
+
+    def due(self, t: float) -> bool:
+        """True (once) when a face at `t` seconds should be described."""
+        with self._lock:
+            if self._next is not None and t < self._next:
+                return False
+            self._next = t + self.every
+            return True
+
+    def take(self, descriptor: np.ndarray, generation: int | None = None) -> bool:
+        """Count one descriptor of the driver; False when it is for an ended appearance."""
+        with self._lock:
+            if generation is not None and generation != self.generation:
+                return False
+            if len(self._reference) < WATCH_REFERENCE:
+                self._reference.append(descriptor)
+                return True
+            self.distance = float(np.linalg.norm(descriptor - np.mean(self._reference, axis=0)))
+            if self.distance <= SAME_PERSON_DISTANCE:
+                # The same person: their look drifts with light and pose, so the reference does.
+                self._reference.append(descriptor)
+                self._far = []
+                return True
+            self._far.append(descriptor)
+            if len(self._far) >= self.confirm:
+                log.info("another person took the seat (descriptor distance %.2f)", self.distance)
+                self._reference = deque(self._far, maxlen=WATCH_KEEP)
+                self._far, self._changed = [], True
+            return True
+
+    def pop_change(self) -> bool:
+        """True once after a change of person; False otherwise."""
+        with self._lock:
+            changed, self._changed = self._changed, False
+            return changed
 
 
 class Appearance:
@@ -170,11 +244,11 @@ def _process_pool() -> Executor:
 
 @dataclass(frozen=True)
 class _Job:
-    identity: DriverIdentity
+    identity: DriverIdentity | PersonWatch
     generation: int
     rgb: np.ndarray
     points: np.ndarray
-    target: np.ndarray
+    target: np.ndarray | None  # None: a PersonWatch's job
 
 
 class IdentityChecker:
@@ -193,6 +267,7 @@ class IdentityChecker:
         self._pool: Executor | None = None
         self._lock = threading.Lock()
         self._job: _Job | None = None
+        self._watch_job: _Job | None = None
         self._thread: threading.Thread | None = None
         self._closed = False
 
@@ -207,6 +282,18 @@ class IdentityChecker:
             return
         with self._lock:
             self._job = job  # a face not yet taken is replaced by the newer one
+        self._start()
+
+    def watch(self, watch: PersonWatch, bgr: np.ndarray, points: np.ndarray) -> None:
+        """Describe the face at `points` for `watch` (in line, or in the helper: its own slot,
+        so the first faces' identity checks never push it out)."""
+        rgb, crop_points = face_crop(bgr, points)
+        job = _Job(watch, watch.generation, rgb, crop_points, None)
+        if not self.background:
+            self._count(job, describe(rgb, crop_points))
+            return
+        with self._lock:
+            self._watch_job = job
         self._start()
 
     def warm_up(self) -> None:
@@ -257,6 +344,8 @@ class IdentityChecker:
         while True:
             with self._lock:
                 job, self._job = self._job, None
+                if job is None:
+                    job, self._watch_job = self._watch_job, None
                 if job is None or self._closed:
                     self._thread = None
                     return
@@ -274,6 +363,10 @@ class IdentityChecker:
     @staticmethod
     def _count(job: _Job, descriptor: np.ndarray) -> None:
         identity = job.identity
+        if isinstance(identity, PersonWatch):
+            identity.take(descriptor, job.generation)
+            return
+        assert job.target is not None
         if identity.add(float(np.linalg.norm(descriptor - job.target)), job.generation) and (
             identity.settled
         ):
@@ -287,7 +380,7 @@ class IdentityChecker:
     def close(self, timeout: float = JOIN_SECONDS) -> bool:
         """Drop any waiting face, end the thread and the helper process; True when they ended."""
         with self._lock:
-            self._closed, self._job = True, None
+            self._closed, self._job, self._watch_job = True, None, None
             thread = self._thread
         if thread is not None:
             thread.join(timeout)  # it ends after the face in hand, if any

@@ -148,6 +148,11 @@ class LiveSession:
         return self.face.calibrating
 
     @property
+    def face_note(self) -> str:
+        """ "face covered" or "new person" while that holds (app.occlusion), else ""."""
+        return self.face.note
+
+    @property
     def retarget(self) -> str:
         """The retarget setting: auto, on or off."""
         return self.face.retarget

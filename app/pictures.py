@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from app.occlusion import shade_frames
 from common.errors import InputError
 from common.files import atomic_path
 
@@ -140,6 +141,7 @@ def plot_series(path: Path, series: dict, title: str) -> None:
         for who in ("driver", "output"):
             ax.plot(frames, values(series[key][who]), label=who, linewidth=1.2)
         ax.set_ylabel(label)
+        shade_frames(ax, frames, series)  # grey: held as covered; red: output shape broken
         ax.grid(alpha=0.3)
         if key == "eye_openness":  # the driver's blinks (app.blinks), each a shaded band
             for start, end in series.get("blinks", []):

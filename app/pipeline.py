@@ -39,6 +39,7 @@ class Frame:
     # frames with a face only (app.modes).
     composited: np.ndarray | None = None
     face: bool = False  # a face was found in *this* frame
+    covered: bool = False  # part of that face was covered: held at its last plausible shape
     ms: dict[str, float] = field(default_factory=dict)  # stage name → ms spent on this frame
 
 

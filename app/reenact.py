@@ -26,6 +26,7 @@ from app.face import (
 )
 from app.model import add_backend_flags, load_model
 from app.modes import require_swap_path
+from app.occlusion import shape_range
 from app.pipeline import Frame, run_sequential
 from app.sinks import Recorder, RecorderSink
 from app.sources import add_span_argument, open_video
@@ -110,6 +111,8 @@ def reenact(cfg: ReenactConfig) -> dict:
 def face_spec(bundle: object, retarget: str, dataset: str | None) -> ModelSpec:
     """The bundle's spec, with the target's descriptor when auto retargeting needs one."""
     spec = ModelSpec.from_bundle(bundle)
+    if dataset is not None:  # the target's shapes too (app.occlusion): the named dataset's
+        spec = dataclasses.replace(spec, shapes=shape_range(bundle, dataset))
     if retarget != "auto":
         return spec
     return dataclasses.replace(spec, target_descriptor=target_descriptor(bundle, dataset))

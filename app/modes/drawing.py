@@ -27,6 +27,7 @@ from app.measures import (
     ratio,
 )
 from app.modes.base import Row, Run
+from app.occlusion import plausibility
 from app.pictures import Column
 from app.pipeline import Frame
 from landmarks.identity import SAME_PERSON_DISTANCE
@@ -47,6 +48,8 @@ class DrawingRecord:
     # size (a 1,337-frame clip at 128 px: 66 MB, as much as the outputs).
     drawings: list[np.ndarray] = field(default_factory=list)
     stats: dict = field(default_factory=dict)
+    covered: list[bool] = field(default_factory=list)  # parts held as covered (app.occlusion)
+    shapes: Any = None  # the target's shapes the stage judged against (app.occlusion)
 
 
 class DrawingMode:
@@ -72,6 +75,9 @@ class DrawingMode:
         (("nme",), "NME against the drawing", "< 0.08"),
         (("temporal_ratio",), "change vs driver", "near 1"),
         (("temporal_ratio_target",), "change vs target's own video", "near 1 (above: shimmer)"),
+        (("plausibility", "drawn_outside"), "drawn shape outside target's", "near 0"),
+        (("plausibility", "output_outside"), "output shape outside target's", "<= 0.05"),
+        (("plausibility", "covered"), "frames held as covered", "near 0 on a clear face"),
         (("stage_ms", "landmarks"), "landmarks ms / frame", ""),
         (("stage_ms", "generator"), "generator ms / frame", ""),
     ]
@@ -134,7 +140,9 @@ class DrawingMode:
                 record.outputs.append(frame.generated)
                 record.crops.append(face.crop(frame))
                 record.drawings.append(frame.drawing)
+                record.covered.append(frame.covered)
 
+        record.shapes = face.spec.shapes
         record.stats = run(keep)
         return record
 
@@ -165,6 +173,8 @@ class DrawingMode:
         opening = {"driver": mean(list(mouth_opening(driver)))}
         opening["output"] = mean(list(mouth_opening(output)))
         opening["ratio"] = ratio(opening["output"], opening["driver"])
+        broken, broken_series = plausibility(record.shapes, record.drawn, every, record.covered)
+        series = frame_series(record.indices, record.driver, every, record.crops, record.outputs)
         return {
             "output_face_found": len(found) / len(record.outputs) if record.outputs else 0.0,
             "identity_distance": mean(distances),
@@ -178,7 +188,6 @@ class DrawingMode:
             # Two faces' textures differ; the target's own video moving is the other yardstick.
             "temporal_change_target": target_change,
             "temporal_ratio_target": ratio(moved, target_change),
-            "series": frame_series(
-                record.indices, record.driver, every, record.crops, record.outputs
-            ),
+            "plausibility": broken,
+            "series": {**series, "plausibility": broken_series},
         }

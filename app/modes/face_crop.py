@@ -33,6 +33,7 @@ from app.measures import (
     sharpness_ratio,
 )
 from app.modes.base import Row, Run
+from app.occlusion import CoverFade
 from app.pictures import Column
 from app.pipeline import Frame
 from app.swap import DEFAULT_BLEND, blend_mask, camera_rgb, swap_face, swap_output, time_blend
@@ -116,6 +117,7 @@ class FaceCropMode:
     def __init__(self, bundle: Any, blend: Any = None) -> None:
         self.bundle = bundle
         self.blend = DEFAULT_BLEND if blend is None else blend  # landmarks.blend.BlendParams
+        self.fade = CoverFade()  # a covered face fades to the camera's own
 
     @classmethod
     def require_drawings(cls, path: str, what: str) -> None:
@@ -133,8 +135,10 @@ class FaceCropMode:
         return f"{report['frames']} driver frames, swap bundle at {report['size']} px"
 
     def render(self, frame: Frame) -> None:
-        swapped = swap_face(self.bundle, camera_rgb(frame), frame.points, self.blend)
-        frame.generated, frame.composited = swapped.face, swapped.image
+        camera = camera_rgb(frame)
+        swapped = swap_face(self.bundle, camera, frame.points, self.blend)
+        frame.generated = swapped.face
+        frame.composited = self.fade(frame.covered, camera, swapped.image)  # app.occlusion
 
     def faces_from_drawings(self, drawings: np.ndarray, points: np.ndarray) -> np.ndarray:
         raise self._takes_no_drawings(str(self.bundle.path), "measuring it on drawings")

@@ -16,6 +16,8 @@ def status_text(session: LiveSession, face_cue: str = "") -> str:
     parts = [] if stats is None else pipeline_status(stats, session.calibrating, mode.held)
     if stats is not None:
         parts.append(mode.status(session.retarget, session.retargeting))
+        if session.face_note:  # "face covered" / "new person" (app.occlusion)
+            parts.append(session.face_note)
     parts.append(session.source_status)
     parts.append(_model_part(session))
     if face_cue:
