@@ -134,9 +134,13 @@ def drive_report(cfg: DriveConfig) -> Measured:
     distances = face.identity.distances
     sm = record.stats["stage_ms"]
     measured = mode.measure(record, spec.target_descriptor, cfg.progress)
-    eyes = measured["series"]["eye_openness"]
-    blinks = blink_figures(measured["series"]["frame"], eyes["driver"], eyes["output"], fps)
-    measured["series"]["blinks"] = [event["frames"] for event in blinks["events"]]
+    series = measured["series"]
+    # Frames whose parts the stage held as covered (a hand over the face) hold no blink.
+    covered = (series.get("plausibility") or {}).get("covered") or []
+    held = [f for f, c in zip(series["frame"], covered, strict=False) if c]
+    eyes = series["eye_openness"]
+    blinks = blink_figures(series["frame"], eyes["driver"], eyes["output"], fps, held)
+    series["blinks"] = [event["frames"] for event in blinks["events"]]
     report = {
         "model": str(cfg.model),
         "kind": mode.name,

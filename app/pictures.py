@@ -143,9 +143,9 @@ def plot_series(path: Path, series: dict, title: str) -> None:
         ax.set_ylabel(label)
         shade_frames(ax, frames, series)  # grey: held as covered; red: output shape broken
         ax.grid(alpha=0.3)
-        if key == "eye_openness":  # the driver's blinks (app.blinks), each a shaded band
+        if key == "eye_openness":  # the driver's blinks (app.blinks), each a green band
             for start, end in series.get("blinks", []):
-                ax.axvspan(start - 0.5, end + 0.5, color="tab:red", alpha=0.15, linewidth=0)
+                ax.axvspan(start - 0.5, end + 0.5, color="tab:green", alpha=0.2, linewidth=0)
         ax.legend(loc="upper right", fontsize="small")
     axes[-1].set_xlabel("frame of the driving video")
     fig.suptitle(title)
