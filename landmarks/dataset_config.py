@@ -143,6 +143,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--force", action="store_true", help="replace a different dataset in the output directory"
     )
+    _output_flags(p, d)
+    return p
+
+
+def _output_flags(p: argparse.ArgumentParser, d: DatasetConfig) -> None:
+    """What the command shows as it runs."""
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument(
         "--progress",
@@ -152,7 +158,6 @@ def _parser() -> argparse.ArgumentParser:
         "for a program such as the window: progress, then the summary), or none "
         "(default: %(default)s)",
     )
-    return p
 
 
 def _valued(p: argparse.ArgumentParser, flag: str, kind: type, default: object, text: str) -> None:

@@ -55,6 +55,8 @@ class FaceRecording:
         self.controls, self.camera, self.say, self.refresh = controls, camera, say, refresh
         self.capture: FaceCapture | None = None
         self.cue = ""  # the countdown and prompt shown while recording
+        # New target's Record…: where the next recording goes when it ends (then forgotten).
+        self.recorded: Callable[[Path], None] | None = None
         self.timer = QTimer(window)
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self.tick)
@@ -123,8 +125,13 @@ class FaceRecording:
         self.controls.act_record.setEnabled(True)
         self.controls.face_seconds.setEnabled(True)
         show_checked(self.controls.act_record_face, False)
+        recorded, self.recorded = self.recorded, None
         if path is None:
             self.say("nothing recorded: no camera frames came")
+            return
+        if recorded is not None:
+            recorded(path)
+            self.say(f"recorded {frames} frames to {path}: added to New target's videos")
             return
         q = shlex.quote(str(path))
         self.say(
