@@ -168,3 +168,57 @@ def test_new_target_a_bad_video_is_the_commands_own_line(qtbot, sample_video, se
     qtbot.waitUntil(lambda: not dock.busy and dock.start_button.isEnabled(), timeout=HANG_MS)
     assert dock.stage.text() == line
     window.close()
+
+
+def run_json(*argv: str) -> tuple[int, list[dict], list[str], str]:
+    """A command with --progress json: exit status, its JSON events, its other stderr lines, and
+    its stdout."""
+    done = subprocess.run([sys.executable, "-m", *argv], capture_output=True, text=True)
+    lines = done.stderr.splitlines()
+    events = [json.loads(x) for x in lines if x.startswith("{")]
+    return done.returncode, events, [x for x in lines if not x.startswith("{")], done.stdout
+
+
+def test_new_target_commands_speak_json_and_lock_their_run(sample_video, sample_dataset, tmp_path):
+    import socket
+
+    out = tmp_path / "data"
+    args = [str(sample_video), "-o", str(out), "--size", "64", "--max-pairs", "30"]
+    code, events, others, stdout = run_json("landmarks.dataset", *args, "--progress", "json")
+    assert code == 0, others
+    frames = [e for e in events if e["event"] == "progress"]
+    assert frames and all(e["stage"] == "dataset" and e["done"] <= e["total"] for e in frames)
+    assert frames[-1]["done"] == frames[-1]["total"] == 30
+    end = events[-1]
+    assert end["event"] == "summary" and sum(end["pairs"].values()) == 30
+    assert set(end["skipped"]) == {"no_face", "off_crop", "unreadable"}
+    assert stdout.startswith("make-dataset: 27 train + 3 val pairs")
+    assert not any("frame/s" in x for x in others)  # no bar beside the JSON
+
+    # A run folder held by a live training is refused, naming it; a stale lock is taken over.
+    run, holder = tmp_path / "run", subprocess.Popen(["sleep", "60"])
+    run.mkdir()
+    lock = {"pid": holder.pid, "host": socket.gethostname(), "prog": "train-pix2pix", "since": 0}
+    (run / "lock.json").write_text(json.dumps(lock))
+    train = ["gan.kinds.drawing.train", str(sample_dataset), "-o", str(run), "--size", "64"]
+    train += ["--ngf", "8", "--ndf", "8", "--steps", "3", "--progress", "json"]
+    code, _, others, _ = run_json(*train)
+    errors = [x for x in others if "error" in x or "Traceback" in x]
+    assert code == 2 and len(errors) == 1 and errors == others[-1:], others
+    assert errors[0].startswith(f"train-pix2pix: error: {run} is in use by another training")
+    assert f"process {holder.pid} on {socket.gethostname()}" in errors[0]
+    holder.kill()
+    holder.wait()  # its pid is gone now: the lock it names is stale
+
+    code, events, others, _ = run_json(*train, "--first-preview", "0")
+    assert code == 0, others[-5:]
+    assert any(f"process {holder.pid} is gone" in x for x in others)
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "start" and kinds[-1] == "summary" and "saved" in kinds
+    assert events[0]["step"] == 0 and events[0]["steps"] == 3
+    last = [e for e in events if e["event"] == "progress"][-1]
+    assert last["step"] == 3 and {"g_l1", "d"} <= set(last["losses"]) and "eta_s" in last
+    previews = [e for e in events if e["event"] == "preview"]
+    assert previews[0]["step"] == 1 and Path(previews[0]["path"]).is_file()  # the early one
+    assert [e for e in events if e["event"] == "saved"][-1]["onnx"]
+    assert not (run / "lock.json").exists()

@@ -15,8 +15,9 @@ from typing import Any
 
 from common.progress import EVERY_SECONDS, emit, progress_mode
 
-# The first preview comes this many seconds into training, before the first scheduled one: a user
-# watching the window sees the face coming within a minute, not after val_every steps.
+# With --progress json the first preview comes this many seconds into training, before the first
+# scheduled one: a user watching the window sees the face coming within a minute, not after
+# val_every steps. The terminal's default keeps the schedule alone (--first-preview sets it).
 FIRST_PREVIEW_SECONDS = 20.0
 
 
@@ -29,7 +30,11 @@ class Report:
         self.t0 = time.monotonic()
         self.timed: tuple[int, float] | None = None  # the first step after the compiled one
         self.last = 0.0
-        self.previewed = False
+        first = getattr(cfg, "first_preview", None)
+        if first is None and self.mode == "json":
+            first = FIRST_PREVIEW_SECONDS
+        self.first_preview = first
+        self.previewed = first is None  # nothing early to come
         self.bar = None
         if self.mode == "json":
             emit("start", stage="train", prog=prog, step=start, steps=total)
@@ -77,9 +82,11 @@ class Report:
         return (step - self.timed[0]) / (now - self.timed[1])
 
     def early_preview_due(self, step: int) -> bool:
-        """Whether this step should validate early: the first FIRST_PREVIEW_SECONDS have passed
+        """Whether this step should validate early: the first preview's seconds have passed
         and no preview was made yet in this process."""
-        return not self.previewed and time.monotonic() - self.t0 >= FIRST_PREVIEW_SECONDS
+        if self.previewed:
+            return False
+        return time.monotonic() - self.t0 >= self.first_preview
 
     def preview(self, path: Path, step: int, metrics: dict[str, float]) -> None:
         self.previewed = True

@@ -80,6 +80,12 @@ class RunSettings:
     quiet: bool = _machine(
         "no progress bar, only warnings and errors", False, short="-q", action="store_true"
     )
+    first_preview: float | None = _machine(
+        "seconds into training of one early validation and preview, before --val-every's "
+        "(default: 20 with --progress json, so the window shows the face coming within a "
+        "minute; none otherwise)",
+        type=float,
+    )
     progress: str = _machine(
         "how progress shows: the terminal's bar, json (one JSON object a line on stderr, for "
         "a program such as the window), or none",
