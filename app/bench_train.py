@@ -1,8 +1,8 @@
 """`python -m app.bench_train`: the window while New target trains beside it (#33's figures).
 
 Three timings on the sample, one after another on this machine:
-  1. a quick pix2pix training alone (the trainer as New target runs it, `--progress json`): its
-     step rate;
+  1. a quick pix2pix training alone (the trainer as New target runs it, `--progress json`, at its
+     lower priority): its step rate;
   2. the window mirroring the sample through a model of the demo's preset (quick, 128 px: the same
      networks as the demo's model, so the same cost a frame), alone: its frame intervals;
   3. the same window while the same training runs beside it in New target's child process: the
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -79,7 +80,9 @@ def first_preview(events: list[tuple[float, dict]], started: float) -> float | N
 def train_alone(command: Command, seconds: float) -> dict:
     """The trainer for `seconds` past its first step, then Ctrl-C's signal: its events."""
     started = time.monotonic()
-    child = subprocess.Popen(command.argv(), stderr=subprocess.PIPE, text=True)
+    from app.ui.child import niced  # at the priority New target runs it
+
+    child = subprocess.Popen(niced(command.argv()), stderr=subprocess.PIPE, text=True)
     events: list[tuple[float, dict]] = []
 
     def read() -> None:
@@ -112,6 +115,7 @@ def window_run(model: Path, sample: str, command: Command | None, seconds: float
     from PyQt5.QtCore import QSettings
     from PyQt5.QtWidgets import QApplication
 
+    from app.ui.child import ChildCommand
     from app.window import MirrorWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -121,7 +125,7 @@ def window_run(model: Path, sample: str, command: Command | None, seconds: float
     shown: list[float] = []
     window.bridge.frame_ready.connect(lambda: shown.append(time.perf_counter()))
     events: list[tuple[float, dict]] = []
-    child = window.new_target_dock.child
+    child = ChildCommand(window)  # as New target runs its commands
     child.said.connect(lambda e: events.append((time.monotonic(), e)))
     deadline = time.monotonic() + 120
     while window.session.bundle is None and time.monotonic() < deadline:
@@ -149,6 +153,8 @@ def window_run(model: Path, sample: str, command: Command | None, seconds: float
 
 def measure(folder: Path, sample: str, seconds: float) -> dict:
     dataset, model = prepare(folder, sample)
+    for run in ("alone", "beside"):  # each training starts afresh, not from a last round's
+        shutil.rmtree(folder / run, ignore_errors=True)
     alone = train_alone(_train_command(dataset, folder / "alone"), seconds)
     window = window_run(model, sample, None, seconds)
     beside = window_run(model, sample, _train_command(dataset, folder / "beside"), seconds)

@@ -182,6 +182,9 @@ class MirrorWindow(QMainWindow):
 
     def _record_into(self, videos) -> None:  # noqa: ANN001 - app.ui.target_form.VideoList
         """New target's Record…: Record my face, the file added to `videos` when it ends."""
+        if not self.session.running:
+            self.say("start the camera first (Space), then record a video for New target")
+            return
         self.face_recording.recorded = videos.add
         self.act_record_face.setChecked(True)
 

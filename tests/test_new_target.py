@@ -19,7 +19,7 @@ from PyQt5.QtWidgets import QMessageBox
 from app.ui.interrupt import closed_by_signals
 from app.window import MirrorWindow
 
-HANG_MS = 240_000  # a wait this long is a hang, never a measurement
+HANG_MS = 600_000  # a wait this long is a hang, never a measurement (a loaded CI machine)
 TINY = "--ngf 8 --ndf 8 --val-every 40 --checkpoint-every 1000"
 
 
@@ -158,7 +158,11 @@ def test_new_target_swap_makes_both_datasets_trains_evaluates_and_mirrors(
     window.close()
 
 
-def test_new_target_a_bad_video_is_the_commands_own_line(qtbot, sample_video, settings, tmp_path):
+def test_new_target_records_a_video_and_a_bad_one_is_the_commands_own_line(
+    qtbot, sample_video, settings, tmp_path, monkeypatch
+):
+    from PyQt5.QtWidgets import QFileDialog
+
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"not a video")
     window = open_window(qtbot, settings, sample_video)
@@ -172,6 +176,15 @@ def test_new_target_a_bad_video_is_the_commands_own_line(qtbot, sample_video, se
     dock.start_button.click()
     qtbot.waitUntil(lambda: not dock.busy and dock.start_button.isEnabled(), timeout=HANG_MS)
     assert dock.stage.text() == line
+
+    # Record… is Record my face, its file added to the list it was pressed beside.
+    recorded = tmp_path / "me.mp4"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a: (str(recorded), ""))
+    qtbot.waitUntil(lambda: window.session.running and window.frames_shown > 0, timeout=HANG_MS)
+    window.face_seconds.setValue(1)
+    dock.form.targets.record_button.click()
+    qtbot.waitUntil(lambda: dock.form.targets.paths() == [str(bad), str(recorded)], timeout=HANG_MS)
+    assert recorded.stat().st_size > 0 and window.face_recording.recorded is None
     window.close()
 
 

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 
 from PyQt5.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, pyqtSignal
@@ -21,9 +22,18 @@ from app.target_plan import Command
 
 log = logging.getLogger(__name__)
 
+# The child runs at a lower priority: when the cores are short, the window's frames come first
+# (the training waits a frame's time), and a long training never makes the mirror stutter.
+CHILD_NICE = 10
 STOP_TIMEOUT_MS = 120_000  # a stopped training saves, and writes its ONNX export, before it ends
 KEPT_LINES = 40  # the last lines kept, for a crash's one-line reason
 ERROR_LINE = re.compile(r"^[\w.-]+: error: ")
+
+
+def niced(argv: list[str]) -> list[str]:
+    """`argv` under `nice -n CHILD_NICE` where nice is found (it execs: the pid stays)."""
+    found = shutil.which("nice")
+    return [found, "-n", str(CHILD_NICE), *argv] if found else argv
 
 
 class ChildCommand(QObject):
@@ -60,7 +70,7 @@ class ChildCommand(QObject):
         self.process, self.command, self.stopping = process, command, False
         self.lines, self.stdout, self.error = [], [], ""
         self._partial = {QProcess.StandardError: b"", QProcess.StandardOutput: b""}
-        argv = command.argv()
+        argv = niced(command.argv())
         log.info("running %s", command.shown())
         process.start(argv[0], argv[1:])
 

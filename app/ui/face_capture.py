@@ -66,6 +66,11 @@ class FaceRecording:
         if not on:
             self.finish()
             return
+        self._start()
+        if self.capture is None:  # not started (no camera, cancelled): nothing for New target
+            self.recorded = None
+
+    def _start(self) -> None:
         action = self.controls.act_record_face
         if not self.session.running:
             self.say("start the camera first (Space), then record your face")

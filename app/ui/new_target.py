@@ -187,9 +187,9 @@ class NewTarget(QDockWidget):
         self.child.start(command)
 
     def _finished(self, code: int, reason: str) -> None:
-        if self.closing:
-            return
         command = self.current
+        if self.closing or command is None:
+            return
         if code == 0:
             if command.stage == "evaluate":
                 self._show_evaluation()
@@ -223,6 +223,14 @@ class NewTarget(QDockWidget):
     # -- what the commands say -------------------------------------------------------------------
 
     def _event(self, event: dict) -> None:
+        """One JSON event; one the window cannot read is logged, never raised: an exception in
+        a slot would end the window, and a child's odd line must not."""
+        try:
+            self._show_event(event)
+        except (KeyError, TypeError, ValueError) as e:
+            log.warning("unreadable event %r from %s: %s", event, self.child.command, e)
+
+    def _show_event(self, event: dict) -> None:
         kind = event.get("event")
         if kind == "progress" and event.get("stage") == "train":
             self._train_progress(event)
