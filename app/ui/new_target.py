@@ -86,6 +86,7 @@ class NewTarget(QDockWidget):
         self.queue: list[Command] = []
         self.current: Command | None = None
         self.saved: dict | None = None  # the last "saved" event of the training
+        self.report: dict | None = None  # the last evaluation's figures (evaluate's JSON)
         self.closing = False
         self.form = TargetForm(default_folder, record)
         self._build()
