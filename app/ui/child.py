@@ -53,12 +53,18 @@ class ChildCommand(QObject):
         self.error = ""
         self.stopping = False
         self._partial = {QProcess.StandardError: b"", QProcess.StandardOutput: b""}
+        # Stop's deadline, owned here: it dies with this object, never firing at a deleted one.
+        self.deadline = QTimer(self)
+        self.deadline.setSingleShot(True)
+        self.deadline.timeout.connect(self._terminate)
 
     @property
     def running(self) -> bool:
         return self.process is not None and self.process.state() != QProcess.NotRunning
 
     def start(self, command: Command) -> None:
+        if self.process is not None:
+            self.process.deleteLater()  # the last command's, ended: one QProcess at a time
         process = QProcess(self)
         env = QProcessEnvironment.systemEnvironment()  # PYTHONPATH and the rest, inherited
         env.insert("PYTHONUNBUFFERED", "1")
@@ -80,8 +86,7 @@ class ChildCommand(QObject):
             return
         self.stopping = True
         os.kill(int(self.process.processId()), signal.SIGINT)
-        process = self.process
-        QTimer.singleShot(timeout_ms, lambda: self._terminate(process))
+        self.deadline.start(timeout_ms)
 
     def wait(self, ms: int) -> bool:
         """Block until the command ends (the window closing), at most `ms`; then SIGTERM."""
@@ -89,13 +94,13 @@ class ChildCommand(QObject):
             return True
         if self.process.waitForFinished(ms):
             return True
-        self._terminate(self.process)
+        self._terminate()
         return self.process.waitForFinished(5000)
 
-    def _terminate(self, process: QProcess) -> None:
-        if process is self.process and process.state() != QProcess.NotRunning:
+    def _terminate(self) -> None:
+        if self.running:
             log.warning("%s did not stop in time: terminating it", self.command.prog)
-            process.terminate()
+            self.process.terminate()
 
     def _read(self, channel: int) -> None:
         process = self.process
@@ -124,6 +129,7 @@ class ChildCommand(QObject):
             self.line.emit(text)
 
     def _finished(self, code: int, status: QProcess.ExitStatus) -> None:
+        self.deadline.stop()
         for channel in (QProcess.StandardError, QProcess.StandardOutput):
             self._read(channel)
             rest = self._partial[channel].decode("utf-8", "replace")
