@@ -140,7 +140,8 @@ class FaceRecording:
             return
         q = shlex.quote(str(path))
         self.say(
-            f"recorded {frames} frames of your face to {path}. Next, in a terminal: "
+            f"recorded {frames} frames of your face to {path}. Next: New target (Ctrl+N), a "
+            "swap with this video as yours; or in a terminal: "
             f"make-dataset {q} -o me-data --size 128, then "
             "train-swap target-data me-data -o runs/me-as-target "
             "(target-data: make-dataset of the face to become)"
