@@ -18,7 +18,7 @@ from pathlib import Path
 from common.cli import run_command
 from common.errors import InputError
 
-WIDTH = 1100  # px: the README's picture, readable and small
+WIDTH = 1000  # px: the README's picture, readable and under 300 KB
 DEMO_MODEL = "out/demo/run/model"  # scripts/demo's pix2pix model
 WAIT_S = 600  # a training that shows no preview in this long is broken, not slow
 
