@@ -12,8 +12,15 @@ import sys
 import time
 from pathlib import Path
 
-from PyQt5.QtCore import QSettings, QTimer
-from PyQt5.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QSpinBox
+from PyQt5.QtCore import QSettings, Qt, QTimer
+from PyQt5.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSpinBox,
+)
 
 from app.face import RETARGET_MODES
 from app.live import LiveSession
@@ -22,7 +29,8 @@ from app.qt_platform import platform_problem
 from app.sinks import writable_path
 from app.ui.controls import RETARGET_CHOICES, Controls, show_checked
 from app.ui.face_capture import FaceCapture, FaceRecording
-from app.ui.interrupt import closed_by_signals
+from app.ui.interrupt import BY_SIGNAL, closed_by_signals
+from app.ui.new_target import NewTarget
 from app.ui.settings import APPLICATION, ORGANISATION, WindowSettings
 from app.ui.status import model_name, status_text
 from app.ui.views import VIEW_SIZE, FrameBridge, Views, to_pixmap
@@ -34,6 +42,11 @@ __all__ = ["MirrorWindow", "build_parser", "main", "to_pixmap"]
 log = logging.getLogger(__name__)
 
 STATUS_MS = 250
+CLOSE_WAIT_MS = 180_000  # a training stopped by the window's closing saves, then it closes
+STOP_QUESTION = (
+    "A training is running. Stop it and close? Stopping saves a checkpoint: New target's Start "
+    "resumes it."
+)
 
 
 class MirrorWindow(QMainWindow):
@@ -87,12 +100,16 @@ class MirrorWindow(QMainWindow):
             self.say,
             self.update_status,
         )
+        self.new_target_dock = NewTarget(self, self.load_model, self._record_into, self._folder_of)
+        self.addDockWidget(Qt.BottomDockWidgetArea, self.new_target_dock)
+        self.new_target_dock.hide()
         self._restore(model, source, loop)
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.update_status)
         self.timer.start(STATUS_MS)
 
     # What the controls and Record my face hold, by the names the shortcuts and tests know.
+    act_new_target = property(lambda self: self.controls.act_new_target)
     act_mirror = property(lambda self: self.controls.act_mirror)
     act_record = property(lambda self: self.controls.act_record)
     act_record_face = property(lambda self: self.controls.act_record_face)
@@ -153,6 +170,23 @@ class MirrorWindow(QMainWindow):
     def next_camera(self) -> None:
         self.controls.next_source()
         self.start()
+
+    def new_target(self) -> None:
+        """New target: make a dataset, train, evaluate and mirror, from this window."""
+        self.new_target_dock.show()
+        self.new_target_dock.raise_()
+
+    def _folder_of(self, stem: str) -> Path:
+        """A target's folder when none is chosen: beside the settings, under targets/."""
+        return self.choices.folder / "targets" / stem
+
+    def _record_into(self, videos) -> None:  # noqa: ANN001 - app.ui.target_form.VideoList
+        """New target's Record…: Record my face, the file added to `videos` when it ends."""
+        if not self.session.running:
+            self.say("start the camera first (Space), then record a video for New target")
+            return
+        self.face_recording.recorded = videos.add
+        self.act_record_face.setChecked(True)
 
     def choose_model(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Model bundle", self.choices.model)
@@ -281,6 +315,13 @@ class MirrorWindow(QMainWindow):
             self.views["camera"].show_message(self.session.source_status)
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        dock = self.new_target_dock
+        if dock.busy and not self.property(BY_SIGNAL):
+            asked = QMessageBox.question(self, "Stop the training?", STOP_QUESTION)
+            if asked != QMessageBox.Yes:
+                event.ignore()
+                return
+        dock.shutdown(CLOSE_WAIT_MS)  # a training saves its checkpoint before the window goes
         self.timer.stop()
         self.face_recording.stop()  # a face recording cut short keeps what it has
         self.choices.geometry = self.saveGeometry()

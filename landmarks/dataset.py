@@ -19,14 +19,14 @@ import logging
 import os
 import sys
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import cv2
-from tqdm import tqdm
 
 from common.cli import run_command
 from common.errors import InputError
 from common.files import write_json_atomic
+from common.progress import emit, progress_bar, progress_mode
 from landmarks.align import Alignment
 from landmarks.capture import Opener, capture_for_dataset
 from landmarks.dataset_config import BuildResult, DatasetConfig, parse_args, summary
@@ -90,12 +90,13 @@ def build_dataset(
     record = prepare_output(cfg, fingerprint) or Progress(fingerprint)
     plans = [sampled_frames(s.frames, cfg.every, cfg.max_pairs) for s in sources]
     _check_span(cfg, sources, plans)
-    bar = tqdm(
-        total=sum(len(p) for p in plans),
-        initial=frames_done(plans, record.position),
+    bar = progress_bar(
+        progress_mode(cfg.progress, cfg.quiet) if progress else "none",
+        "dataset",
+        sum(len(p) for p in plans),
+        frames_done(plans, record.position),
         unit="frame",
         desc="make-dataset",
-        disable=not progress,
         dynamic_ncols=True,
         file=sys.stderr,
     )
@@ -172,7 +173,10 @@ def main(argv: list[str] | None = None, opener: Opener = cv2.VideoCapture) -> in
             return code
 
     def body() -> None:
-        print(summary(build_dataset(cfg, progress=not cfg.quiet)))
+        result = build_dataset(cfg, progress=not cfg.quiet or cfg.progress == "json")
+        if cfg.progress == "json":
+            emit("summary", stage="dataset", **asdict(result))
+        print(summary(result))
 
     return run_command(
         "make-dataset",

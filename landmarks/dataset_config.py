@@ -6,6 +6,7 @@ import argparse
 from dataclasses import dataclass, field
 
 from common.errors import InputError
+from common.progress import PROGRESS_MODES
 from landmarks.align import MODES
 from landmarks.capture import CAPTURE, DEFAULT_SECONDS
 
@@ -24,6 +25,7 @@ class DatasetConfig:
     val_span: tuple[float, float] | None = None  # seconds [start, end) of each video, held out
     force: bool = False
     quiet: bool = False
+    progress: str = "bar"  # bar, json (lines on stderr for the window) or none
     camera: int | None = None
     seconds: float = DEFAULT_SECONDS
 
@@ -141,8 +143,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--force", action="store_true", help="replace a different dataset in the output directory"
     )
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _output_flags(p, d)
     return p
+
+
+def _output_flags(p: argparse.ArgumentParser, d: DatasetConfig) -> None:
+    """What the command shows as it runs."""
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--progress",
+        choices=PROGRESS_MODES,
+        default=d.progress,
+        help="how progress shows: the terminal's bar, json (one JSON object a line on stderr, "
+        "for a program such as the window: progress, then the summary), or none "
+        "(default: %(default)s)",
+    )
 
 
 def _valued(p: argparse.ArgumentParser, flag: str, kind: type, default: object, text: str) -> None:

@@ -36,6 +36,7 @@ class Handlers(Protocol):
     """What the controls do: the window's slots."""
 
     def start(self) -> None: ...
+    def new_target(self) -> None: ...
     def choose_model(self) -> None: ...
     def choose_video(self) -> None: ...
     def next_camera(self) -> None: ...
@@ -97,6 +98,7 @@ class Controls:
 
     def _build_actions(self, settings: WindowSettings) -> None:
         h, act = self.handlers, self._action
+        self.act_new_target = act("New target…", "Ctrl+N", h.new_target)
         self.act_model = act("Model…", "Ctrl+O", h.choose_model)
         self.act_video = act("Video…", "Ctrl+Shift+O", h.choose_video)
         self.act_next_camera = act("Next camera", "Ctrl+K", h.next_camera)
@@ -159,6 +161,7 @@ class Controls:
         bar.setObjectName("controls")
         self.window.addToolBar(bar)
         for item in (
+            self.act_new_target,
             self.act_model,
             self.camera_picker,
             self.act_video,
@@ -183,7 +186,7 @@ class Controls:
                 bar.addWidget(item)
 
     def _build_menus(self) -> None:
-        file_menu = [self.act_model, self.act_video, None, self.act_record]
+        file_menu = [self.act_new_target, self.act_model, self.act_video, None, self.act_record]
         file_menu += [self.act_record_face, self.act_vcam, None, self.act_quit]
         camera_menu = [self.act_start, self.act_next_camera, self.act_calibrate, self.act_less]
         camera_menu += [self.act_more, None, self.act_retarget, *self.act_retarget_modes.values()]

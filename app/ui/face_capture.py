@@ -55,6 +55,8 @@ class FaceRecording:
         self.controls, self.camera, self.say, self.refresh = controls, camera, say, refresh
         self.capture: FaceCapture | None = None
         self.cue = ""  # the countdown and prompt shown while recording
+        # New target's Record…: where the next recording goes when it ends (then forgotten).
+        self.recorded: Callable[[Path], None] | None = None
         self.timer = QTimer(window)
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self.tick)
@@ -64,6 +66,11 @@ class FaceRecording:
         if not on:
             self.finish()
             return
+        self._start()
+        if self.capture is None:  # not started (no camera, cancelled): nothing for New target
+            self.recorded = None
+
+    def _start(self) -> None:
         action = self.controls.act_record_face
         if not self.session.running:
             self.say("start the camera first (Space), then record your face")
@@ -123,12 +130,18 @@ class FaceRecording:
         self.controls.act_record.setEnabled(True)
         self.controls.face_seconds.setEnabled(True)
         show_checked(self.controls.act_record_face, False)
+        recorded, self.recorded = self.recorded, None
         if path is None:
             self.say("nothing recorded: no camera frames came")
             return
+        if recorded is not None:
+            recorded(path)
+            self.say(f"recorded {frames} frames to {path}: added to New target's videos")
+            return
         q = shlex.quote(str(path))
         self.say(
-            f"recorded {frames} frames of your face to {path}. Next, in a terminal: "
+            f"recorded {frames} frames of your face to {path}. Next: New target (Ctrl+N), a "
+            "swap with this video as yours; or in a terminal: "
             f"make-dataset {q} -o me-data --size 128, then "
             "train-swap target-data me-data -o runs/me-as-target "
             "(target-data: make-dataset of the face to become)"

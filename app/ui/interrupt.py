@@ -25,6 +25,7 @@ from PyQt5.QtWidgets import QWidget
 log = logging.getLogger(__name__)
 
 CLOSING_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+BY_SIGNAL = "closing_by_signal"  # the window's property while a signal closes it
 
 
 def _noted(signum: int, frame: FrameType | None) -> None:
@@ -57,6 +58,8 @@ def closed_by_signals(
         asked = [signal.Signals(n).name for n in numbers if n in signums]
         if asked and window.isVisible():  # a second Ctrl-C while closing has nothing to add
             log.info("%s: closing the window", asked[0])
+            # The window closes without asking (a training in it stops and saves first).
+            window.setProperty(BY_SIGNAL, True)
             window.close()
 
     notifier.activated.connect(received)

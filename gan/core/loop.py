@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from gan.core.report import Report
 from gan.errors import TrainingDiverged
 
 log = logging.getLogger(__name__)
@@ -81,22 +82,13 @@ class Pace:
 def fit(run: Any, batches: Iterable[tuple[Any, ...]]) -> tuple[int, float]:
     """Train `run` (gan.core.run.Run) from run.start to run.total, one batch of `batches` a
     step; returns (the last step, seconds spent). Losses checked against the kind's limit,
-    validation, checkpoints and bundle writes on the run's schedule, and on Ctrl-C a checkpoint
-    of the steps since the last one before KeyboardInterrupt goes on up."""
-    from tqdm import tqdm
-
+    validation (an early one for the first preview), checkpoints and bundle writes on the run's
+    schedule, and on Ctrl-C a checkpoint of the steps since the last one and a bundle with its
+    ONNX export before KeyboardInterrupt goes on up."""
     cfg, step = run.cfg, run.start
     if step >= run.total:
         log.info("already trained %d of %d steps", step, run.total)
-    bar = tqdm(
-        total=run.total,
-        initial=step,
-        unit="step",
-        desc=run.kind.prog,
-        dynamic_ncols=True,
-        mininterval=1.0,
-        disable=cfg.quiet,
-    )
+    report = Report(cfg, run.kind.prog, step, run.total)
     pace = Pace(step, run.total)
     t0 = time.perf_counter()
     try:
@@ -105,23 +97,29 @@ def fit(run: Any, batches: Iterable[tuple[Any, ...]]) -> tuple[int, float]:
             values = {k: float(v) for k, v in run.trainer.train_step(*next(feed)).items()}
             check_losses(values, step + 1, run, run.kind.max_loss)
             step += 1
-            bar.update(1)
             pace.step(step)
-            run.log_step(bar, step, values)
-            if step % cfg.val_every == 0 or step == run.total:
-                run.validate(step)
-            if step % cfg.checkpoint_every == 0 or step == run.total:
-                run.save(step)
+            run.log_step(report, step, values)
+            _scheduled(run, report, step)
             if after_step_hook is not None:
                 after_step_hook(step)
     except KeyboardInterrupt:
-        bar.close()
-        if step > run.saved_step or not run.manager.latest_checkpoint:
-            run.save(step)
+        report.close()
+        report.saved(step, run.bundle_file.parent, run.save(step, stopped=True))
         raise
     finally:
-        bar.close()
+        report.close()
         run.writer.flush()
     if run.start >= run.total and not run.bundle_file.exists():
-        run.save(step)
+        report.saved(step, run.bundle_file.parent, run.save(step))
     return step, time.perf_counter() - t0
+
+
+def _scheduled(run: Any, report: Report, step: int) -> None:
+    """What is due after `step`: validation and its preview, a checkpoint and its bundle."""
+    cfg = run.cfg
+    if step % cfg.val_every == 0 or step == run.total or report.early_preview_due(step):
+        preview = run.validate(step)
+        if preview is not None:
+            report.preview(preview, step, run.metrics)
+    if step % cfg.checkpoint_every == 0 or step == run.total:
+        report.saved(step, run.bundle_file.parent, run.save(step))

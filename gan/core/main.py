@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from common.cli import import_tensorflow, run_command
+from common.progress import emit
 from gan.core import loop
 from gan.core.devices import choose_devices, cluster_role
 from gan.core.kind import Kind
 from gan.core.run import open_run
-from gan.core.run_dir import prepare_run_dir
+from gan.core.run_dir import prepare_run_dir, run_lock
 from gan.core.settings import build_parser
 from gan.core.step import distribute
 
@@ -39,10 +40,17 @@ def train(kind: Kind, cfg: Any) -> dict[str, Any]:
     """Train (or resume) a run of `kind`; returns a summary. Raises InputError for the user's
     mistakes, all of which are checked before TensorFlow is imported."""
     cfg, read = kind.prepare(cfg)
+    chief = cluster_role().chief  # the others never write the run folder
+    with run_lock(cfg.output, kind.prog) if chief else contextlib.nullcontext():
+        if chief:
+            config = dataclasses.asdict(cfg)
+            prepare_run_dir(cfg.output, config, kind.identity, cfg.force, kind.saved_defaults)
+        return _train(kind, cfg, read)
+
+
+def _train(kind: Kind, cfg: Any, read: Any) -> dict[str, Any]:
+    """train()'s body, in the run folder prepared (and locked)."""
     run_dir = Path(cfg.output)
-    if cluster_role().chief:  # the others never write the run folder
-        config = dataclasses.asdict(cfg)
-        prepare_run_dir(run_dir, config, kind.identity, cfg.force, kind.saved_defaults)
     total = loop.step_limit(cfg.steps)
     log.info("%s: %s", kind.prog, json.dumps(dataclasses.asdict(cfg)))
     data = read()
@@ -108,6 +116,8 @@ def main(kind: Kind, argv: list[str] | None = None) -> int:
 
     def body() -> None:
         summary = train(kind, cfg)
+        if cfg.progress == "json":
+            emit("summary", stage="train", **summary)
         if cfg.quiet:
             return
         if not summary["chief"]:

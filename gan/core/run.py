@@ -54,11 +54,13 @@ class Run:
     def bundle_file(self) -> Path:
         return self.run_dir / "model" / "bundle.json"
 
-    def log_step(self, bar: Any, step: int, values: dict[str, float]) -> None:
-        """Every 10 steps and at the end: the losses on the progress bar and in TensorBoard."""
-        if step % 10 != 0 and step != self.total:
+    def log_step(self, report: Any, step: int, values: dict[str, float]) -> None:
+        """The step on `report` (gan.core.report.Report); every 10 steps and at the end, the
+        losses on the progress bar and in TensorBoard."""
+        due = step % 10 == 0 or step == self.total
+        report.step(step, values, self.trainer.progress(values) if due else None)
+        if not due:
             return
-        bar.set_postfix(**self.trainer.progress(values))
         with self.writer.as_default(step=step):
             for k, v in values.items():
                 summary_scalar(f"loss/{k}", v)
@@ -66,26 +68,34 @@ class Run:
             if lr is not None:
                 summary_scalar("lr", lr)
 
-    def validate(self, step: int) -> None:
-        """The kind's validation (on the chief): metrics, a preview PNG, TensorBoard, a line."""
+    def validate(self, step: int) -> Path | None:
+        """The kind's validation (on the chief): metrics, a preview PNG, TensorBoard, a line;
+        returns the PNG's path (None off the chief)."""
         if not self.devices.chief:
-            return
+            return None
         found = self.trainer.validate(step)
         self.metrics, self.validation = found.metrics, found.record
-        write_png(self.run_dir / "previews" / f"step_{step:07d}.png", found.preview)
+        preview = self.run_dir / "previews" / f"step_{step:07d}.png"
+        write_png(preview, found.preview)
         with self.writer.as_default(step=step):
             for k, v in found.metrics.items():
                 summary_scalar(f"val/{k.removeprefix('val_')}", v)
             summary_image(found.caption, found.preview)
         log.info("step %d: %s", step, found.line)
+        return preview
 
-    def save(self, step: int) -> None:
-        """Checkpoint at `step` and (on the chief) write the bundle beside it."""
-        self.step_var.assign(step)
-        self.manager.save(checkpoint_number=step)
+    def save(self, step: int, stopped: bool = False) -> bool:
+        """Checkpoint at `step` (unless `stopped` finds one there already) and, on the chief,
+        write the bundle beside it; returns whether that bundle has its ONNX export.
+
+        `stopped`: the run was interrupted (Ctrl-C, the window's Stop): the bundle gets its
+        ONNX export as a finished run's does, so the window can mirror it without TensorFlow."""
+        if not stopped or step > self.saved_step or not self.manager.latest_checkpoint:
+            self.step_var.assign(step)
+            self.manager.save(checkpoint_number=step)
         if not self.devices.chief:
             shutil.rmtree(self.manager.directory, ignore_errors=True)
-            return
+            return False
         parts = self.trainer.bundle(step)
         # Trained in float16 or across devices: a float32 single-device copy runs anywhere.
         plain = not self.devices.mixed and self.devices.replicas == 1
@@ -97,10 +107,11 @@ class Run:
             "validation": self.validation,
             "training": self.devices.record(),
         }
-        # ONNX only for the finished model: exporting at every checkpoint would cost more than
-        # it is worth, and bundle.json never lists an ONNX file that lags behind the weights.
-        final = self.cfg.onnx and step >= self.total
+        # ONNX only for the finished (or stopped) model: exporting at every checkpoint would cost
+        # more than it is worth, and bundle.json never lists an ONNX file that lags behind.
+        final = self.cfg.onnx and (step >= self.total or stopped)
         write_bundle(self.run_dir / "model", self.kind.name, networks, info, final, parts.files)
+        return final
 
 
 def open_run(

@@ -14,6 +14,7 @@ import dataclasses
 from dataclasses import MISSING, dataclass
 from typing import Any
 
+from common.progress import PROGRESS_MODES
 from gan.errors import InputError
 
 AT_LEAST_ONE = ("steps", "batch_size", "checkpoint_every", "val_every", "cpu_devices")
@@ -78,6 +79,18 @@ class RunSettings:
     seed: int = _machine("random seed", 0)
     quiet: bool = _machine(
         "no progress bar, only warnings and errors", False, short="-q", action="store_true"
+    )
+    first_preview: float | None = _machine(
+        "seconds into training of one early validation and preview, before --val-every's "
+        "(default: 20 with --progress json, so the window shows the face coming within a "
+        "minute; none otherwise)",
+        type=float,
+    )
+    progress: str = _machine(
+        "how progress shows: the terminal's bar, json (one JSON object a line on stderr, for "
+        "a program such as the window), or none",
+        "bar",
+        choices=PROGRESS_MODES,
     )
     verbose: bool = _machine(
         "also show TensorFlow's own start-up and device notes", False, action="store_true"
