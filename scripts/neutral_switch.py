@@ -94,6 +94,13 @@ def main() -> None:
             frames = settled([d[k] for d in pairs])
             result[f"{name}_{which}_frames"] = frames
             result[f"{name}_{which}_seconds"] = None if frames is None else frames / fps
+    # Where the mean distance is past the tolerance again after first coming within it.
+    means = [d[0] for d in same]
+    first = next((i for i, v in enumerate(means) if v <= TOLERANCE), None)
+    result["same_frame_mean_first_within"] = first
+    result["same_frame_mean_past_after"] = (
+        [] if first is None else [i for i in range(first, n) if means[i] > TOLERANCE]
+    )
     result["same_frame_mean_at"] = {
         s: same[int(s * fps)][0] for s in (0.5, 1, 2, 4, 6) if s * fps < n
     }
