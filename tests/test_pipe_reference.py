@@ -30,7 +30,7 @@ def _take(dataset, batches: int) -> list[tuple[np.ndarray, np.ndarray]]:
 @pytest.mark.parametrize("references", [1, 2, 3])
 def test_the_cached_samples_are_the_per_visit_warps_of_the_same_draws(split, bank, references):
     from gan.kinds.drawing.pairs import TrainingInputs
-    from gan.kinds.drawing.reference import ReferenceBank, to_channels
+    from gan.kinds.drawing.reference import ReferenceBank, mix, region_mask, to_channels
 
     bank = ReferenceBank(
         bank.photos, bank.points, bank.frames, bank.sources, bank.region, references
@@ -40,7 +40,12 @@ def test_the_cached_samples_are_the_per_visit_warps_of_the_same_draws(split, ban
     for i in [*inputs.usable, *inputs.usable[::3]]:  # second visits read the cache
         drawing, reference, mask, photo = inputs.sample(int(i), cached)
         rows, weights = bank.training_choice(int(i), uncached)
-        expected = bank.inputs(split.drawings[i], split.points[i], rows, weights)
+        # Training mixes the photos as they are: the eyes of a blink (ReferenceBank._with_eyes)
+        # are the live path's, where a drawing's lids and its photos' disagree.
+        points = split.points[i]
+        photos = mix(rows, weights, lambda row, p=points: bank.warped(row, p))
+        their_mask = region_mask(points, bank.size, bank.region)
+        expected = to_channels(split.drawings[i], photos, their_mask)
         np.testing.assert_array_equal(to_channels(drawing, reference, mask), expected)
         np.testing.assert_array_equal(photo, split.photos[i])
     assert 0 < len(inputs.cache) and inputs.cached_bytes <= inputs.max_bytes
