@@ -67,3 +67,20 @@ class RateMeter:
         # Count intervals, not events: n frames span n-1 frame times.
         span = max(now - times[0], times[-1] - times[0])
         return (len(times) - 1) / span if span > 0 else 0.0
+
+
+class TimedCall:
+    """A callable wrapped so that each call's milliseconds are kept in `ms`; its other attributes
+    read through (the measuring scripts wrap a stage's part with it)."""
+
+    def __init__(self, wrapped) -> None:
+        self.wrapped, self.ms = wrapped, []
+
+    def __call__(self, *args):
+        t0 = time.perf_counter()
+        out = self.wrapped(*args)
+        self.ms.append((time.perf_counter() - t0) * 1e3)
+        return out
+
+    def __getattr__(self, name):
+        return getattr(self.wrapped, name)

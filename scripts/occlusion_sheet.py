@@ -26,27 +26,12 @@ from app.measures import FaceMeasures, pearson
 from app.model import load_model
 from app.pipeline import Frame
 from app.reenact import face_spec
+from app.timing import TimedCall
 from landmarks.retarget import EXPRESSION_FEATURES
 
 log = logging.getLogger("occlusion_sheet")
 EVERY = 2  # frames between the sheet's rows
 PER_ROW = 4  # (driver, drawing, output) triplets a row
-
-
-class _Timed:
-    """The stage's guard, its time per call kept."""
-
-    def __init__(self, guard) -> None:
-        self.guard, self.ms = guard, []
-
-    def __call__(self, *args):
-        t0 = time.perf_counter()
-        out = self.guard(*args)
-        self.ms.append((time.perf_counter() - t0) * 1e3)
-        return out
-
-    def __getattr__(self, name):
-        return getattr(self.guard, name)
 
 
 def _label(image: np.ndarray, text: str) -> np.ndarray:
@@ -62,7 +47,7 @@ def run(args: argparse.Namespace) -> dict:
         spec = dataclasses.replace(spec, shapes=None)
     judge = face_spec(bundle, "on", args.dataset).shapes  # the figures, judged either way
     face = FaceStage(spec, retarget="on")
-    face.guard = _Timed(face.guard)
+    face.guard = TimedCall(face.guard)
     face.tracker = _RecordingTracker(face.tracker)
     generator = GeneratorStage(bundle)
     start, end = (int(v) for v in args.span.split(":"))

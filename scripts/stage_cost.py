@@ -21,6 +21,7 @@ from app.face import FaceStage, ModelSpec
 from app.identity import IdentityChecker
 from app.model import load_model
 from app.pipeline import Frame
+from app.timing import TimedCall
 
 
 def frames_of(path: str, limit: int) -> tuple[list[np.ndarray], float]:
@@ -33,22 +34,6 @@ def frames_of(path: str, limit: int) -> tuple[list[np.ndarray], float]:
             break
         out.append(image)
     return out, fps
-
-
-class _Timed:
-    """The stage's guard, its time per call kept."""
-
-    def __init__(self, guard) -> None:
-        self.guard, self.ms = guard, []
-
-    def __call__(self, *args):
-        t0 = time.perf_counter()
-        out = self.guard(*args)
-        self.ms.append((time.perf_counter() - t0) * 1e3)
-        return out
-
-    def __getattr__(self, name):
-        return getattr(self.guard, name)
 
 
 WAYS = (
@@ -67,7 +52,7 @@ def stage_for(spec: ModelSpec, guard: bool, watch: bool) -> FaceStage:
     )
     if not watch:
         stage.watch.due = lambda t: False  # type: ignore[method-assign]
-    stage.guard = _Timed(stage.guard)  # type: ignore[assignment]
+    stage.guard = TimedCall(stage.guard)  # type: ignore[assignment]
     return stage
 
 
