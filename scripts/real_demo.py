@@ -382,8 +382,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.target is None and args.user is None:
         fetch_footage(footage)  # all three videos: the woman too, who blinks
-    args.target = args.target or str(footage / "franck.mp4")
-    if args.blinker is None and args.target is None and args.user is None:
+    return with_footage(args, footage)
+
+
+def with_footage(args: argparse.Namespace, footage: Path) -> argparse.Namespace:
+    """The videos not given: the footage's. The blinker is the woman only with the footage's
+    own target and user (your own videos: none unless --blinker names one); "none": none."""
+    ours = args.target is None and args.user is None
+    if args.blinker is None and ours:
         args.blinker = str(footage / "woman.mp4")
     if args.blinker == "none":
         args.blinker = None

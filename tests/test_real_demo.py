@@ -5,6 +5,7 @@ Results."""
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
 import subprocess
@@ -80,3 +81,18 @@ print(json.dumps({{"peak_mb": steps.peak_mb, "seconds": steps.seconds, "failed":
     assert peak["big"] >= 300 and peak["big"] >= peak["small"] + 200 and peak["small"] > 0
     assert set(result["seconds"]) == {"big", "small", "failing"}
     assert result["failed"] == "failing failed (exit status 3); see above"
+
+
+def test_the_woman_drives_only_with_the_footages_own_videos(real_demo, tmp_path):
+    footage = tmp_path / "footage"
+
+    def args(**given):
+        fields = {"target": None, "user": None, "blinker": None, **given}
+        return real_demo.with_footage(argparse.Namespace(**fields), footage)
+
+    ours = args()
+    assert ours.blinker == str(footage / "woman.mp4")
+    assert ours.target == str(footage / "franck.mp4") and ours.user == str(footage / "cap12.mp4")
+    assert args(target="me.mp4", user="you.mp4").blinker is None
+    assert args(target="me.mp4", blinker="b.mp4").blinker == "b.mp4"
+    assert args(blinker="none").blinker is None
