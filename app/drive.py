@@ -31,6 +31,7 @@ from app.pictures import Measured, plot_picture, sheet_picture
 from app.pipeline import Frame, run_sequential
 from app.reenact import add_retarget_arguments, face_spec
 from app.sources import VideoSource, add_span_argument, open_video
+from app.swap import DEFAULT_SHARPEN, add_sharpen_argument, blend_params
 from common.errors import InputError
 
 # The blink figures (app.blinks) every mode's table ends with.
@@ -60,6 +61,7 @@ class DriveConfig:
     verbose: bool = False
     backend: str = "auto"
     threads: int | None = None
+    sharpen: float = DEFAULT_SHARPEN  # a swap bundle's face: the unsharp mask's amount
 
 
 class _RecordingTracker:
@@ -114,6 +116,7 @@ def drive_report(cfg: DriveConfig) -> Measured:
     """Run the driver through the live stages and measure what came out, with the pictures to
     write; InputError on bad input."""
     check_model_path(cfg.model)
+    blend = blend_params(sharpen=cfg.sharpen)
     source = open_video(cfg.driver, "--driver", cfg.span)
     fps, first = source.fps, source.first
     try:
@@ -124,7 +127,7 @@ def drive_report(cfg: DriveConfig) -> Measured:
         spec = face_spec(bundle, "auto", cfg.dataset)
         face = FaceStage(spec, smoothing=cfg.smoothing, retarget=cfg.retarget)
         face.tracker = _RecordingTracker(face.tracker)
-        generator = GeneratorStage(bundle)
+        generator = GeneratorStage(bundle, blend)
         mode = generator.mode
         record = mode.record(_runner(cfg, source, face, generator), face)
     finally:
@@ -193,6 +196,7 @@ def add_driver_arguments(p: argparse.ArgumentParser) -> None:
     )
     add_span_argument(p, "with --driver: measure")
     add_retarget_arguments(p)
+    add_sharpen_argument(p)
 
 
 def drive_report_from_args(args: argparse.Namespace) -> Measured:
@@ -210,5 +214,6 @@ def drive_report_from_args(args: argparse.Namespace) -> Measured:
             verbose=args.verbose,
             backend=args.backend,
             threads=args.threads,
+            sharpen=args.sharpen,
         )
     )

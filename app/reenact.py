@@ -30,9 +30,10 @@ from app.occlusion import shape_range
 from app.pipeline import Frame, run_sequential
 from app.sinks import Recorder, RecorderSink
 from app.sources import add_span_argument, open_video
+from app.swap import DEFAULT_SHARPEN, add_sharpen_argument, blend_params
 from common.cli import run_command
 from common.errors import InputError
-from landmarks.blend import BLEND_METHODS, BlendParams
+from landmarks.blend import BLEND_METHODS
 
 log = logging.getLogger("reenact")
 
@@ -53,6 +54,7 @@ class ReenactConfig:
     backend: str = "auto"
     threads: int | None = None
     blend: str = "alpha"  # a swap bundle's blend: alpha or poisson
+    sharpen: float = DEFAULT_SHARPEN  # a swap bundle's face: the unsharp mask's amount
     span: tuple[float, float] | None = None  # seconds [start, end) of the source, else all of it
 
 
@@ -61,6 +63,7 @@ def reenact(cfg: ReenactConfig) -> dict:
 
     Raises InputError for a bad model, source or output, before any frame is processed.
     """
+    blend = blend_params(cfg.blend, cfg.sharpen)  # a bad --sharpen: one line, before anything
     source = open_video(cfg.source, "--source", cfg.span)
     try:
         if cfg.blend != "alpha":
@@ -75,7 +78,7 @@ def reenact(cfg: ReenactConfig) -> dict:
             smoothing=cfg.smoothing,
             retarget=cfg.retarget,
         )
-        generator = GeneratorStage(bundle, BlendParams(method=cfg.blend))
+        generator = GeneratorStage(bundle, blend)
         width, height = generator.mode.output_size(source.frame_shape, cfg.side_by_side)
         sink = RecorderSink(recorder, height, generator.mode, cfg.side_by_side)
         # Open the file before the first frame, so an unwritable output fails now and not later.
@@ -173,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a swap bundle's blend into the frame: a feathered alpha blend, or Poisson "
         "(cv2.seamlessClone, then the same feather; about 7x the alpha blend's time)",
     )
+    add_sharpen_argument(p)
     add_backend_flags(p)
     p.add_argument("-q", "--quiet", dest="progress", action="store_false", help="no progress bar")
     p.add_argument(

@@ -21,17 +21,42 @@ from common.errors import InputError
 from landmarks import Alignment, FaceTracker, align_frame
 from landmarks.blend import (
     BLEND_METHODS,
+    MAX_SHARPEN,
     BlendParams,
     Box,
     crop_outline,
     feathered_mask,
     match_colour,
     paste_face,
+    sharpen,
     skin_mask,
 )
 
-DEFAULT_BLEND = BlendParams()
+# The swap's face is sharpened by default: see docs/results.md, "The swap: sharp, blinking and a
+# third of the cost".
+DEFAULT_SHARPEN = 1.0
+DEFAULT_BLEND = BlendParams(sharpen=DEFAULT_SHARPEN)
 BLEND_FRAMES = 60  # frames time_blend times, each way
+
+
+def blend_params(method: str = "alpha", sharpen: float = DEFAULT_SHARPEN) -> BlendParams:
+    """BlendParams from the command line's --blend and --sharpen; InputError for a bad value."""
+    if not 0 <= sharpen <= MAX_SHARPEN:
+        raise InputError(f"--sharpen must be between 0 and {MAX_SHARPEN:g}")
+    return BlendParams(method=method, sharpen=sharpen)
+
+
+def add_sharpen_argument(p: Any) -> None:
+    """--sharpen, for the commands that run a swap bundle."""
+    p.add_argument(
+        "--sharpen",
+        type=float,
+        default=DEFAULT_SHARPEN,
+        metavar="AMOUNT",
+        help="a swap bundle's face: an unsharp mask of this amount before the blend, which "
+        "steepens the edges the decoder drew soft (faceswap's sharpen step; 0: the decoder's face "
+        f"as it is; at most {MAX_SHARPEN:g}) (default: %(default)s)",
+    )
 
 
 def bundle_blend(bundle: Any, params: BlendParams = DEFAULT_BLEND) -> BlendParams:
@@ -67,7 +92,7 @@ def swap_face(
     alignment = Alignment.from_dict(bundle.alignment)
     crop, matrix, crop_points = align_frame(rgb, points, bundle.size, alignment)
     t1 = time.perf_counter()
-    face = bundle(crop)
+    face = sharpen(bundle(crop), params.sharpen)
     t2 = time.perf_counter()
     if params.colour and crop_points is not None:
         face = match_colour(face, crop, skin_mask(crop_points, bundle.size), params.max_gain)

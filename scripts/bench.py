@@ -203,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     from app.bench import time_pipeline
     from gan.core.bench import time_training_loops
     from gan.kinds.drawing.train import PRESETS
+    from gan.kinds.swap.bench import time_swap_recipes
     from landmarks.bench import time_fallbacks, time_landmarks, time_make_dataset
     from landmarks.video import sample_video_path
 
@@ -227,6 +228,13 @@ def main(argv: list[str] | None = None) -> int:
         print("training loops (quick presets) against their bare steps ...", file=sys.stderr)
         dataset = os.path.join(tmp, f"dataset{PRESETS['quick']['size']}")  # time_recipes made it
         report["loops"] = time_training_loops(dataset, args.fast)
+        print(
+            "swap recipes (quick): each phase's step and the discriminators' share ...",
+            file=sys.stderr,
+        )
+        report["swap_recipes"] = time_swap_recipes(
+            dataset, **({"steps": 4, "rounds": 2} if args.fast else {})
+        )
         if not args.no_swap:
             print(
                 "swap (quick): live pipeline with the blend, alpha vs Poisson ...", file=sys.stderr
@@ -413,6 +421,9 @@ def format_report(r: dict) -> str:
     from gan.core.bench import training_loop_rows
 
     rows += training_loop_rows(r["loops"]) if r.get("loops") else []
+    from gan.kinds.swap.bench import swap_recipe_rows
+
+    rows += swap_recipe_rows(r["swap_recipes"]) if r.get("swap_recipes") else []
     rows += _swap_rows(r["swap"]) if r.get("swap") else []
     width = max(len(a) for a, _, _ in rows)
     lines = [f"device: {r['device']}   ({r['seconds']:.0f} s)", ""]

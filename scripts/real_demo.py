@@ -11,13 +11,14 @@ runs:
                    through the live path (evaluate --driver --span); evaluate --driver with the
                    whole user video and the blinker's driving, and reenact with the user's
   train-swap       the target and the user, quick preset (train-swap's default model); evaluate
-                   --driver and reenact on the user's held-out span (--span)
+                   --driver and reenact on the user's held-out span (--span), and evaluate the
+                   target's held-out tail through the swap (his own decoder: does it blink?);
+                   then the target and the blinker, measured on her held-out --blinker-span
 
 and writes OUT/results.json ({"reenact", "drive", "tail_drive", "blink_drive", "swap",
-"held_out", "target_held_out", "seconds", "peak_mb", "cpu"}) and OUT/results.md (the same figures
-as tables). A rerun reuses what is built: datasets
-and trainings say so, and an evaluation newer than its model is kept; the seconds recorded are the
-rerun's own.
+"swap_tail", "blink_swap", "held_out", "target_held_out", "seconds", "peak_mb", "cpu"}) and
+OUT/results.md (the same figures as tables). A rerun reuses what is built: datasets and trainings
+say so, and an evaluation newer than its model is kept; the seconds recorded are the rerun's own.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ BIN = Path(sys.executable).parent
 # cap12's own talking: its last 900 frames barely move the mouth (sd 0.008 eye distances), seconds
 # 5-16 do (0.08). The swap is measured there, on frames it never trained on.
 USER_SPAN = "5:16"
+# woman.mp4 blinks at about 12 s and 16 s: her swap is measured on seconds 10-17, never trained on.
+BLINKER_SPAN = "10:17"
 SIZE = 128  # the quick presets' size
 
 
@@ -283,13 +286,84 @@ def pipeline(args: argparse.Namespace, steps: Steps) -> dict:
         out / "swapped.mp4",
         "--side-by-side",
     )
-    names = ("reenact", "drive", "tail_drive", "blink_drive", "swap")
-    reports = {k: json.loads((out / f"{k}.json").read_text()) for k in names if k != "blink_drive"}
-    reports["blink_drive"] = (
-        json.loads((out / "blink_drive.json").read_text()) if blinker is not None else None
+    steps.unless_newer(
+        out / "swap_tail.json",
+        swap_bundle,
+        "evaluate_swap_tail",
+        f"{target}'s held-out tail through the swap (the encoder and the target's own decoder)",
+        tool("evaluate"),
+        "--model",
+        swap / "model",
+        "--driver",
+        target,
+        "--span",
+        tail["span"],
+        "--json",
+        out / "swap_tail.json",
+        "-q",
     )
+    if blinker is not None:
+        blink_swap(args, steps, data, Path(blinker))
+    names = ("reenact", "drive", "tail_drive", "blink_drive", "swap", "swap_tail", "blink_swap")
+    reports = {k: json.loads((out / f"{k}.json").read_text()) for k in names if k not in BLINKER}
+    for name in BLINKER:
+        reports[name] = json.loads((out / f"{name}.json").read_text()) if blinker else None
     held["sd_driver"] = reports["swap"].get("sd_driver")
     return {**reports, "held_out": held, "target_held_out": tail}
+
+
+BLINKER = ("blink_drive", "blink_swap")  # the steps that need a blinker
+
+
+def blink_swap(args: argparse.Namespace, steps: Steps, data: Path, blinker: Path) -> None:
+    """The swap with the blinker as the user: her dataset with --blinker-span held out, train-swap
+    (the target and her, quick preset), evaluate --driver on the span held out."""
+    out = Path(args.out)
+    people, swap = out / "blinker", out / "blink_swap"
+    tool: Callable[[str], Path] = lambda name: BIN / name  # noqa: E731
+    steps.run(
+        "make_dataset",
+        f"{blinker} -> {people}, seconds {args.blinker_span} held out",
+        tool("make-dataset"),
+        blinker,
+        "-o",
+        people,
+        "--size",
+        SIZE,
+        "--val-span",
+        args.blinker_span,
+        "-q",
+    )
+    steps.run(
+        "train_blink_swap",
+        f"the target and the blinker -> {swap}",
+        tool("train-swap"),
+        data,
+        people,
+        "-o",
+        swap,
+        "--preset",
+        "quick",
+        "--force",
+        "-q",
+    )
+    held = held_out(people)
+    steps.unless_newer(
+        out / "blink_swap.json",
+        swap / "model" / "bundle.json",
+        "evaluate_blink_swap",
+        f"{blinker}, seconds {held['seconds'][0]}-{held['seconds'][1]} (held out)",
+        tool("evaluate"),
+        "--model",
+        swap / "model",
+        "--driver",
+        blinker,
+        "--span",
+        held["span"],
+        "--json",
+        out / "blink_swap.json",
+        "-q",
+    )
 
 
 def _cell(value: object) -> str:
@@ -340,6 +414,9 @@ def markdown(results: dict) -> str:
         "through the live path",
         "blink_drive": "Someone who blinks driving the target",
         "swap": f"The swap on the user's held-out frames {held['from_frame']}-{held['to_frame']}",
+        "swap_tail": f"The target's held-out frames {tail['from_frame']}-{tail['to_frame']} "
+        "through the swap's encoder and the target's own decoder",
+        "blink_swap": "The swap with the blinker as the user, on her held-out seconds",
     }
     for name, title in titles.items():
         report = results.get(name)
@@ -372,6 +449,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="START:END",
         help="seconds of the user's video held out of the swap's training and measured "
         "(default: %(default)s, where cap12 talks)",
+    )
+    p.add_argument(
+        "--blinker-span",
+        default=BLINKER_SPAN,
+        metavar="START:END",
+        help="seconds of the blinker's video held out of her swap's training and measured "
+        "(default: %(default)s, where the woman blinks twice)",
     )
     p.add_argument(
         "-o",

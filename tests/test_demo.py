@@ -43,10 +43,10 @@ def test_demo_runs_end_to_end_and_a_rerun_reuses_its_outputs(tmp_path):
     assert 0 <= driver["output_face_found"] <= 1 and 0 < driver["mouth_opening"]["driver"] < 1
     assert all(driver["stage_ms"][stage] > 0 for stage in ("landmarks", "generator"))
     assert "live-mirror" in run.stderr  # says how to open the window where there is no screen
-    # The face swap: train-swap's default model (the VAE-GAN), through the live path's stages.
+    # The face swap: train-swap's default model (the sharp recipe), through the live path's stages.
     swap = json.loads((out / "swap" / "model" / "bundle.json").read_text())
-    assert (swap["kind"], swap["steps"], swap["variational"]) == ("swap", 20, True)
-    assert swap["adversarial_weight"] > 0
+    assert (swap["kind"], swap["steps"], swap["recipe"], swap["size"]) == ("swap", 20, "sharp", 64)
+    assert swap["adversarial_weight"] > 0 and swap["variational"]
     swapped = json.loads((out / "swap-driver.json").read_text())
     assert swapped["frames"] == 90 and swapped["kind"] == "swap"
     # evaluate's pictures, beside each JSON, listed at the end.

@@ -21,8 +21,9 @@ from test_gan_synthetic import make_face_mirror
 
 ROOT = Path(__file__).resolve().parent.parent
 SWAP_NETS = ["--size", "64", "--width", "8", "--bottleneck", "32", "--no-onnx"]
-# The default VAE-GAN less its variational code (each replica would draw its own samples of it, so
-# two workers and one process could not agree); its discriminators stay on.
+# The default recipe (sharp) less its variational code (each replica would draw its own samples
+# of it, so two workers and one process could not agree); its discriminators start at step 2 of 3
+# and of 4, so both phases, and the resume between them, are compared.
 SWAP_TINY = [*SWAP_NETS, "--no-variational"]
 # Two workers against one process: the same sums in another order, so the weights may differ by
 # float rounding and no more. That holds only for an optimizer whose update is proportional to the
@@ -161,8 +162,8 @@ def test_two_logical_cpu_devices_train_two_replicas(kind, two_people, tmp_path):
         args = [target, user, "--size", 64, "--ngf", 4, "--blocks", 1, "--ndf", 8, "--no-onnx"]
         args += ["--batch-size", 2, "--pool", 3, "--mess-up", 0.1, "--attention-weight", 10]
         args += ["--cycle-1-5-weight", 1]
-    else:  # the default VAE-GAN, each replica drawing its own code samples
-        args = [target, user, *SWAP_NETS, "--batch-size", 2]
+    else:  # the VAE-GAN recipe, each replica drawing its own code samples
+        args = [target, user, *SWAP_NETS, "--batch-size", 2, "--recipe", "vae-gan"]
     run = run_one(
         f"gan.kinds.{kind}.train",
         [*args, "-o", tmp_path / "run", "--steps", 2, "--val-every", 2, "--cpu-devices", 2],

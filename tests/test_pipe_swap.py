@@ -110,6 +110,7 @@ def test_warps_stop_after_warp_until_of_the_steps_also_on_resume(faces):
         seed=0,
         warp=True,
         warp_until=0.5,
+        shut_eyes=0.0,
         steps=6,
         flip=False,
         size=SIZE,

@@ -49,7 +49,10 @@ from gan.kinds.swap.kind import KIND as SWAP  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 PROG = SWAP.prog
 TINY = ["--size", "64", "--width", "8", "--bottleneck", "32", "--batch-size", "4"]
-STEPS, INTERRUPT_AT = 6, 3
+# The default recipe's discriminators start at gan_from 0.5 of the steps: step 4 of 6 (the 4th
+# update); the run is interrupted before it and resumed across it.
+STEPS, INTERRUPT_AT, VAL_EVERY = 6, 2, 3
+GAN_START = 3  # updates before the discriminators' first
 
 
 def astronaut_path() -> Path | None:
@@ -116,7 +119,7 @@ def swap_run(tmp_path_factory, sample_dataset: Path, astronaut_dataset: Path) ->
         "--checkpoint-every",
         100,
         "--val-every",
-        INTERRUPT_AT,
+        VAL_EVERY,
         "-q",
     ]
 
@@ -256,6 +259,9 @@ def test_tiny_swap_trains_resumes_and_writes_its_bundle(swap_run):
 
     s = swap_run.summary
     assert (s["start_step"], s["step"], s["optimizer_iterations"]) == (INTERRUPT_AT, STEPS, STEPS)
+    # Resumed before the GAN's start, the run starts it where one without a break does: the
+    # discriminators trained on the last STEPS - GAN_START steps alone.
+    assert s["disc_optimizer_iterations"] == STEPS - GAN_START
     info = json.loads((swap_run.model / "bundle.json").read_text())
     assert (info["format"], info["version"], info["kind"]) == ("face-mirror-model", 1, "swap")
     assert (info["size"], info["mode"], info["steps"]) == (64, "aligned", STEPS)
@@ -265,8 +271,10 @@ def test_tiny_swap_trains_resumes_and_writes_its_bundle(swap_run):
     assert 0 < np.min(info["reference_shape"]) and np.max(info["reference_shape"]) < 64
     assert len(info["target_descriptor"]) == 128 and len(info["user_descriptor"]) == 128
     assert info["target_descriptor"] != info["user_descriptor"]
-    # The default model is the VAE-GAN: a variational code, a discriminator per person.
-    assert (info["variational"], info["adversarial_weight"]) == (True, ADVERSARIAL_WEIGHT)
+    # The default model is the sharp recipe: a variational code, SSIM and squared error, a light
+    # discriminator per person from the unwarped half.
+    assert (info["recipe"], info["variational"], info["loss"]) == ("sharp", True, "dssim-mse")
+    assert info["adversarial_weight"] == ADVERSARIAL_WEIGHT
     assert set(info["metrics"]) == {"val_l1_target", "val_l1_user", "val_kl"}
     assert 0 < info["metrics"]["val_l1_target"] < 1 and 0 < info["metrics"]["val_l1_user"] < 1
     assert 0 <= info["metrics"]["val_kl"] < np.inf
@@ -280,7 +288,7 @@ def test_tiny_swap_trains_resumes_and_writes_its_bundle(swap_run):
         assert record == {"sha256": sha256_of(path), "bytes": path.stat().st_size}
     run_dir = swap_run.run_dir
     assert sorted(p.name for p in (run_dir / "previews").iterdir()) == [
-        f"step_{INTERRUPT_AT:07d}.png",
+        f"step_{VAL_EVERY:07d}.png",
         f"step_{STEPS:07d}.png",
     ]
     assert list((run_dir / "logs").iterdir())

@@ -19,8 +19,8 @@ from gan.core import main as core  # noqa: E402
 from gan.core.run_dir import prepare_run_dir  # noqa: E402
 from gan.errors import InputError  # noqa: E402
 from gan.kinds.swap.bundle import TARGET_FILE, TARGET_ONNX, USER_FILE  # noqa: E402
-from gan.kinds.swap.kind import ADVERSARIAL_WEIGHT, KL_WEIGHT  # noqa: E402
 from gan.kinds.swap.kind import KIND as SWAP  # noqa: E402
+from gan.kinds.swap.kind import KL_WEIGHT  # noqa: E402
 
 PROG = SWAP.prog
 KL_STEPS = 30
@@ -59,7 +59,7 @@ def vae_gan(tmp_path_factory, sample_dataset, astronaut_clip_dataset):
     """A tiny VAE-GAN run to STEPS, with its ONNX export."""
     run_dir = tmp_path_factory.mktemp("vae") / "run"
     plain = [sample_dataset, astronaut_clip_dataset, "-o", run_dir, *TINY, "--steps", STEPS, "-q"]
-    args = [*plain, "--val-every", STEPS, "--variational", "--adversarial-weight", "0.1"]
+    args = [*plain, "--val-every", STEPS, "--recipe", "vae-gan", "--adversarial-weight", "0.1"]
     cap = os.environ.pop(loop.MAX_STEPS_ENV, None)
     try:
         summary = core.train(SWAP, core.parse_args(SWAP, [str(a) for a in args]))
@@ -160,15 +160,7 @@ def test_bad_weights_are_one_line_and_exit_2(
     assert not run.exists()
 
 
-def test_the_flags_default_to_the_vae_gan_and_turn_off_to_a_plain_autoencoder():
-    cfg = core.parse_args(SWAP, ["t", "u"])
-    assert (cfg.variational, cfg.kl_weight, cfg.adversarial_weight) == (
-        True,
-        KL_WEIGHT,
-        ADVERSARIAL_WEIGHT,
-    )
-    cfg = core.parse_args(SWAP, ["t", "u", "--no-variational", "--adversarial-weight", "0"])
-    assert (cfg.variational, cfg.kl_weight, cfg.adversarial_weight) == (False, KL_WEIGHT, 0.0)
+def test_the_plain_networks_are_the_ones_before_the_options():
     assert {"variational", "kl_weight", "adversarial_weight"} <= set(SWAP.identity)
     # Off, the networks are today's: old checkpoints restore, old bundles load.
     from gan.kinds.swap.models import swap_networks

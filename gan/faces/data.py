@@ -330,6 +330,35 @@ def augment_batch(
     return warped, targets, target_masks
 
 
+# A face whose eyes are open less than this share of its person's median openness is a blink
+# (common.regions.eye_openness: open eyes read 0.07-0.11 eye distances, shut ones 0.01-0.05).
+SHUT_EYES = 0.6
+
+
+def shut_eye_faces(points: np.ndarray) -> np.ndarray:
+    """The indices of the faces (points (N, 68, 2)) whose eyes are shut: below SHUT_EYES of the
+    person's median openness."""
+    from common.regions import eye_openness
+
+    if len(points) == 0:
+        return np.zeros(0, np.int64)
+    openness = eye_openness(points)
+    return np.flatnonzero(openness < SHUT_EYES * np.median(openness))
+
+
+def draw_faces(
+    n: int, batch: int, rng: np.random.Generator, shut: np.ndarray | None = None, share: float = 0.0
+) -> np.ndarray:
+    """`batch` face indices of `n`, uniform; with `share` > 0 and any `shut` faces, each pick is
+    one of those with probability `share`: a blink lasts a few frames of a hundred, so a decoder
+    trained on uniform picks learns the open eye alone."""
+    picks = rng.integers(0, n, batch)
+    if share > 0 and shut is not None and len(shut):
+        chosen = rng.random(batch) < share
+        picks[chosen] = shut[rng.integers(0, len(shut), int(chosen.sum()))]
+    return picks
+
+
 def training_batch(
     faces: Faces,
     batch: int,
@@ -337,15 +366,17 @@ def training_batch(
     warp_inputs: bool = True,
     flip: bool = False,
     feature_weight: float = 1.0,
+    picks: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(inputs, targets, weights) for one step: float32 [-1, 1], [-1, 1] and (N, S, S, 1) loss
-    weights: 1 on the face, `feature_weight` on its eyes, brows and mouth, 0 elsewhere.
+    weights: 1 on the face, `feature_weight` on its eyes, brows and mouth, 0 elsewhere. `picks`:
+    the faces (default: `batch` drawn uniformly).
 
     The batch's random draws are made together (faces, flips, affines, then warps), not face by
     face; each face's draws are distributed as augment's.
     """
     size = faces.images.shape[1]
-    picks = rng.integers(0, len(faces), batch)
+    picks = rng.integers(0, len(faces), batch) if picks is None else picks
     flips = rng.random(batch) < 0.5 if flip else np.zeros(batch, bool)
     matrices = random_affines(size, batch, rng)
     maps = random_warps(size, batch, rng) if warp_inputs else None

@@ -14,8 +14,8 @@ from gan.bundle.pictures import predict_uint8
 from gan.core.devices import Devices
 from gan.core.kind import BundleParts, Validation
 from gan.core.step import compile_step
-from gan.faces.data import masked_l1, training_batch
-from gan.faces.losses import face_l1
+from gan.faces.data import draw_faces, masked_l1, shut_eye_faces, training_batch
+from gan.faces.losses import face_loss
 from gan.faces.people import bundle_fields
 from gan.kinds.swap.variational import Discriminators, adversarial, encode, held_out_kl
 
@@ -30,12 +30,14 @@ def make_optimizer(lr: float, mixed: bool) -> Any:
     return keras.optimizers.LossScaleOptimizer(opt) if mixed else opt
 
 
-def person_terms(net: Any, decoder: Any, disc: Any, x: Any, y: Any, m: Any) -> dict[str, Any]:
-    """One person's shares of the step's terms: "l1", and "kl" (variational), "adv" and "disc"
-    (with a discriminator)."""
+def person_terms(
+    net: Any, decoder: Any, disc: Any, x: Any, y: Any, m: Any, loss: Callable[..., Any]
+) -> dict[str, Any]:
+    """One person's shares of the step's terms: "l1" (the face loss, `loss`: the masked L1 or
+    DSSIM + MSE), and "kl" (variational), "adv" and "disc" (with a discriminator)."""
     code, kl = encode(net, x)
     out = decoder(code, training=True)
-    terms = {"l1": face_l1(out, y, m)}
+    terms = {"l1": loss(out, y, m)}
     if kl is not None:
         terms["kl"] = kl
     if disc is not None:
@@ -51,22 +53,25 @@ def make_train_step(
     kl_weight: float = 0.0,
     adversarial_weight: float = 0.0,
     discs: Discriminators | None = None,
+    loss: str = "l1",
 ) -> Callable[..., dict[str, Any]]:
-    """One compiled step: both autoencoders forward, each person's masked L1 (+ kl_weight · its
-    KL term, + adversarial_weight · its LSGAN loss), one update of all; with `discs`, one update
-    of both discriminators. Returns the L1s, and the weighted KL ("kl": what the objective
-    adds, a mean over both people, on the L1's scale) and the mean GAN losses ("adv", "disc")
-    when they are on."""
+    """One compiled step: both autoencoders forward, each person's masked face loss (`loss`,
+    gan.faces.losses: "target_l1", "user_l1" whatever it is) (+ kl_weight · its KL term, +
+    adversarial_weight · its LSGAN loss), one update of all; with `discs`, one update of both
+    discriminators. Returns the face losses, and the weighted KL ("kl": what the objective
+    adds, a mean over both people, on the face loss's scale) and the mean GAN losses ("adv",
+    "disc") when they are on."""
     import tensorflow as tf
 
     variables = net.trainable_variables
     weights = {"kl": kl_weight, "adv": adversarial_weight}
+    face = face_loss(loss)
 
     def replica_step(x_target, y_target, m_target, x_user, y_user, m_user):
         disc_t, disc_u = (None, None) if discs is None else (discs.target, discs.user)
         with tf.GradientTape() as tape, tf.GradientTape() as d_tape:
-            t = person_terms(net, net.decoder_target, disc_t, x_target, y_target, m_target)
-            u = person_terms(net, net.decoder_user, disc_u, x_user, y_user, m_user)
+            t = person_terms(net, net.decoder_target, disc_t, x_target, y_target, m_target, face)
+            u = person_terms(net, net.decoder_user, disc_u, x_user, y_user, m_user, face)
             total = t["l1"] + u["l1"]
             for k in ("kl", "adv"):
                 if k in t:
@@ -106,15 +111,18 @@ def _spread(n: int, k: int) -> np.ndarray:
 
 @dataclasses.dataclass
 class SwapTrainer:
-    """A swap run's networks, optimizer, step and faces (gan.core.kind.Trainer)."""
+    """A swap run's networks, optimizer, steps and faces (gan.core.kind.Trainer)."""
 
     cfg: Any
     people: Any  # gan.faces.people.People
     net: Any  # gan.kinds.swap.models.SwapNetworks
     optimizer: Any
-    train_step: Callable[..., dict[str, Any]]
+    plain_step: Callable[..., dict[str, Any]]  # the autoencoders alone
     replicas: int
-    discs: Discriminators | None = None  # --adversarial-weight: the VAE-GAN's
+    discs: Discriminators | None = None  # --adversarial-weight's
+    gan_step: Callable[..., dict[str, Any]] | None = None  # with the discriminators
+    gan_start: int = 0  # the first step (0-based) that trains them: --gan-from of the steps
+    steps_done: int | None = None  # updates so far, once train_step has read them
 
     @classmethod
     def build(cls, cfg: Any, people: Any, devices: Devices) -> SwapTrainer:
@@ -125,20 +133,44 @@ class SwapTrainer:
             optimizer = make_optimizer(cfg.lr, devices.mixed)
             optimizer.build(net.trainable_variables)  # so a checkpoint restores into its slots
             discs = None
-            if cfg.adversarial_weight > 0:  # as wide as the networks: --width
+            if cfg.adversarial_weight > 0:
                 discs = Discriminators.build(
-                    cfg.size, cfg.width, make_optimizer(cfg.lr, devices.mixed)
+                    cfg.size,
+                    cfg.disc_width or cfg.width,
+                    make_optimizer(cfg.lr, devices.mixed),
+                    cfg.disc_layers,
                 )
-        step = make_train_step(
-            net,
-            optimizer,
-            devices.xla,
-            devices.strategy,
-            cfg.kl_weight,
-            cfg.adversarial_weight,
-            discs,
-        )
-        return cls(cfg, people, net, optimizer, step, devices.replicas, discs)
+
+        def step(with_discs: Discriminators | None) -> Callable[..., dict[str, Any]]:
+            weight = cfg.adversarial_weight if with_discs is not None else 0.0
+            return make_train_step(
+                net,
+                optimizer,
+                devices.xla,
+                devices.strategy,
+                cfg.kl_weight,
+                weight,
+                with_discs,
+                cfg.loss,
+            )
+
+        start = round(cfg.gan_from * cfg.steps)
+        plain = step(None) if start > 0 or discs is None else None
+        gan = step(discs) if discs is not None else None
+        return cls(cfg, people, net, optimizer, plain or gan, devices.replicas, discs, gan, start)
+
+    def train_step(self, *batch: Any) -> dict[str, Any]:
+        """One step: the autoencoders alone before gan_start, with the discriminators from
+        there. The steps are counted from the optimizer's count of updates at the first call,
+        which a checkpoint restores, so a resumed run starts its GAN where a run without a break
+        would."""
+        if self.gan_step is None:
+            return self.plain_step(*batch)
+        if self.steps_done is None:  # read once: a mirrored variable syncs across replicas
+            self.steps_done = int(np.asarray(self.optimizer.iterations))
+        step = self.plain_step if self.steps_done < self.gan_start else self.gan_step
+        self.steps_done += 1
+        return step(*batch)
 
     @property
     def checkpoint(self) -> dict[str, Any]:
@@ -161,13 +193,17 @@ class SwapTrainer:
         rng = np.random.default_rng(cfg.seed + start)
 
         warped_steps = round(cfg.warp_until * cfg.steps) if cfg.warp else 0
+        share = cfg.shut_eyes
+        shut_t, shut_u = (shut_eye_faces(f.points) for f in (p.target, p.user))
 
         def draw():
             step = start
             while True:
                 warp = step < warped_steps
-                t = training_batch(p.target, batch, rng, warp, cfg.flip, w)
-                u = training_batch(p.user, batch, rng, warp, cfg.flip, w)
+                picks_t = draw_faces(len(p.target), batch, rng, shut_t, share) if share else None
+                picks_u = draw_faces(len(p.user), batch, rng, shut_u, share) if share else None
+                t = training_batch(p.target, batch, rng, warp, cfg.flip, w, picks_t)
+                u = training_batch(p.user, batch, rng, warp, cfg.flip, w, picks_u)
                 step += 1
                 yield (*t, *u)
 
@@ -222,6 +258,8 @@ class SwapTrainer:
             "variational": cfg.variational,
             "kl_weight": cfg.kl_weight,
             "adversarial_weight": cfg.adversarial_weight,
+            "recipe": cfg.recipe,
+            "loss": cfg.loss,
         }
         return BundleParts({TARGET_FILE: self.net.to_target, USER_FILE: self.net.to_user}, info)
 

@@ -15,8 +15,8 @@ import numpy as np
 
 from gan.core.step import share
 
-# The discriminators judge patches of the masked face: 3 stride-2 blocks at 64 px see 34 px patches,
-# about the size of an eye and a brow together (gan.blocks.PatchGAN).
+# The vae-gan recipe's discriminators judge patches of the masked face: 3 stride-2 blocks see 70 px
+# patches, the sharp recipe's 1 block 16 px ones (gan.blocks.PatchGAN, its 4x4 kernels).
 LAYERS_DOWN = 3
 
 
@@ -72,11 +72,13 @@ class Discriminators:
     optimizer: Any
 
     @classmethod
-    def build(cls, size: int, ndf: int, optimizer: Any) -> Discriminators:
+    def build(
+        cls, size: int, ndf: int, optimizer: Any, layers_down: int = LAYERS_DOWN
+    ) -> Discriminators:
         from gan.blocks import PatchGAN
 
-        target = PatchGAN(size, ndf, layers_down=LAYERS_DOWN, name="disc_target")
-        user = PatchGAN(size, ndf, layers_down=LAYERS_DOWN, name="disc_user")
+        target = PatchGAN(size, ndf, layers_down=layers_down, name="disc_target")
+        user = PatchGAN(size, ndf, layers_down=layers_down, name="disc_user")
         optimizer.build([*target.trainable_variables, *user.trainable_variables])
         return cls(target, user, optimizer)
 
