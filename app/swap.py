@@ -32,7 +32,7 @@ from landmarks.blend import (
     skin_mask,
 )
 
-# The swap's face is sharpened by default: see docs/results.md, "The swap: sharp, blinking and a
+# The swap's face is sharpened by default: see docs/results.md, "The swap: sharp, blinking, a
 # third of the cost".
 DEFAULT_SHARPEN = 1.0
 DEFAULT_BLEND = BlendParams(sharpen=DEFAULT_SHARPEN)
