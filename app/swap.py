@@ -92,7 +92,7 @@ def swap_face(
     alignment = Alignment.from_dict(bundle.alignment)
     crop, matrix, crop_points = align_frame(rgb, points, bundle.size, alignment)
     t1 = time.perf_counter()
-    face = sharpen(bundle(crop), params.sharpen)
+    face = sharpen(bundle(crop, crop_points), params.sharpen)
     t2 = time.perf_counter()
     if params.colour and crop_points is not None:
         face = match_colour(face, crop, skin_mask(crop_points, bundle.size), params.max_gain)

@@ -108,16 +108,25 @@ def time_face_returns(directory: str, video: str, preset: dict, seconds: float) 
 
 
 def untrained_swap_bundle(directory: str) -> str:
-    """A swap bundle of the quick preset's shape with fresh weights (ONNX included): the swap's
-    speed, blend included, does not depend on training either."""
+    """A swap bundle of the quick preset's and the default recipe's shape with fresh weights (ONNX
+    included): the swap's speed, blend and eye drawing included, does not depend on training
+    either."""
     from gan.faces.data import swap_alignment
     from gan.kinds.swap.bundle import save_swap_bundle
+    from gan.kinds.swap.kind import RECIPE, RECIPES
     from gan.kinds.swap.models import swap_networks
     from gan.kinds.swap.train import PRESETS as SWAP_PRESETS
     from landmarks.draw import DrawingParams
 
-    preset = SWAP_PRESETS["quick"]
-    net = swap_networks(preset["size"], preset["width"], preset["bottleneck"])
+    preset, recipe = SWAP_PRESETS["quick"], RECIPES[RECIPE]
+    eyes = recipe["eyes"]
+    net = swap_networks(
+        preset["size"],
+        preset["width"],
+        preset["bottleneck"],
+        recipe["variational"],
+        eyes == "drawn",
+    )
     model_dir = os.path.join(directory, "swap-model")
     save_swap_bundle(
         model_dir,
@@ -130,6 +139,8 @@ def untrained_swap_bundle(directory: str) -> str:
             "drawing": DrawingParams().to_dict(),
             "steps": 0,
             "metrics": {},
+            "eyes": eyes,
+            "eye_scale": {"target": 1.0, "user": 1.0},
         },
         onnx=True,
     )

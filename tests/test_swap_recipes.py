@@ -23,7 +23,7 @@ from gan.kinds.swap.kind import KIND as SWAP  # noqa: E402
 
 PROG = SWAP.prog
 SAVED = SWAP.saved_defaults
-NEW_SETTINGS = ("recipe", "loss", "gan_from", "disc_width", "disc_layers", "shut_eyes")
+NEW_SETTINGS = ("recipe", "loss", "gan_from", "disc_width", "disc_layers", "shut_eyes", "eyes")
 
 
 def parse(args: list) -> object:
@@ -50,12 +50,14 @@ def test_the_default_is_the_sharp_recipe_and_the_vae_gan_is_one_flag_away(
     people = [sample_dataset, astronaut_clip_dataset, "-o", tmp_path / "run"]
     cfg = resolved(people)
     assert recipe_of(cfg) == ("sharp", True, "dssim-mse", 0.5, 16, 1) and cfg.shut_eyes == 0.25
+    assert cfg.eyes == "drawn"
     quick = tuple(PRESETS["quick"][k] for k in ("size", "width", "batch_size"))
     assert shape(cfg) == (64, 32, 8) == quick
     assert cfg.adversarial_weight == ADVERSARIAL_WEIGHT
     # Today's default before the recipes, with the quick preset's sizes it was measured at.
     old = resolved([*people, "--recipe", "vae-gan"])
     assert recipe_of(old) == ("vae-gan", True, "l1", 0.0, None, 3) and old.shut_eyes == 0.0
+    assert old.eyes == "pixels"
     assert shape(old) == (64, 32, 16) and old.adversarial_weight == ADVERSARIAL_WEIGHT
     # A flag wins over its recipe and the preset; the gpu preset keeps its own sizes.
     mixed = resolved([*people, "--recipe", "vae-gan", "--size", "128", "--loss", "dssim-mse"])
@@ -115,7 +117,7 @@ def test_a_run_folder_of_the_old_default_resumes_with_the_same_command(
     (run_dir / "config.json").write_text(json.dumps(config))
     same = [sample_dataset, astronaut_clip_dataset, "-o", run_dir]
     cfg = resolved(same)
-    assert recipe_of(cfg) == ("vae-gan", True, "l1", 0.0, None, 3)
+    assert recipe_of(cfg) == ("vae-gan", True, "l1", 0.0, None, 3) and cfg.eyes == "pixels"
     assert shape(cfg) == (64, 32, 16) and (cfg.steps, cfg.bottleneck) == (3000, 256)
     prepare_run_dir(run_dir, dataclasses.asdict(cfg), SWAP.identity, False, SAVED)
     rewritten = json.loads((run_dir / "config.json").read_text())
@@ -124,13 +126,36 @@ def test_a_run_folder_of_the_old_default_resumes_with_the_same_command(
     other = resolved([*same, "--recipe", "sharp"])
     with pytest.raises(
         Exception,
-        match=r"holds another run \(recipe, batch_size, shut_eyes, loss, gan_from, disc_width",
+        match=r"holds another run \(recipe, batch_size, shut_eyes, eyes, loss, gan_from, disc_w",
     ):
         prepare_run_dir(run_dir, dataclasses.asdict(other), SWAP.identity, False, SAVED)
     # --force starts afresh: with today's default, not the folder's.
     assert resolved([*same, "--force"]).recipe == "sharp"
     # A folder of another preset lends nothing: the gpu preset's run is another run.
     assert shape(resolved([*same, "--preset", "gpu"])) == (128, 64, 32)
+
+
+def test_a_sharp_run_from_before_the_drawn_eyes_resumes_with_its_pixels(
+    sample_dataset, astronaut_clip_dataset, tmp_path
+):
+    """A run folder of the sharp recipe as it first shipped (its config.json has no "eyes"):
+    the same command resumes it with the eyes as pixels, its networks' RGB input."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    sharp = {"recipe": "sharp", "batch_size": 8, "loss": "dssim-mse", "gan_from": 0.5}
+    sharp |= {"disc_width": 16, "disc_layers": 1, "shut_eyes": 0.25}
+    config = old_default_config(run_dir, sample_dataset, astronaut_clip_dataset, **sharp)
+    (run_dir / "config.json").write_text(json.dumps(config))
+    same = [sample_dataset, astronaut_clip_dataset, "-o", run_dir]
+    cfg = resolved(same)
+    assert (cfg.recipe, cfg.eyes, cfg.shut_eyes, cfg.batch_size) == ("sharp", "pixels", 0.25, 8)
+    prepare_run_dir(run_dir, dataclasses.asdict(cfg), SWAP.identity, False, SAVED)
+    assert json.loads((run_dir / "config.json").read_text())["eyes"] == "pixels"
+    # Asked for, the drawn eyes are another run; --force starts one with today's default.
+    drawn = resolved([*same, "--eyes", "drawn"])
+    with pytest.raises(Exception, match=r"holds another run \(eyes differ; it has eyes=pixels\)"):
+        prepare_run_dir(run_dir, dataclasses.asdict(drawn), SWAP.identity, False, SAVED)
+    assert resolved([*same, "--force"]).eyes == "drawn"
 
 
 def test_an_old_default_run_trains_on_after_the_change(
@@ -153,6 +178,7 @@ def test_an_old_default_run_trains_on_after_the_change(
     assert summary["disc_optimizer_iterations"] == 3  # the VAE-GAN's discriminators: every step
     info = json.loads((run_dir / "model" / "bundle.json").read_text())
     assert (info["recipe"], info["variational"], info["loss"]) == ("vae-gan", True, "l1")
+    assert info["eyes"] == "pixels"
 
 
 @pytest.mark.parametrize(
@@ -178,7 +204,9 @@ def test_bad_values_are_one_line_and_exit_2(
     assert not run.exists()
 
 
-@pytest.mark.parametrize(("flag", "value"), [("--loss", "l2"), ("--recipe", "vae")])
+@pytest.mark.parametrize(
+    ("flag", "value"), [("--loss", "l2"), ("--recipe", "vae"), ("--eyes", "closed")]
+)
 def test_unknown_names_are_refused_by_the_command_line(
     flag, value, sample_dataset, astronaut_clip_dataset, tmp_path
 ):

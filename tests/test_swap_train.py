@@ -325,6 +325,36 @@ def test_swap_bundle_round_trips_uint8_and_deterministic(swap_run):
         assert np.abs(onnx.reconstruct(crops).astype(int) - mine).max() <= 1
 
 
+def test_the_bundle_draws_the_eyes_of_the_crops_it_is_given(swap_run):
+    """The default recipe's bundle (--eyes drawn): the user's crops and their points in, the
+    network fed the drawing training fed it (common.eyes, the user's eye_scale)."""
+    from test_swap_eyes import face_points
+
+    from common.eyes import CHANNELS, draw_eyes
+    from gan.bundle.pictures import to_model_range, to_uint8
+
+    bundle = load_swap_bundle(swap_run.model, backend="keras")
+    assert bundle.eyes == "drawn" and bundle.steps == STEPS
+    assert set(bundle.info["eye_scale"]) == {"target", "user"} and bundle.eye_scale > 0
+    crops = np.random.default_rng(0).integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
+    points = np.stack([face_points(4.0), face_points(0.5)])
+    x = to_model_range(draw_eyes(crops, points, bundle.eye_scale))
+    assert np.array_equal(bundle.inputs(points)(crops), x) and x.shape[-1] == CHANNELS
+    want = to_uint8(bundle.raw(x))  # the network takes the four channels
+    assert np.abs(bundle(crops, points).astype(int) - want).max() <= 1
+    assert np.array_equal(bundle(crops[1], points[1]), bundle(crops, points)[1])
+    # The points matter: the eyes drawn open and shut are two inputs (the network's answer to
+    # them, after 6 steps, may not differ yet).
+    swapped = np.stack([points[1], points[0]])
+    assert not np.array_equal(bundle.inputs(points)(crops), bundle.inputs(swapped)(crops))
+    assert bundle.reconstruct(crops, points).shape == crops.shape
+    # A blank warm-up crop without points: its own eyes, no drawing.
+    assert np.array_equal(bundle.inputs(None)(crops), to_model_range(draw_eyes(crops, None)))
+    assert bundle(crops).shape == crops.shape
+    with pytest.raises(ValueError, match="uint8"):
+        bundle(crops.astype(np.float32), points)
+
+
 def test_the_app_loads_a_swap_bundle(swap_run):
     from app.model import load_model
 

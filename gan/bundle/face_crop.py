@@ -7,6 +7,7 @@ load_face_crop; the app composites every such bundle the same way (app.modes.Fac
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -14,7 +15,7 @@ import numpy as np
 
 from gan.bundle.backend import LoadedBundle, Network, keras_network, open_network
 from gan.bundle.files import BUNDLE_FILE
-from gan.bundle.pictures import uint8_pictures
+from gan.bundle.pictures import to_model_range, uint8_pictures
 from gan.errors import InputError
 
 INPUT = "face_crop"  # what the bundle is called with: the camera's aligned face
@@ -22,8 +23,10 @@ INPUT = "face_crop"  # what the bundle is called with: the camera's aligned face
 
 def load_network(path: Path, info: dict[str, Any], name: str) -> Any:
     """A face-crop model in Keras safe mode (no code from the file), checked against
-    bundle.json."""
-    return keras_network(path, info, name, channels=3)
+    bundle.json: RGB in, or RGB and the eyes' drawing (common.eyes) when it says so."""
+    from common.eyes import CHANNELS
+
+    return keras_network(path, info, name, channels=CHANNELS if info.get("eyes") == "drawn" else 3)
 
 
 class FaceCropBundle(LoadedBundle):
@@ -46,6 +49,30 @@ class FaceCropBundle(LoadedBundle):
         self._threads = threads
 
     @property
+    def eyes(self) -> str:
+        """What the network's encoder sees of the eyes (the swap's --eyes): "pixels", or
+        "drawn", covered and drawn from the crop's points (common.eyes)."""
+        return str(self.info.get("eyes") or "pixels")
+
+    @property
+    def eye_scale(self) -> float:
+        """What the user's lids are scaled by when drawn: OPEN_EYE ÷ the openness of the user's
+        open eye in their training faces (common.eyes.eye_scale), which the bundle keeps."""
+        return float((self.info.get("eye_scale") or {}).get("user", 1.0))
+
+    def inputs(self, points: np.ndarray | None) -> Callable[[np.ndarray], np.ndarray]:
+        """What makes the network's input of a checked uint8 batch of crops: with the eyes drawn
+        from `points` (the crops' pixels, (68, 2) or (N, 68, 2)) when the bundle was trained
+        so (4 channels: common.eyes); the crops as they are otherwise. A bundle with drawn eyes
+        given no points (a blank warm-up crop) sees the crops' eyes and no drawing."""
+        if self.eyes != "drawn":
+            return to_model_range
+        from common.eyes import draw_eyes
+
+        pts = None if points is None else np.asarray(points, np.float64).reshape(-1, 68, 2)
+        return lambda batch: to_model_range(draw_eyes(batch, pts, self.eye_scale))
+
+    @property
     def forehead(self) -> float:
         """How far above the brows the model learned the target's face (common.outline), in
         eye-widths: the region the app blends. 0 for bundles trained on the hull alone."""
@@ -55,19 +82,20 @@ class FaceCropBundle(LoadedBundle):
         """One crop through the model, so the first real one does not pay for tracing."""
         self(np.zeros((self.size, self.size, 3), np.uint8))
 
-    def __call__(self, crops: np.ndarray) -> np.ndarray:
-        """The user's aligned crops, (S, S, 3) or (N, S, S, 3) uint8 RGB -> the target's face."""
-        return uint8_pictures(crops, self.size, "crops", self._infer)
+    def __call__(self, crops: np.ndarray, points: np.ndarray | None = None) -> np.ndarray:
+        """The user's aligned crops, (S, S, 3) or (N, S, S, 3) uint8 RGB -> the target's face;
+        `points`: the 68 points in the crops' pixels, which a bundle with drawn eyes needs."""
+        return uint8_pictures(crops, self.size, "crops", self._infer, self.inputs(points))
 
-    def reconstruct(self, crops: np.ndarray) -> np.ndarray:
+    def reconstruct(self, crops: np.ndarray, points: np.ndarray | None = None) -> np.ndarray:
         """The crops through the bundle's second network (loaded on first use, by the backend
-        that runs the first)."""
+        that runs the first); `points` as for a call."""
         if self._user is None:
             backend = "auto" if self.backend == "onnx" else "keras"
             self._user = open_network(
                 self.path, self.info, self.user_file, backend, self._threads, load_network
             )
-        return uint8_pictures(crops, self.size, "crops", self._user.infer)
+        return uint8_pictures(crops, self.size, "crops", self._user.infer, self.inputs(points))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.path)!r}, size={self.size}, steps={self.steps})"

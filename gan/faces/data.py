@@ -17,6 +17,7 @@ import numpy as np
 
 from common.alignment import Alignment, crop_between, transform_points, warp_crop
 from common.dataset_format import LANDMARKS, DatasetIndex, read_pair
+from common.eyes import draw_eyes
 from common.outline import FOREHEAD, face_outline
 from common.regions import FACIAL_PARTS, region_points
 from gan.bundle.files import BUNDLE_FILE
@@ -52,13 +53,20 @@ class Faces:
     points: np.ndarray  # (N, 68, 2) float32, swap-crop pixels
     masks: np.ndarray  # (N, S, S) uint8, 255 inside the dilated outline (hull + forehead band)
     features: np.ndarray | None = None  # (N, S, S) uint8, 255 on the eyes, brows and mouth
+    drawn: np.ndarray | None = None  # (N, S, S, 4) uint8: --eyes drawn's inputs (common.eyes)
 
     def __len__(self) -> int:
         return len(self.images)
 
+    @property
+    def inputs(self) -> np.ndarray:
+        """What the encoder sees of each face: the eyes drawn (common.eyes) when they are."""
+        return self.images if self.drawn is None else self.drawn
+
     def take(self, n: int) -> Faces:
         features = None if self.features is None else self.features[:n]
-        return Faces(self.images[:n], self.points[:n], self.masks[:n], features)
+        drawn = None if self.drawn is None else self.drawn[:n]
+        return Faces(self.images[:n], self.points[:n], self.masks[:n], features, drawn)
 
 
 @dataclass
@@ -199,10 +207,21 @@ def read_photo(path: Path) -> np.ndarray:
     return read_pair(path)[1]
 
 
+# --eyes: what the encoder sees of the eyes, the pixels or a drawing of the points (common.eyes).
+EYE_INPUTS = ("pixels", "drawn")
+
+
 def load_faces(
-    dataset: SwapDataset, split: str, swap: dict, size: int, forehead: float = FOREHEAD
+    dataset: SwapDataset,
+    split: str,
+    swap: dict,
+    size: int,
+    forehead: float = FOREHEAD,
+    eyes: str = "pixels",
+    eye_scale: float = 1.0,
 ) -> Faces:
-    """Every pair of `split` as a swap crop at `size`, with its points and hull mask."""
+    """Every pair of `split` as a swap crop at `size`, with its points and hull mask (and with
+    `eyes` "drawn", the encoder's inputs with the eyes drawn, lids scaled by `eye_scale`)."""
     m = crop_matrix(dataset.alignment, dataset.size, swap, size)
     rows = dataset.rows(split)
     images = np.zeros((len(rows), size, size, 3), np.uint8)
@@ -214,7 +233,8 @@ def load_faces(
         points[i] = transform_points(dataset.points[row], m)
         masks[i] = hull_mask(points[i], size, forehead=forehead)
         features[i] = feature_mask(points[i], size)
-    return Faces(images, points, masks, features)
+    drawn = draw_eyes(images, points, eye_scale) if eyes == "drawn" else None
+    return Faces(images, points, masks, features, drawn)
 
 
 def reference_shape(dataset: SwapDataset, swap: dict, size: int) -> np.ndarray:
@@ -314,19 +334,29 @@ def augment_batch(
     flips: np.ndarray,
     matrices: np.ndarray,
     maps: np.ndarray | None,
+    inputs: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """augment for a batch, its random draws given: flips (N,) bool, matrices (N, 2, 3), maps
-    (N, 2, S, S) or None (the inputs are the targets, unwarped)."""
+    (N, 2, S, S) or None (the inputs are the targets, unwarped). `inputs`: what the encoder sees
+    of `images` when it is not the images themselves (the eyes drawn), moved alike."""
     if flips.any():
         images = np.where(flips[:, None, None, None], images[:, :, ::-1], images)
         masks = np.where(flips.reshape(-1, *[1] * (masks.ndim - 1)), masks[:, :, ::-1], masks)
+        if inputs is not None:
+            inputs = np.where(flips[:, None, None, None], inputs[:, :, ::-1], inputs)
     targets, target_masks = np.empty_like(images), np.empty_like(masks)
-    warped = np.empty_like(images) if maps is not None else targets
+    if inputs is not None:
+        warped = np.empty_like(inputs)
+    else:
+        warped = np.empty_like(images) if maps is not None else targets
     for k, m in enumerate(matrices):
         targets[k] = affine(images[k], m, cv2.BORDER_REPLICATE)
         target_masks[k] = affine(masks[k], m, cv2.BORDER_CONSTANT)
+        source = targets[k] if inputs is None else affine(inputs[k], m, cv2.BORDER_REPLICATE)
         if maps is not None:
-            warped[k] = warp(targets[k], maps[k], cv2.BORDER_REPLICATE)
+            warped[k] = warp(source, maps[k], cv2.BORDER_REPLICATE)
+        elif inputs is not None:
+            warped[k] = source
     return warped, targets, target_masks
 
 
@@ -384,7 +414,8 @@ def training_batch(
     # The feature map rides along as the mask's second channel: the same affine moves both.
     masks = np.stack([faces.masks[picks], faces.features[picks]], -1) if weigh else None
     masks = faces.masks[picks] if masks is None else masks
-    inputs, targets, masks = augment_batch(faces.images[picks], masks, flips, matrices, maps)
+    drawn = None if faces.drawn is None else faces.drawn[picks]
+    inputs, targets, masks = augment_batch(faces.images[picks], masks, flips, matrices, maps, drawn)
     masks = masks.astype(np.float32)
     masks /= 255.0
     if weigh:

@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from common.eyes import eye_scale
 from common.outline import FOREHEAD
 from gan.errors import InputError
 from gan.faces.data import (
@@ -34,6 +35,8 @@ class People:
     val_split: dict[str, str]  # person -> "val", or "train" when a dataset has no val pairs
     datasets: dict[str, SwapDataset]  # person -> the make-dataset folder
     swap: dict  # the swap crop's alignment
+    eyes: str = "pixels"  # the swap's --eyes: what the encoder sees of them
+    eye_scales: dict[str, float] | None = None  # person -> common.eyes.eye_scale of their faces
 
 
 def check_datasets(cfg: Any) -> tuple[SwapDataset, SwapDataset]:
@@ -54,16 +57,24 @@ def check_datasets(cfg: Any) -> tuple[SwapDataset, SwapDataset]:
 
 
 def read_people(
-    target: SwapDataset, user: SwapDataset, swap: dict, size: int, forehead: float = FOREHEAD
+    target: SwapDataset,
+    user: SwapDataset,
+    swap: dict,
+    size: int,
+    forehead: float = FOREHEAD,
+    eyes: str = "pixels",
 ) -> People:
-    faces, val, split = {}, {}, {}
+    faces, val, split, scales = {}, {}, {}, {}
     datasets = {"target": target, "user": user}
     for role, dataset in datasets.items():
-        faces[role] = load_faces(dataset, "train", swap, size, forehead)
+        # Each person's lids drawn against their own open eye (common.eyes.eye_scale).
+        scales[role] = eye_scale(dataset.points[dataset.rows("train")])
+        read = (swap, size, forehead, eyes, scales[role])
+        faces[role] = load_faces(dataset, "train", *read)
         has_val = len(dataset.rows("val")) > 0
-        val[role] = (
-            load_faces(dataset, "val", swap, size, forehead) if has_val else faces[role]
-        ).take(MAX_VAL_FACES)
+        val[role] = (load_faces(dataset, "val", *read) if has_val else faces[role]).take(
+            MAX_VAL_FACES
+        )
         split[role] = "val" if has_val else "train"
         crop = dataset.size * swap["crop_scale"] / dataset.alignment["crop_scale"]
         if crop < 0.75 * size:
@@ -76,14 +87,25 @@ def read_people(
                 dataset.size,
                 size,
             )
-    return People(faces["target"], faces["user"], val["target"], val["user"], split, datasets, swap)
+    return People(
+        faces["target"],
+        faces["user"],
+        val["target"],
+        val["user"],
+        split,
+        datasets,
+        swap,
+        eyes,
+        scales,
+    )
 
 
 def read_two(cfg: Any, target: SwapDataset, user: SwapDataset) -> People:
     """Both people at cfg.size, in the crop that cfg.crop_scale and cfg.centre_y give, with
     cfg.forehead's outline, logged."""
     swap = swap_alignment(cfg.crop_scale, cfg.centre_y)
-    people = read_people(target, user, swap, cfg.size, cfg.forehead)
+    eyes = getattr(cfg, "eyes", None) or "pixels"  # the swap's --eyes; CycleGAN sees pixels
+    people = read_people(target, user, swap, cfg.size, cfg.forehead, eyes)
     log.info(
         "target %s: %d train / %d val faces; user %s: %d / %d; "
         "swap crop %g eye-widths, centred %g below the eyes, at %d px",
@@ -121,4 +143,7 @@ def bundle_fields(people: People, size: int, forehead: float) -> dict[str, Any]:
         **descriptors,
         "datasets": {"target": str(target.root), "user": str(user.root)},
         "dataset_size": target.size,
+        "eyes": people.eyes,
+        # What the bundle draws the user's lids with, and the target's (--eyes drawn).
+        "eye_scale": {k: round(v, 4) for k, v in (people.eye_scales or {}).items()},
     }

@@ -5,9 +5,10 @@ back its own person's face from a randomly warped copy, with a masked loss (the 
 forehead band) and Adam, beta_1 0.5, at the preset's rate (quick: 2e-4; gpu: the reference's
 5e-5). At use time the user's face goes through the target's decoder. Two recipes (RECIPES),
 both with a variational bottleneck (--kl-weight): the default "sharp" (SSIM plus squared error, a
-light discriminator per person once the warps end, a quarter of each batch blinks) and "vae-gan",
-the default before it (the masked L1 and a discriminator per person as wide as the networks from
-the first step); --no-variational --adversarial-weight 0 is the plain autoencoder. Its settings,
+light discriminator per person once the warps end, a quarter of each batch blinks, the eyes drawn
+from the landmarks) and "vae-gan", the default before it (the masked L1 and a discriminator per
+person as wide as the networks from the first step); --no-variational --adversarial-weight 0 is
+the plain autoencoder. Its settings,
 presets and flags, and what it checks and reads before TensorFlow loads; the networks and step are
 in trainer.py (and variational.py).
 """
@@ -28,7 +29,7 @@ from gan.core.devices import Devices
 from gan.core.run_dir import CONFIG_FILE
 from gan.core.settings import flag
 from gan.errors import InputError
-from gan.faces.data import SHUT_EYES, SwapDataset
+from gan.faces.data import EYE_INPUTS, SHUT_EYES, SwapDataset
 from gan.faces.losses import LOSSES
 from gan.faces.people import People, check_datasets, read_two
 from gan.faces.settings import TwoPeopleSettings
@@ -96,7 +97,10 @@ RECIPES: dict[str, dict[str, Any]] = {
     # lid or a lip) that starts with the unwarped half, as DeepFaceLab's GAN starts once random
     # warps are off; a quarter of each batch the person's blinks (docs/results.md, "The swap:
     # sharp, blinking, a third of the cost": franck's tail through his own decoder follows 6 of 6
-    # blinks with them, none without).
+    # blinks with them, none without); the eyes drawn from the points (common.eyes), their
+    # openings handed to the decoders' 8 and 16 px stages: the woman's eyes through franck's
+    # decoder r 0.67 against 0.37 with pixels, identity to franck on cap12 0.412 against 0.423
+    # (docs/results.md, "The eyes drawn").
     "sharp": {
         "variational": True,
         "loss": "dssim-mse",
@@ -105,6 +109,7 @@ RECIPES: dict[str, dict[str, Any]] = {
         "disc_width": 16,
         "disc_layers": 1,
         "shut_eyes": 0.25,
+        "eyes": "drawn",
     },
     # The VAE-GAN of before: a variational code, the masked L1, a discriminator per person as
     # wide as the networks, three stride-2 blocks, from the first step; batch 16 with the quick
@@ -117,6 +122,7 @@ RECIPES: dict[str, dict[str, Any]] = {
         "disc_width": None,
         "disc_layers": 3,
         "shut_eyes": 0.0,
+        "eyes": "pixels",
     },
 }
 RECIPE = "sharp"
@@ -139,6 +145,7 @@ IDENTITY = (
     "warp_until",
     "flip",
     "shut_eyes",
+    "eyes",
     "variational",
     "kl_weight",
     "loss",
@@ -164,6 +171,7 @@ SETTINGS_BEFORE_BAND = {
     "disc_width": None,
     "disc_layers": 3,
     "shut_eyes": 0.0,
+    "eyes": "pixels",
 }
 # Left at None on the command line, these come from the run folder's config.json when it holds
 # a run (rerunning the same command resumes it, whatever the defaults became since), else from
@@ -201,9 +209,19 @@ class SwapConfig(TwoPeopleSettings):
         None,
         type=float,
     )
+    eyes: str | None = flag(
+        "what the networks see of the eyes: pixels, or drawn (each eye covered and its six "
+        "points drawn on it, an open eye a white almond, a shut one a line, as open as against "
+        "the person's own open eye; the openings also go to each decoder past the code: every "
+        "person's blink the same drawing, so the user's reaches the target's face; the gaze is "
+        "not carried) (default: from the recipe)",
+        None,
+        choices=EYE_INPUTS,
+    )
     recipe: str | None = flag(
         "sharp: the variational code, SSIM plus squared error, a light discriminator from "
-        "--gan-from on and --shut-eyes of each batch blinks (with the quick preset: batch 8); "
+        "--gan-from on, --shut-eyes of each batch blinks and the eyes drawn (--eyes) (with the "
+        "quick preset: batch 8); "
         "vae-gan: the variational code, the masked L1 and a discriminator as wide as the "
         "networks from the first step (with the quick preset: batch 16), the default until "
         f"December 2026 (default: {RECIPE}, or the run folder's)",
@@ -287,6 +305,8 @@ class SwapConfig(TwoPeopleSettings):
                 raise InputError(f"--{name.replace('_', '-')} must be a number, 0 or more")
         if cfg.loss not in LOSSES:
             raise InputError(f"--loss must be one of {', '.join(LOSSES)}")
+        if cfg.eyes not in EYE_INPUTS:
+            raise InputError(f"--eyes must be one of {', '.join(EYE_INPUTS)}")
         if not 0 <= cfg.shut_eyes <= 1:
             raise InputError("--shut-eyes must be between 0 and 1")
         if not 0 <= cfg.gan_from <= 1:

@@ -5,9 +5,11 @@ people share (pose, expression, light); each decoder learns to paint its own per
 At use time the user's face goes through the encoder and the target's decoder. A variational
 encoder (--variational) ends in two dense heads, the code's mean and log-variance, and its second
 half (dense expand, 4×4, upscale to 8×8) is a model of its own, so training can decode a sample of
-the code while the swap and reconstruction models decode the mean. Plain Keras 3 layers only
-(pixel shuffle is Reshape + Permute), so a saved model loads in safe mode and runs under the JAX
-or PyTorch backends too.
+the code while the swap and reconstruction models decode the mean. With --eyes drawn the input
+has a fourth channel, the eyes' openings drawn from the landmarks (common.eyes), which the
+decoders' coarse stages also take past the code (Almonds, EYES_FINEST). Plain Keras 3 layers
+only (pixel shuffle is Reshape + Permute), so a saved model loads in safe mode and runs under the
+JAX or PyTorch backends too.
 """
 
 from __future__ import annotations
@@ -17,12 +19,18 @@ from dataclasses import dataclass
 import keras
 from keras import layers
 
+from common.eyes import CHANNELS as EYE_CHANNELS
 from gan.faces.data import SWAP_SIZES
 
 BOTTOM = 4  # the encoder's convolutions stop at 4×4, as in the 64 px original
 KERNEL = 5  # the original's encoder kernels
-INPUT_NAME = "face"  # float32 (N, S, S, 3) in [-1, 1]
+INPUT_NAME = "face"  # float32 (N, S, S, 3) in [-1, 1]; (N, S, S, 4) with --eyes drawn
 LEAK = 0.1
+# --eyes drawn: the decoder stages up to size ÷ this see the eyes' openings (at 64 px: 8 and 16).
+# Every stage (1) followed the woman's blinks deeper (depth ratio 0.41-0.53 against 0.26) but
+# drew franck's eyes in the user's shape: identity to franck 0.451 against 0.412 on cap12
+# (docs/results.md, "The eyes drawn").
+EYES_FINEST = 4
 
 
 def check_swap_size(size: int) -> int:
@@ -65,9 +73,9 @@ def decoder_filters(size: int, width: int) -> list[int]:
     return [max(width // 2, (4 * width) >> (i + 1)) for i in range(ups)]
 
 
-def _convolutions(size: int, width: int):
+def _convolutions(size: int, width: int, channels: int = 3):
     """The encoder's input and its convolutions down to 4×4, flattened."""
-    inputs = keras.Input((size, size, 3), name=INPUT_NAME)
+    inputs = keras.Input((size, size, channels), name=INPUT_NAME)
     x = inputs
     for i, f in enumerate(encoder_filters(size, width)):
         x = conv(x, f, name=f"conv{i + 1}")
@@ -82,19 +90,23 @@ def _expand(x, size: int, width: int):
     return upscale(x, 4 * width, name="up0")
 
 
-def Encoder(size: int, width: int, bottleneck: int) -> keras.Model:  # noqa: N802 - a network
+def Encoder(  # noqa: N802 - a network
+    size: int, width: int, bottleneck: int, channels: int = 3
+) -> keras.Model:
     """Face -> convolutions to 4×4 -> dense bottleneck -> 4×4 -> upscale to 8×8 (shared)."""
     check_swap_size(size)
-    inputs, x = _convolutions(size, width)
+    inputs, x = _convolutions(size, width, channels)
     x = layers.Dense(bottleneck, name="bottleneck")(x)
     return keras.Model(inputs, _expand(x, size, width), name="encoder")
 
 
-def VariationalEncoder(size: int, width: int, bottleneck: int) -> keras.Model:  # noqa: N802
+def VariationalEncoder(  # noqa: N802
+    size: int, width: int, bottleneck: int, channels: int = 3
+) -> keras.Model:
     """Face -> convolutions to 4×4 -> [mu, log-variance], two dense heads of `bottleneck`: the
     code's distribution, which training samples and a bundle takes the mean of (shared)."""
     check_swap_size(size)
-    inputs, x = _convolutions(size, width)
+    inputs, x = _convolutions(size, width, channels)
     mu = layers.Dense(bottleneck, name="mu")(x)
     logvar = layers.Dense(bottleneck, name="logvar")(x)
     return keras.Model(inputs, [mu, logvar], name="encoder")
@@ -106,15 +118,41 @@ def Expand(size: int, width: int, bottleneck: int) -> keras.Model:  # noqa: N802
     return keras.Model(code, _expand(code, size, width), name="expand")
 
 
-def Decoder(size: int, width: int, name: str) -> keras.Model:  # noqa: N802
-    """8×8 code -> upscales to `size` -> 5×5 convolution to RGB, tanh, in [-1, 1]."""
+def Almonds(size: int) -> keras.Model:  # noqa: N802
+    """--eyes drawn's input (S, S, 4) -> its fourth channel, the eyes' openings alone (S, S, 1)
+    (common.eyes): channels to the front, flattened, the first three cropped off, reshaped back
+    (plain layers: a safe-mode load and every backend)."""
+    x = inputs = keras.Input((size, size, EYE_CHANNELS), name=INPUT_NAME)
+    x = layers.Permute((3, 1, 2), name="channels_first")(x)
+    x = layers.Reshape((EYE_CHANNELS, size * size), name="flat")(x)
+    x = layers.Cropping1D((EYE_CHANNELS - 1, 0), name="last_channel")(x)
+    return keras.Model(inputs, layers.Reshape((size, size, 1), name="almonds")(x), name="almonds")
+
+
+def _with_almonds(x, almonds, size: int, name: str):
+    """`x` with the eyes' openings averaged down to its resolution as one more channel."""
+    scale = size // x.shape[1]
+    if scale > 1:
+        almonds = layers.AveragePooling2D(scale, name=f"{name}_pool")(almonds)
+    return layers.Concatenate(name=f"{name}_eyes")([x, almonds])
+
+
+def Decoder(size: int, width: int, name: str, eyes: bool = False) -> keras.Model:  # noqa: N802
+    """8×8 code -> upscales to `size` -> 5×5 convolution to RGB, tanh, in [-1, 1]. With `eyes`,
+    it takes [code, the eyes' openings (S, S, 1)] and its stages up to size ÷ EYES_FINEST see
+    the openings at their own resolution, past the bottleneck: the lids come from the drawing."""
     code = keras.Input((2 * BOTTOM, 2 * BOTTOM, 4 * width), name="code")
+    almonds = keras.Input((size, size, 1), name="almonds") if eyes else None
     x = code
     for i, f in enumerate(decoder_filters(size, width)):
+        if almonds is not None and x.shape[1] <= size // EYES_FINEST:
+            x = _with_almonds(x, almonds, size, f"up{i + 1}")
         x = upscale(x, f, name=f"up{i + 1}")
+    if almonds is not None and EYES_FINEST == 1:
+        x = _with_almonds(x, almonds, size, "to_rgb")
     x = layers.Conv2D(3, KERNEL, padding="same", name="to_rgb")(x)
     outputs = layers.Activation("tanh", dtype="float32", name="tanh")(x)
-    return keras.Model(code, outputs, name=name)
+    return keras.Model(code if almonds is None else [code, almonds], outputs, name=name)
 
 
 @dataclass
@@ -131,10 +169,18 @@ class SwapNetworks:
     to_target: keras.Model  # face -> encoder -> target's decoder: the swap
     to_user: keras.Model  # face -> encoder -> user's decoder: reconstruction
     expand: keras.Model | None = None  # variational: the code -> 8×8
+    almonds: keras.Model | None = None  # --eyes drawn: the input's eye drawing, to the decoders
 
     @property
     def variational(self) -> bool:
         return self.expand is not None
+
+    def decode(self, decoder: keras.Model, code, x, training: bool = False):
+        """`decoder`'s face from the 8×8 `code` of inputs `x` (and, with drawn eyes, x's
+        drawing of them)."""
+        if self.almonds is None:
+            return decoder(code, training=training)
+        return decoder([code, self.almonds(x)], training=training)
 
     @property
     def trainable_variables(self) -> list:
@@ -144,36 +190,49 @@ class SwapNetworks:
         return [v for part in parts for v in part.trainable_variables]
 
 
-def _whole(stages: list[keras.Model], name: str) -> keras.Model:
-    """One model of `stages` applied in turn to a face (each a nested model: shared weights)."""
+def _whole(
+    stages: list[keras.Model], decoder: keras.Model, almonds: keras.Model | None, name: str
+) -> keras.Model:
+    """One model of `stages` applied in turn to a face, then `decoder` (with `almonds`, given
+    the input's eye drawing too); each a nested model: shared weights."""
     inputs = keras.Input(stages[0].input_shape[1:], name=INPUT_NAME)
     x = inputs
     for stage in stages:
         x = stage(x)
+    x = decoder(x) if almonds is None else decoder([x, almonds(inputs)])
     return keras.Model(inputs, x, name=name)
 
 
 def swap_networks(
-    size: int = 64, width: int = 32, bottleneck: int = 256, variational: bool = False
+    size: int = 64,
+    width: int = 32,
+    bottleneck: int = 256,
+    variational: bool = False,
+    eyes: bool = False,
 ) -> SwapNetworks:
     """A fresh encoder, two decoders, and the swap and reconstruction models over them.
 
     Variational: the whole models go face -> mu -> expand -> decoder, through a view of the
-    encoder without its log-variance head, so a bundle holds plain layers and no sampling."""
+    encoder without its log-variance head, so a bundle holds plain layers and no sampling.
+    `eyes` (--eyes drawn): the input has the eyes drawn and a fourth channel, their openings,
+    which each decoder also takes (Almonds)."""
+    channels = EYE_CHANNELS if eyes else 3
     if not variational:
-        encoder = Encoder(size, width, bottleneck)
+        encoder = Encoder(size, width, bottleneck, channels)
         expand, encode = None, [encoder]
     else:
-        encoder = VariationalEncoder(size, width, bottleneck)
+        encoder = VariationalEncoder(size, width, bottleneck, channels)
         expand = Expand(size, width, bottleneck)
         encode = [keras.Model(encoder.inputs, encoder.outputs[0], name="encoder_mu"), expand]
-    decoder_target = Decoder(size, width, "decoder_target")
-    decoder_user = Decoder(size, width, "decoder_user")
+    almonds = Almonds(size) if eyes else None
+    decoder_target = Decoder(size, width, "decoder_target", eyes)
+    decoder_user = Decoder(size, width, "decoder_user", eyes)
     return SwapNetworks(
         encoder,
         decoder_target,
         decoder_user,
-        _whole([*encode, decoder_target], "swap_target"),
-        _whole([*encode, decoder_user], "swap_user"),
+        _whole(encode, decoder_target, almonds, "swap_target"),
+        _whole(encode, decoder_user, almonds, "swap_user"),
         expand,
+        almonds,
     )

@@ -36,7 +36,7 @@ def person_terms(
     """One person's shares of the step's terms: "l1" (the face loss, `loss`: the masked L1 or
     DSSIM + MSE), and "kl" (variational), "adv" and "disc" (with a discriminator)."""
     code, kl = encode(net, x)
-    out = decoder(code, training=True)
+    out = net.decode(decoder, code, x, training=True)
     terms = {"l1": loss(out, y, m)}
     if kl is not None:
         terms["kl"] = kl
@@ -129,7 +129,9 @@ class SwapTrainer:
         from gan.kinds.swap.models import swap_networks
 
         with devices.strategy.scope():
-            net = swap_networks(cfg.size, cfg.width, cfg.bottleneck, cfg.variational)
+            net = swap_networks(
+                cfg.size, cfg.width, cfg.bottleneck, cfg.variational, cfg.eyes == "drawn"
+            )
             optimizer = make_optimizer(cfg.lr, devices.mixed)
             optimizer.build(net.trainable_variables)  # so a checkpoint restores into its slots
             discs = None
@@ -207,9 +209,11 @@ class SwapTrainer:
                 step += 1
                 yield (*t, *u)
 
+        channels = p.target.inputs.shape[-1]  # 4 with the eyes drawn (common.eyes)
+        x = tf.TensorSpec((batch, cfg.size, cfg.size, channels), tf.float32)
         face = tf.TensorSpec((batch, cfg.size, cfg.size, 3), tf.float32)
         mask = tf.TensorSpec((batch, cfg.size, cfg.size, 1), tf.float32)
-        spec = (face, face, mask) * 2
+        spec = (x, face, mask) * 2
         return tf.data.Dataset.from_generator(draw, output_signature=spec).prefetch(1)
 
     def validate(self, step: int) -> Validation:
@@ -217,14 +221,14 @@ class SwapTrainer:
         KL term over both people's: "val_kl"); a preview: target -> target, user -> user, user
         -> target."""
         p, net = self.people, self.net
-        t_out = predict_uint8(net.to_target, p.target_val.images, batch=16)
-        u_out = predict_uint8(net.to_user, p.user_val.images, batch=16)
+        t_out = predict_uint8(net.to_target, p.target_val.inputs, batch=16)
+        u_out = predict_uint8(net.to_user, p.user_val.inputs, batch=16)
         metrics = {
             "val_l1_target": masked_l1(t_out, p.target_val.images, p.target_val.masks),
             "val_l1_user": masked_l1(u_out, p.user_val.images, p.user_val.masks),
         }
         if net.variational:
-            both = np.concatenate([p.target_val.images, p.user_val.images])
+            both = np.concatenate([p.target_val.inputs, p.user_val.inputs])
             metrics["val_kl"] = held_out_kl(net.encoder, both)
         record = {
             "split": dict(p.val_split),
@@ -234,7 +238,7 @@ class SwapTrainer:
         }
         pick_t = _spread(len(p.target_val), PREVIEW_FACES)
         pick_u = _spread(len(p.user_val), PREVIEW_FACES)
-        swapped = predict_uint8(net.to_target, p.user_val.images[pick_u], batch=16)
+        swapped = predict_uint8(net.to_target, p.user_val.inputs[pick_u], batch=16)
         grid = preview_grid(
             [
                 (p.target_val.images[pick_t], t_out[pick_t]),
