@@ -99,7 +99,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     # sharp, blinking, a third of the cost": franck's tail through his own decoder follows 6 of 6
     # blinks with them, none without); the eyes drawn from the points (common.eyes), their
     # openings handed to the decoders' 8 and 16 px stages: the woman's eyes through franck's
-    # decoder r 0.67 against 0.37 with pixels, identity to franck on cap12 0.412 against 0.423
+    # decoder r 0.67 against 0.37 with pixels, identity to franck on cap12 0.412-0.418 against 0.423
     # (docs/results.md, "The eyes drawn").
     "sharp": {
         "variational": True,

@@ -28,7 +28,7 @@ INPUT_NAME = "face"  # float32 (N, S, S, 3) in [-1, 1]; (N, S, S, 4) with --eyes
 LEAK = 0.1
 # --eyes drawn: the decoder stages up to size ÷ this see the eyes' openings (at 64 px: 8 and 16).
 # Every stage (1) followed the woman's blinks deeper (depth ratio 0.41-0.53 against 0.26) but
-# drew franck's eyes in the user's shape: identity to franck 0.451 against 0.412 on cap12
+# drew franck's eyes in the user's shape: identity to franck 0.451-0.453 against 0.412 on cap12
 # (docs/results.md, "The eyes drawn").
 EYES_FINEST = 4
 
