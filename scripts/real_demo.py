@@ -239,37 +239,8 @@ def pipeline(args: argparse.Namespace, steps: Steps) -> dict:
         out / "reenacted.mp4",
         "--side-by-side",
     )
-    steps.run(
-        "train_swap",
-        f"the target and the user -> {swap}",
-        tool("train-swap"),
-        data,
-        people,
-        "-o",
-        swap,
-        "--preset",
-        "quick",
-        "--force",
-        "-q",
-    )
-    held = held_out(people)
+    held = swap_steps(steps, "swap", "the user", data, people, swap, user, out / "swap.json")
     swap_bundle = swap / "model" / "bundle.json"
-    steps.unless_newer(
-        out / "swap.json",
-        swap_bundle,
-        "evaluate_swap",
-        f"{user}, seconds {held['seconds'][0]}-{held['seconds'][1]} (held out)",
-        tool("evaluate"),
-        "--model",
-        swap / "model",
-        "--driver",
-        user,
-        "--span",
-        held["span"],
-        "--json",
-        out / "swap.json",
-        "-q",
-    )
     steps.unless_newer(
         out / "swapped.mp4",
         swap_bundle,
@@ -334,10 +305,28 @@ def blink_swap(args: argparse.Namespace, steps: Steps, data: Path, blinker: Path
         args.blinker_span,
         "-q",
     )
+    swap_steps(
+        steps, "blink_swap", "the blinker", data, people, swap, blinker, out / "blink_swap.json"
+    )
+
+
+def swap_steps(
+    steps: Steps,
+    key: str,
+    who: str,
+    data: Path,
+    people: Path,
+    swap: Path,
+    video: Path,
+    report: Path,
+) -> dict:
+    """Steps train_KEY (train-swap of the target's `data` and `people`, quick preset, into
+    `swap`) and evaluate_KEY (evaluate --driver `video` on the seconds `people` holds out, into
+    `report`); the held-out span (held_out)."""
     steps.run(
-        "train_blink_swap",
-        f"the target and the blinker -> {swap}",
-        tool("train-swap"),
+        f"train_{key}",
+        f"the target and {who} -> {swap}",
+        BIN / "train-swap",
         data,
         people,
         "-o",
@@ -349,21 +338,22 @@ def blink_swap(args: argparse.Namespace, steps: Steps, data: Path, blinker: Path
     )
     held = held_out(people)
     steps.unless_newer(
-        out / "blink_swap.json",
+        report,
         swap / "model" / "bundle.json",
-        "evaluate_blink_swap",
-        f"{blinker}, seconds {held['seconds'][0]}-{held['seconds'][1]} (held out)",
-        tool("evaluate"),
+        f"evaluate_{key}",
+        f"{video}, seconds {held['seconds'][0]}-{held['seconds'][1]} (held out)",
+        BIN / "evaluate",
         "--model",
         swap / "model",
         "--driver",
-        blinker,
+        video,
         "--span",
         held["span"],
         "--json",
-        out / "blink_swap.json",
+        report,
         "-q",
     )
+    return held
 
 
 def _cell(value: object) -> str:
