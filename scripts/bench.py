@@ -126,6 +126,7 @@ def untrained_swap_bundle(directory: str) -> str:
         preset["bottleneck"],
         recipe["variational"],
         eyes == "drawn",
+        recipe["eye_opening"],
     )
     model_dir = os.path.join(directory, "swap-model")
     save_swap_bundle(

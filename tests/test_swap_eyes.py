@@ -129,3 +129,31 @@ def test_a_pixels_bundle_ignores_the_points(swap_model):
     crops = np.random.default_rng(2).integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
     points = np.stack([face_points(4.0)] * 2)
     assert np.array_equal(bundle(crops, points), bundle(crops))
+
+
+def test_with_the_eye_opening_every_decoder_stage_sees_how_open_the_drawn_eyes_are():
+    """--eye-opening: the drawing's openings, one number a face (about 1 for open eyes, near 0
+    for shut: the line left of a shut eye), reach each stage of the decoder, and its face
+    changes with it."""
+    import keras
+
+    from gan.bundle.pictures import to_model_range
+    from gan.kinds.swap.models import Decoder, decoder_filters
+
+    keras.utils.set_random_seed(0)
+    decoder = Decoder(64, 8, "decoder", eyes=True, opening=True)
+    stages = [f"up{i + 1}_opening" for i in range(len(decoder_filters(64, 8)))] + ["to_rgb_opening"]
+    assert all(decoder.get_layer(name).output.shape[-1] > 1 for name in stages)
+    amount = keras.Model(decoder.inputs, decoder.get_layer("opening").output)
+    drawn = draw_eyes(
+        np.zeros((3, 64, 64, 3), np.uint8), np.stack([face_points(g) for g in (4, 2, 0)])
+    )
+    almonds = to_model_range(drawn)[..., 3:]
+    code = np.zeros((3, 8, 8, 32), np.float32)
+    found = np.asarray(amount([code, almonds])).ravel()
+    assert found[0] > found[1] > found[2] and found[2] < 0.25 * found[0]
+    assert 0.3 < found[0] < 3.0  # two open 10 px eyes on a 64 px face: about 1
+    faces = np.asarray(decoder([code, almonds]))
+    assert np.abs(faces[0] - faces[2]).max() > 1e-4
+    plain = Decoder(64, 8, "plain", eyes=True)
+    assert not any("opening" in layer.name for layer in plain.layers)

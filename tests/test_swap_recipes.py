@@ -23,7 +23,16 @@ from gan.kinds.swap.kind import KIND as SWAP  # noqa: E402
 
 PROG = SWAP.prog
 SAVED = SWAP.saved_defaults
-NEW_SETTINGS = ("recipe", "loss", "gan_from", "disc_width", "disc_layers", "shut_eyes", "eyes")
+NEW_SETTINGS = (
+    "recipe",
+    "loss",
+    "gan_from",
+    "disc_width",
+    "disc_layers",
+    "shut_eyes",
+    "eyes",
+    "eye_opening",
+)
 
 
 def parse(args: list) -> object:
@@ -50,14 +59,14 @@ def test_the_default_is_the_sharp_recipe_and_the_vae_gan_is_one_flag_away(
     people = [sample_dataset, astronaut_clip_dataset, "-o", tmp_path / "run"]
     cfg = resolved(people)
     assert recipe_of(cfg) == ("sharp", True, "dssim-mse", 0.5, 16, 1) and cfg.shut_eyes == 0.25
-    assert cfg.eyes == "drawn"
+    assert cfg.eyes == "drawn" and cfg.eye_opening is True
     quick = tuple(PRESETS["quick"][k] for k in ("size", "width", "batch_size"))
     assert shape(cfg) == (64, 32, 8) == quick
     assert cfg.adversarial_weight == ADVERSARIAL_WEIGHT
     # Today's default before the recipes, with the quick preset's sizes it was measured at.
     old = resolved([*people, "--recipe", "vae-gan"])
     assert recipe_of(old) == ("vae-gan", True, "l1", 0.0, None, 3) and old.shut_eyes == 0.0
-    assert old.eyes == "pixels"
+    assert old.eyes == "pixels" and old.eye_opening is False
     assert shape(old) == (64, 32, 16) and old.adversarial_weight == ADVERSARIAL_WEIGHT
     # A flag wins over its recipe and the preset; the gpu preset keeps its own sizes.
     mixed = resolved([*people, "--recipe", "vae-gan", "--size", "128", "--loss", "dssim-mse"])
@@ -126,7 +135,7 @@ def test_a_run_folder_of_the_old_default_resumes_with_the_same_command(
     other = resolved([*same, "--recipe", "sharp"])
     with pytest.raises(
         Exception,
-        match=r"holds another run \(recipe, batch_size, shut_eyes, eyes, loss, gan_from, disc_w",
+        match=r"another run \(recipe, batch_size, shut_eyes, eyes, eye_opening, loss, gan_from, di",
     ):
         prepare_run_dir(run_dir, dataclasses.asdict(other), SWAP.identity, False, SAVED)
     # --force starts afresh: with today's default, not the folder's.
@@ -156,6 +165,40 @@ def test_a_sharp_run_from_before_the_drawn_eyes_resumes_with_its_pixels(
     with pytest.raises(Exception, match=r"holds another run \(eyes differ; it has eyes=pixels\)"):
         prepare_run_dir(run_dir, dataclasses.asdict(drawn), SWAP.identity, False, SAVED)
     assert resolved([*same, "--force"]).eyes == "drawn"
+
+
+def test_a_drawn_eyes_run_from_before_the_eye_opening_resumes_without_it(
+    sample_dataset, astronaut_clip_dataset, tmp_path
+):
+    """A run folder of the sharp recipe with the eyes drawn, from before --eye-opening (its
+    config.json has no "eye_opening"): the same command resumes it without, as its decoders
+    were built; --force starts today's default, with it."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    sharp = {"recipe": "sharp", "batch_size": 8, "loss": "dssim-mse", "gan_from": 0.5}
+    sharp |= {"disc_width": 16, "disc_layers": 1, "shut_eyes": 0.25, "eyes": "drawn"}
+    config = old_default_config(run_dir, sample_dataset, astronaut_clip_dataset, **sharp)
+    (run_dir / "config.json").write_text(json.dumps(config))
+    same = [sample_dataset, astronaut_clip_dataset, "-o", run_dir]
+    cfg = resolved(same)
+    assert (cfg.recipe, cfg.eyes, cfg.eye_opening) == ("sharp", "drawn", False)
+    prepare_run_dir(run_dir, dataclasses.asdict(cfg), SWAP.identity, False, SAVED)
+    assert json.loads((run_dir / "config.json").read_text())["eye_opening"] is False
+    asked = resolved([*same, "--eye-opening"])
+    with pytest.raises(Exception, match=r"another run \(eye_opening differ; it has eye_openi"):
+        prepare_run_dir(run_dir, dataclasses.asdict(asked), SWAP.identity, False, SAVED)
+    assert resolved([*same, "--force"]).eye_opening is True
+
+
+def test_the_eye_opening_needs_the_eyes_drawn(sample_dataset, astronaut_clip_dataset, tmp_path):
+    people = [sample_dataset, astronaut_clip_dataset]
+    # Left to the recipe, it goes with the pixels' eyes; asked for, it is refused in one line.
+    assert resolved([*people, "-o", tmp_path / "a", "--eyes", "pixels"]).eye_opening is False
+    run = tmp_path / "run"
+    code, err = _main([*people, "-o", run, *TINY, "--eyes", "pixels", "--eye-opening"])
+    assert code == 2 and len(err) == 1, err
+    assert err[0] == f"{PROG}: error: --eye-opening needs --eyes drawn: it is the drawn eyes' area"
+    assert not run.exists()
 
 
 def test_an_old_default_run_trains_on_after_the_change(

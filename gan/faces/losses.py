@@ -29,7 +29,7 @@ def gaussian_1d(window: int) -> np.ndarray:
     return (g / g.sum()).astype(np.float32)
 
 
-def _masked_mean(per_pixel: Any, mask: Any) -> Any:
+def masked_mean(per_pixel: Any, mask: Any) -> Any:
     """This replica's share of the mask-weighted mean of a (N, S, S, 3) map over the global
     batch: its weighted sum over every replica's mask area."""
     import tensorflow as tf
@@ -37,19 +37,24 @@ def _masked_mean(per_pixel: Any, mask: Any) -> Any:
     return tf.reduce_sum(per_pixel * mask) / (global_sum(tf.reduce_sum(mask)) * 3.0 + 1e-6)
 
 
+def l1_map(fake: Any, real: Any) -> Any:
+    """The per-pixel L1 of faces in [-1, 1], on a [0, 1] scale (half their difference)."""
+    import tensorflow as tf
+
+    return tf.abs(tf.cast(fake, tf.float32) - real) / 2.0
+
+
 def face_l1(fake: Any, real: Any, mask: Any) -> Any:
     """This replica's share of the masked L1 of the global batch, on a [0, 1] scale (half the
     [-1, 1] difference): its masked error over every replica's mask area, so the shares add up
     to the loss one device computes on the whole batch. `mask` (N, S, S, 1) weighs each pixel."""
-    import tensorflow as tf
-
-    return _masked_mean(tf.abs(tf.cast(fake, tf.float32) - real) / 2.0, mask)
+    return masked_mean(l1_map(fake, real), mask)
 
 
-def face_dssim_mse(fake: Any, real: Any, mask: Any) -> Any:
-    """The masked (1 - SSIM) / 2 plus the masked squared error, both on a [0, 1] scale and
-    weighed by `mask` as face_l1: SSIM's local means, variances and covariance under a Gaussian
-    window of ssim_window(size), so the loss asks for the face's local contrast and structure,
+def dssim_mse_map(fake: Any, real: Any) -> Any:
+    """The per-pixel (1 - SSIM) / 2 plus squared error of faces in [-1, 1], both on a [0, 1]
+    scale: SSIM's local means, variances and covariance under a Gaussian window of
+    ssim_window(size), so the loss asks for the face's local contrast and structure,
     which a per-pixel loss alone averages away."""
     import tensorflow as tf
 
@@ -69,9 +74,16 @@ def face_dssim_mse(fake: Any, real: Any, mask: Any) -> Any:
     ssim = ((2 * mu_a * mu_b + SSIM_C1) * (2 * cov + SSIM_C2)) / (
         (mu_a * mu_a + mu_b * mu_b + SSIM_C1) * (var_a + var_b + SSIM_C2)
     )
-    return _masked_mean((1.0 - ssim) / 2.0 + tf.square(a - b), mask)
+    return (1.0 - ssim) / 2.0 + tf.square(a - b)
 
 
-def face_loss(name: str) -> Any:
-    """The masked loss called `name` (one of LOSSES)."""
-    return {"l1": face_l1, "dssim-mse": face_dssim_mse}[name]
+def face_dssim_mse(fake: Any, real: Any, mask: Any) -> Any:
+    """The masked (1 - SSIM) / 2 plus the masked squared error (dssim_mse_map), weighed by
+    `mask` as face_l1."""
+    return masked_mean(dssim_mse_map(fake, real), mask)
+
+
+def loss_map(name: str) -> Any:
+    """The per-pixel map of the loss called `name` (one of LOSSES), before masked_mean: one map
+    of several batches put together is each batch's map, computed at once."""
+    return {"l1": l1_map, "dssim-mse": dssim_mse_map}[name]

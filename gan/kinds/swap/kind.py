@@ -58,7 +58,7 @@ WARP_UNTIL = 0.5
 
 PRESETS: dict[str, dict[str, Any]] = {
     # 64 px, width 32 (5.1 M weights), batch 8 per person: the sharp recipe's mean step (a light
-    # discriminator in the second half only) costs 0.37 of the VAE-GAN's at batch 16 on 2 AVX-512
+    # discriminator in the second half only) costs 0.35 of the VAE-GAN's at batch 16 on 2 AVX-512
     # cores (scripts/bench, "swap sharp: mean step"). lr 2e-4, not the reference's 5e-5: at
     # 600 steps on the samples the plain autoencoder reaches a held-out masked L1 of 0.040 /
     # 0.035 (target / user) against 0.048 / 0.043.
@@ -100,7 +100,8 @@ RECIPES: dict[str, dict[str, Any]] = {
     # blinks with them, none without); the eyes drawn from the points (common.eyes), their
     # openings handed to the decoders' 8 and 16 px stages: the woman's eyes through franck's
     # decoder r 0.67 against 0.37 with pixels, identity to franck on cap12 0.412-0.418 against 0.423
-    # (docs/results.md, "The eyes drawn").
+    # (docs/results.md, "The eyes drawn"); how open they are to every stage (--eye-opening: "The
+    # lids").
     "sharp": {
         "variational": True,
         "loss": "dssim-mse",
@@ -110,6 +111,7 @@ RECIPES: dict[str, dict[str, Any]] = {
         "disc_layers": 1,
         "shut_eyes": 0.25,
         "eyes": "drawn",
+        "eye_opening": True,
     },
     # The VAE-GAN of before: a variational code, the masked L1, a discriminator per person as
     # wide as the networks, three stride-2 blocks, from the first step; batch 16 with the quick
@@ -123,6 +125,7 @@ RECIPES: dict[str, dict[str, Any]] = {
         "disc_layers": 3,
         "shut_eyes": 0.0,
         "eyes": "pixels",
+        "eye_opening": False,
     },
 }
 RECIPE = "sharp"
@@ -146,6 +149,7 @@ IDENTITY = (
     "flip",
     "shut_eyes",
     "eyes",
+    "eye_opening",
     "variational",
     "kl_weight",
     "loss",
@@ -172,6 +176,7 @@ SETTINGS_BEFORE_BAND = {
     "disc_layers": 3,
     "shut_eyes": 0.0,
     "eyes": "pixels",
+    "eye_opening": False,
 }
 # Left at None on the command line, these come from the run folder's config.json when it holds
 # a run (rerunning the same command resumes it, whatever the defaults became since), else from
@@ -218,9 +223,17 @@ class SwapConfig(TwoPeopleSettings):
         None,
         choices=EYE_INPUTS,
     )
+    eye_opening: bool | None = flag(
+        "with --eyes drawn, how open the eyes are (one number a face, the drawn openings' area) "
+        "also reaches every stage of each decoder: the user's shut eyes shut the target's, "
+        "whose lids keep their own shape (default: from the recipe; off with --eyes pixels)",
+        None,
+        action=argparse.BooleanOptionalAction,
+    )
     recipe: str | None = flag(
         "sharp: the variational code, SSIM plus squared error, a light discriminator from "
-        "--gan-from on, --shut-eyes of each batch blinks and the eyes drawn (--eyes) (with the "
+        "--gan-from on, --shut-eyes of each batch blinks, the eyes drawn and how open to every "
+        "decoder stage (--eyes, --eye-opening) (with the "
         "quick preset: batch 8); "
         "vae-gan: the variational code, the masked L1 and a discriminator as wide as the "
         "networks from the first step (with the quick preset: batch 16), the default until "
@@ -283,6 +296,7 @@ class SwapConfig(TwoPeopleSettings):
         for name in RESUMED:
             if getattr(cfg, name) is None and name in saved:
                 setattr(cfg, name, saved[name])
+        asked_opening = cfg.eye_opening
         cfg.recipe = cfg.recipe or RECIPE
         if cfg.recipe not in RECIPES:
             raise InputError(f"--recipe must be one of {', '.join(RECIPES)}")
@@ -307,6 +321,10 @@ class SwapConfig(TwoPeopleSettings):
             raise InputError(f"--loss must be one of {', '.join(LOSSES)}")
         if cfg.eyes not in EYE_INPUTS:
             raise InputError(f"--eyes must be one of {', '.join(EYE_INPUTS)}")
+        if cfg.eyes != "drawn":
+            if asked_opening:
+                raise InputError("--eye-opening needs --eyes drawn: it is the drawn eyes' area")
+            cfg.eye_opening = False
         if not 0 <= cfg.shut_eyes <= 1:
             raise InputError("--shut-eyes must be between 0 and 1")
         if not 0 <= cfg.gan_from <= 1:

@@ -7,7 +7,8 @@ encoder (--variational) ends in two dense heads, the code's mean and log-varianc
 half (dense expand, 4×4, upscale to 8×8) is a model of its own, so training can decode a sample of
 the code while the swap and reconstruction models decode the mean. With --eyes drawn the input
 has a fourth channel, the eyes' openings drawn from the landmarks (common.eyes), which the
-decoders' coarse stages also take past the code (Almonds, EYES_FINEST). Plain Keras 3 layers
+decoders' coarse stages also take past the code (Almonds, EYES_FINEST), and with --eye-opening
+every stage how open they are. Plain Keras 3 layers
 only (pixel shuffle is Reshape + Permute), so a saved model loads in safe mode and runs under the
 JAX or PyTorch backends too.
 """
@@ -31,6 +32,12 @@ LEAK = 0.1
 # drew franck's eyes in the user's shape: identity to franck 0.451-0.453 against 0.412 on cap12
 # (docs/results.md, "The eyes drawn").
 EYES_FINEST = 4
+# --eye-opening: how open the drawn eyes are, one number a face, reaches every decoder stage: the
+# openings' mean over the face (in [-1, 1]) to [0, 1] times this, about 1 for an open pair of eyes
+# (franck's 90th percentile 0.0095 of the face, the woman's 0.0100). Without it, franck's decoder
+# given the woman's face with her eyes drawn shut drew his eyes open; with it, shut
+# (docs/results.md, "The lids").
+OPENING_SCALE = 100.0
 
 
 def check_swap_size(size: int) -> int:
@@ -137,19 +144,38 @@ def _with_almonds(x, almonds, size: int, name: str):
     return layers.Concatenate(name=f"{name}_eyes")([x, almonds])
 
 
-def Decoder(size: int, width: int, name: str, eyes: bool = False) -> keras.Model:  # noqa: N802
+def _with_opening(x, amount, name: str):
+    """`x` with how open the eyes are, one number a face (N, 1, 1, 1), as one more channel."""
+    wide = layers.UpSampling2D(int(x.shape[1]), name=f"{name}_opening_up")(amount)
+    return layers.Concatenate(name=f"{name}_opening")([x, wide])
+
+
+def Decoder(  # noqa: N802 - a network
+    size: int, width: int, name: str, eyes: bool = False, opening: bool = False
+) -> keras.Model:
     """8×8 code -> upscales to `size` -> 5×5 convolution to RGB, tanh, in [-1, 1]. With `eyes`,
     it takes [code, the eyes' openings (S, S, 1)] and its stages up to size ÷ EYES_FINEST see
-    the openings at their own resolution, past the bottleneck: the lids come from the drawing."""
+    the openings at their own resolution, past the bottleneck: the lids come from the drawing.
+    With `opening` too, every stage also sees how open the eyes are, one number a face (their
+    openings' area), not their shape: the target's lids, as open as the user's."""
     code = keras.Input((2 * BOTTOM, 2 * BOTTOM, 4 * width), name="code")
     almonds = keras.Input((size, size, 1), name="almonds") if eyes else None
     x = code
+    amount = None  # how open the eyes are: (N, 1, 1, 1)
+    if opening and almonds is not None:
+        amount = layers.GlobalAveragePooling2D(keepdims=True, name="opening_mean")(almonds)
+        half = OPENING_SCALE / 2
+        amount = layers.Rescaling(half, offset=half, name="opening")(amount)
     for i, f in enumerate(decoder_filters(size, width)):
         if almonds is not None and x.shape[1] <= size // EYES_FINEST:
             x = _with_almonds(x, almonds, size, f"up{i + 1}")
+        if amount is not None:
+            x = _with_opening(x, amount, f"up{i + 1}")
         x = upscale(x, f, name=f"up{i + 1}")
     if almonds is not None and EYES_FINEST == 1:
         x = _with_almonds(x, almonds, size, "to_rgb")
+    if amount is not None:
+        x = _with_opening(x, amount, "to_rgb")
     x = layers.Conv2D(3, KERNEL, padding="same", name="to_rgb")(x)
     outputs = layers.Activation("tanh", dtype="float32", name="tanh")(x)
     return keras.Model(code if almonds is None else [code, almonds], outputs, name=name)
@@ -209,13 +235,15 @@ def swap_networks(
     bottleneck: int = 256,
     variational: bool = False,
     eyes: bool = False,
+    opening: bool = False,
 ) -> SwapNetworks:
     """A fresh encoder, two decoders, and the swap and reconstruction models over them.
 
     Variational: the whole models go face -> mu -> expand -> decoder, through a view of the
     encoder without its log-variance head, so a bundle holds plain layers and no sampling.
     `eyes` (--eyes drawn): the input has the eyes drawn and a fourth channel, their openings,
-    which each decoder also takes (Almonds)."""
+    which each decoder also takes (Almonds); `opening` (--eye-opening), how open they are at
+    every decoder stage."""
     channels = EYE_CHANNELS if eyes else 3
     if not variational:
         encoder = Encoder(size, width, bottleneck, channels)
@@ -225,8 +253,8 @@ def swap_networks(
         expand = Expand(size, width, bottleneck)
         encode = [keras.Model(encoder.inputs, encoder.outputs[0], name="encoder_mu"), expand]
     almonds = Almonds(size) if eyes else None
-    decoder_target = Decoder(size, width, "decoder_target", eyes)
-    decoder_user = Decoder(size, width, "decoder_user", eyes)
+    decoder_target = Decoder(size, width, "decoder_target", eyes, opening)
+    decoder_user = Decoder(size, width, "decoder_user", eyes, opening)
     return SwapNetworks(
         encoder,
         decoder_target,

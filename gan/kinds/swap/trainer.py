@@ -13,11 +13,17 @@ import numpy as np
 from gan.bundle.pictures import predict_uint8
 from gan.core.devices import Devices
 from gan.core.kind import BundleParts, Validation
-from gan.core.step import compile_step
+from gan.core.step import compile_step, share
 from gan.faces.data import draw_faces, masked_l1, shut_eye_faces, training_batch
-from gan.faces.losses import face_loss
+from gan.faces.losses import loss_map, masked_mean
 from gan.faces.people import bundle_fields
-from gan.kinds.swap.variational import Discriminators, adversarial, encode, held_out_kl
+from gan.kinds.swap.variational import (
+    Discriminators,
+    adversarial,
+    held_out_kl,
+    kl_divergence,
+    sample_code,
+)
 
 ADAM_BETA_1 = 0.5
 PREVIEW_FACES = 4
@@ -26,23 +32,49 @@ PREVIEW_FACES = 4
 def make_optimizer(lr: float, mixed: bool) -> Any:
     import keras
 
-    opt = keras.optimizers.Adam(lr, beta_1=ADAM_BETA_1)
+    from gan.core.schedule import fused_adam
+
+    opt = fused_adam(lr, ADAM_BETA_1)
     return keras.optimizers.LossScaleOptimizer(opt) if mixed else opt
 
 
-def person_terms(
-    net: Any, decoder: Any, disc: Any, x: Any, y: Any, m: Any, loss: Callable[..., Any]
-) -> dict[str, Any]:
-    """One person's shares of the step's terms: "l1" (the face loss, `loss`: the masked L1 or
-    DSSIM + MSE), and "kl" (variational), "adv" and "disc" (with a discriminator)."""
-    code, kl = encode(net, x)
-    out = net.decode(decoder, code, x, training=True)
-    terms = {"l1": loss(out, y, m)}
-    if kl is not None:
-        terms["kl"] = kl
-    if disc is not None:
-        terms["adv"], terms["disc"] = adversarial(disc, out, y, m)
-    return terms
+def people_terms(
+    net: Any, discs: Any, batches: tuple[Any, Any], loss: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Both people's shares of the step's terms, the target's then the user's: "l1" (the face
+    loss, `loss`: the masked L1 or DSSIM + MSE), and "kl" (variational), "adv" and "disc" (with
+    `discs`). What both people go through alike runs once on their faces put together: the
+    shared encoder (and expand) and the face loss's map, a batch of 2·N, not two of N. Every
+    layer and loss there sees each face alone, so the terms are what two passes give."""
+    import tensorflow as tf
+
+    (x_t, y_t, m_t), (x_u, y_u, m_u) = batches
+    n = tf.shape(x_t)[0]
+    halves = lambda v: tf.split(v, [n, n])  # noqa: E731
+    x = tf.concat([x_t, x_u], axis=0)
+    if not net.variational:
+        codes, kls = net.encoder(x, training=True), (None, None)
+    else:
+        mu, logvar = net.encoder(x, training=True)
+        codes = net.expand(sample_code(mu, logvar), training=True)
+        # each person's share, a mean over their own faces, as if encoded alone
+        kls = [share(kl_divergence(a, b)) for a, b in zip(halves(mu), halves(logvar), strict=True)]
+    code_t, code_u = halves(codes)
+    out_t = net.decode(net.decoder_target, code_t, x_t, training=True)
+    out_u = net.decode(net.decoder_user, code_u, x_u, training=True)
+    map_t, map_u = halves(loss_map(loss)(tf.concat([out_t, out_u], 0), tf.concat([y_t, y_u], 0)))
+    found = []
+    for out, y, m, face, kl, disc in (
+        (out_t, y_t, m_t, map_t, kls[0], discs and discs.target),
+        (out_u, y_u, m_u, map_u, kls[1], discs and discs.user),
+    ):
+        terms = {"l1": masked_mean(face, m)}
+        if kl is not None:
+            terms["kl"] = kl
+        if disc is not None:
+            terms["adv"], terms["disc"] = adversarial(disc, out, y, m)
+        found.append(terms)
+    return found[0], found[1]
 
 
 def make_train_step(
@@ -65,13 +97,11 @@ def make_train_step(
 
     variables = net.trainable_variables
     weights = {"kl": kl_weight, "adv": adversarial_weight}
-    face = face_loss(loss)
 
     def replica_step(x_target, y_target, m_target, x_user, y_user, m_user):
-        disc_t, disc_u = (None, None) if discs is None else (discs.target, discs.user)
+        people = ((x_target, y_target, m_target), (x_user, y_user, m_user))
         with tf.GradientTape() as tape, tf.GradientTape() as d_tape:
-            t = person_terms(net, net.decoder_target, disc_t, x_target, y_target, m_target, face)
-            u = person_terms(net, net.decoder_user, disc_u, x_user, y_user, m_user, face)
+            t, u = people_terms(net, discs, people, loss)
             total = t["l1"] + u["l1"]
             for k in ("kl", "adv"):
                 if k in t:
@@ -130,7 +160,12 @@ class SwapTrainer:
 
         with devices.strategy.scope():
             net = swap_networks(
-                cfg.size, cfg.width, cfg.bottleneck, cfg.variational, cfg.eyes == "drawn"
+                cfg.size,
+                cfg.width,
+                cfg.bottleneck,
+                cfg.variational,
+                cfg.eyes == "drawn",
+                cfg.eye_opening,
             )
             optimizer = make_optimizer(cfg.lr, devices.mixed)
             optimizer.build(net.trainable_variables)  # so a checkpoint restores into its slots
