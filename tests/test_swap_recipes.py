@@ -199,6 +199,14 @@ def test_the_eye_opening_needs_the_eyes_drawn(sample_dataset, astronaut_clip_dat
     assert code == 2 and len(err) == 1, err
     assert err[0] == f"{PROG}: error: --eye-opening needs --eyes drawn: it is the drawn eyes' area"
     assert not run.exists()
+    # A run folder's eye opening is not the command line's: --eyes pixels there is another run.
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    sharp = {"recipe": "sharp", "batch_size": 8, "eyes": "drawn", "eye_opening": True}
+    config = old_default_config(folder, sample_dataset, astronaut_clip_dataset, **sharp)
+    (folder / "config.json").write_text(json.dumps(config))
+    other = resolved([*people, "-o", folder, "--eyes", "pixels"])
+    assert (other.eyes, other.eye_opening) == ("pixels", False)
 
 
 def test_an_old_default_run_trains_on_after_the_change(

@@ -288,6 +288,7 @@ class SwapConfig(TwoPeopleSettings):
         of this preset (so the same command resumes it), else from the recipe, then the preset;
         check the values."""
         cfg = dataclasses.replace(self)
+        asked_opening = cfg.eye_opening  # on the command line, not from a run folder or recipe
         if cfg.output is None:
             cfg.output = str(Path("runs") / f"swap-{user.root.name}-as-{target.root.name}")
         saved = {} if cfg.force else saved_run(Path(cfg.output), cfg.preset)
@@ -296,7 +297,6 @@ class SwapConfig(TwoPeopleSettings):
         for name in RESUMED:
             if getattr(cfg, name) is None and name in saved:
                 setattr(cfg, name, saved[name])
-        asked_opening = cfg.eye_opening
         cfg.recipe = cfg.recipe or RECIPE
         if cfg.recipe not in RECIPES:
             raise InputError(f"--recipe must be one of {', '.join(RECIPES)}")
